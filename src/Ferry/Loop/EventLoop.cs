@@ -1,0 +1,274 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Ferry.Native;
+
+namespace Ferry.Loop;
+
+/// <summary>
+/// One dedicated thread running one loop: epoll readiness of its fds, its timers, and a queue of
+/// commands from other threads. Everything registered here is touched only on this thread, which
+/// is what lets the media path run without locks.
+/// </summary>
+internal sealed unsafe class EventLoop : IDisposable
+{
+    private const int MaxEvents = 256;
+    private const int WakeSlot = 0;
+
+    // epoll_event is packed (12 bytes) on x86-64 and naturally aligned (16 bytes) elsewhere.
+    private static readonly int EventStride = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
+    private static readonly int DataOffset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
+
+    private readonly ConcurrentQueue<LoopCommand> _commands = new();
+    private readonly PriorityQueue<(LoopTimer Timer, long Generation), long> _timers = new();
+    private readonly List<IFdHandler?> _handlers = [null];
+    private readonly Stack<int> _freeSlots = new();
+    private readonly Dictionary<int, int> _slotByFd = new();
+    private readonly Thread _thread;
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly long _origin = Stopwatch.GetTimestamp();
+    private readonly int _epoll;
+    private readonly int _wakeFd;
+    private byte* _events;
+    private volatile bool _stopRequested;
+    private volatile bool _exitedFlag;
+    private int _threadId = -1;
+    private TimeSpan _now;
+
+    public EventLoop(string name)
+    {
+        Name = name;
+        _epoll = Libc.EpollCreate1(Libc.EPOLL_CLOEXEC);
+        if (_epoll < 0) throw new InvalidOperationException($"epoll_create1 failed: errno {Marshal.GetLastPInvokeError()}");
+        _wakeFd = Libc.EventFd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
+        if (_wakeFd < 0)
+        {
+            Libc.Close(_epoll);
+            throw new InvalidOperationException($"eventfd failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+        Control(Libc.EPOLL_CTL_ADD, _wakeFd, Libc.EPOLLIN, WakeSlot);
+        _events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * EventStride));
+        _thread = new Thread(Run) { IsBackground = true, Name = name };
+    }
+
+    /// <summary>Name of the loop's thread.</summary>
+    public string Name { get; }
+
+    /// <summary>Loop time: monotonic, read once per turn, so every component in a turn sees the same instant.</summary>
+    public TimeSpan Now => _now;
+
+    /// <summary>Completes when the loop thread has exited (stopped or died).</summary>
+    public Task Exited => _exited.Task;
+
+    /// <summary>The exception that killed the loop, if one did.</summary>
+    public Exception? DeathReason { get; private set; }
+
+    /// <summary>Raised once, off the loop thread, when a handler, timer or posted action throws.</summary>
+    public event Action<Exception>? Died;
+
+    /// <summary>True on the loop's own thread.</summary>
+    public bool IsOnLoop => Environment.CurrentManagedThreadId == _threadId;
+
+    public void Start() => _thread.Start();
+
+    /// <summary>Throws when called off the loop thread: a cheap guard on the single-thread rule.</summary>
+    public void AssertOnLoop()
+    {
+        if (!IsOnLoop) throw new InvalidOperationException($"{Name}: touched off its loop thread");
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the loop. An exception from it kills the worker.</summary>
+    public void Post(Action action) => Enqueue(LoopCommand.FromAction(action));
+
+    /// <summary>Runs <paramref name="func"/> on the loop; its result or exception completes the task.</summary>
+    public Task<T> InvokeAsync<T>(Func<T> func)
+    {
+        var command = new LoopCommand<T>(func);
+        Enqueue(command);
+        return command.Task;
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the loop; its exception faults the task.</summary>
+    public Task InvokeAsync(Action action) => InvokeAsync<bool>(() => { action(); return true; });
+
+    /// <summary>Creates a timer on this loop (call from any thread; start it on the loop).</summary>
+    public LoopTimer CreateTimer(Action callback) => new(this, callback);
+
+    /// <summary>Watches <paramref name="fd"/> for readability and calls <paramref name="handler"/>.</summary>
+    public void Register(int fd, IFdHandler handler)
+    {
+        AssertOnLoop();
+        var slot = _freeSlots.Count > 0 ? _freeSlots.Pop() : AddSlot();
+        _handlers[slot] = handler;
+        _slotByFd.Add(fd, slot);
+        Control(Libc.EPOLL_CTL_ADD, fd, Libc.EPOLLIN, slot);
+    }
+
+    /// <summary>Adds or removes interest in writability (TCP send queues).</summary>
+    public void SetWriteInterest(int fd, bool enabled)
+    {
+        AssertOnLoop();
+        var slot = _slotByFd[fd];
+        Control(Libc.EPOLL_CTL_MOD, fd, Libc.EPOLLIN | (enabled ? Libc.EPOLLOUT : 0), slot);
+    }
+
+    /// <summary>Stops watching <paramref name="fd"/>. Call before closing it, so a reused fd number cannot reach the old handler.</summary>
+    public void Unregister(int fd)
+    {
+        AssertOnLoop();
+        if (!_slotByFd.Remove(fd, out var slot)) return;
+        Libc.EpollCtl(_epoll, Libc.EPOLL_CTL_DEL, fd, null);
+        _handlers[slot] = null;
+        _freeSlots.Push(slot);
+    }
+
+    /// <summary>Number of fds watched (the wake fd excluded): lets tests prove sockets are released.</summary>
+    public int RegisteredCount => _slotByFd.Count;
+
+    /// <summary>Asks the loop to finish its current turn and exit.</summary>
+    public void Stop()
+    {
+        _stopRequested = true;
+        Wake();
+    }
+
+    internal void EnqueueTimer(LoopTimer timer, TimeSpan due) => _timers.Enqueue((timer, timer.Generation), due.Ticks);
+
+    private int AddSlot()
+    {
+        _handlers.Add(null);
+        return _handlers.Count - 1;
+    }
+
+    private void Enqueue(LoopCommand command)
+    {
+        _commands.Enqueue(command);
+        if (_exitedFlag) AbandonCommands();
+        else Wake();
+    }
+
+    private void Wake()
+    {
+        ulong one = 1;
+        Libc.Write(_wakeFd, (byte*)&one, sizeof(ulong));
+    }
+
+    private void Control(int op, int fd, uint events, int slot)
+    {
+        var ev = stackalloc byte[16];
+        *(uint*)ev = events;
+        *(ulong*)(ev + DataOffset) = (ulong)slot;
+        if (Libc.EpollCtl(_epoll, op, fd, ev) != 0)
+            throw new InvalidOperationException($"epoll_ctl({op}, fd {fd}) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    private void UpdateNow() => _now = Stopwatch.GetElapsedTime(_origin);
+
+    private void Run()
+    {
+        _threadId = Environment.CurrentManagedThreadId;
+        try
+        {
+            UpdateNow();
+            while (!_stopRequested)
+            {
+                RunCommands();
+                RunTimers();
+                var n = Libc.EpollWait(_epoll, _events, MaxEvents, WaitTimeoutMs());
+                UpdateNow();
+                if (n < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == Libc.EINTR) continue;
+                    throw new InvalidOperationException($"epoll_wait failed: errno {errno}");
+                }
+                for (var i = 0; i < n; i++) Dispatch(_events + i * EventStride);
+            }
+        }
+        catch (Exception e)
+        {
+            DeathReason = e;
+        }
+        finally
+        {
+            _exitedFlag = true;
+            AbandonCommands();
+            Libc.Close(_wakeFd);
+            Libc.Close(_epoll);
+            NativeMemory.Free(_events);
+            _events = null;
+            var reason = DeathReason;
+            _exited.TrySetResult();
+            if (reason is not null && Died is { } died) ThreadPool.QueueUserWorkItem(_ => died(reason));
+        }
+    }
+
+    private void Dispatch(byte* ev)
+    {
+        var events = *(uint*)ev;
+        var slot = (int)*(ulong*)(ev + DataOffset);
+        if (slot == WakeSlot)
+        {
+            ulong value;
+            Libc.Read(_wakeFd, (byte*)&value, sizeof(ulong));
+            return;
+        }
+        // A handler earlier in this batch may have unregistered this one.
+        var handler = _handlers[slot];
+        if (handler is null) return;
+        if ((events & (Libc.EPOLLIN | Libc.EPOLLERR | Libc.EPOLLHUP)) != 0) handler.OnReadable();
+        if ((events & Libc.EPOLLOUT) != 0 && _handlers[slot] == handler) handler.OnWritable();
+    }
+
+    private void RunCommands()
+    {
+        // Only what was queued before this turn, so a command that posts another cannot starve I/O.
+        var count = _commands.Count;
+        for (var i = 0; i < count && _commands.TryDequeue(out var command); i++) command.Run();
+    }
+
+    private void RunTimers()
+    {
+        var nowTicks = _now.Ticks;
+        // A timer re-armed for "now" by its own callback waits for the next turn instead of spinning here.
+        var budget = _timers.Count;
+        while (budget-- > 0 && _timers.TryPeek(out var entry, out var due) && due <= nowTicks)
+        {
+            _timers.Dequeue();
+            if (entry.Generation == entry.Timer.Generation) entry.Timer.Fire();
+        }
+    }
+
+    private int WaitTimeoutMs()
+    {
+        if (!_commands.IsEmpty || _stopRequested) return 0;
+        // Skip stale entries so a stopped timer does not cause an early wake.
+        while (_timers.TryPeek(out var entry, out _) && entry.Generation != entry.Timer.Generation) _timers.Dequeue();
+        if (!_timers.TryPeek(out _, out var dueTicks)) return -1;
+        var waitTicks = dueTicks - Stopwatch.GetElapsedTime(_origin).Ticks;
+        if (waitTicks <= 0) return 0;
+        // Round up: waking a little late is harmless; waking early spins.
+        return (int)Math.Min(int.MaxValue, (waitTicks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond);
+    }
+
+    private void AbandonCommands()
+    {
+        var reason = new InvalidOperationException($"{Name} has stopped" + (DeathReason is null ? "" : $": {DeathReason.Message}"));
+        while (_commands.TryDequeue(out var command)) command.Abandon(reason);
+    }
+
+    /// <summary>Thread CPU usage of the loop thread; call on the loop.</summary>
+    public Libc.RUsage ThreadUsage()
+    {
+        AssertOnLoop();
+        Libc.RUsage usage;
+        Libc.GetRUsage(Libc.RUSAGE_THREAD, &usage);
+        return usage;
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        if (_thread.IsAlive && !IsOnLoop) _thread.Join();
+    }
+}

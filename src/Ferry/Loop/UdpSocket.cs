@@ -1,0 +1,187 @@
+using System.Net;
+using System.Runtime.InteropServices;
+using Ferry.Native;
+
+namespace Ferry.Loop;
+
+/// <summary>Receives the datagrams of a <see cref="UdpSocket"/>, on its loop thread.</summary>
+internal interface IUdpReceiver
+{
+    /// <summary>
+    /// One datagram. <paramref name="data"/> lives in the loop's receive buffer and is valid only
+    /// during the call; it may be rewritten in place (forwarding rewrites headers before sending).
+    /// </summary>
+    void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from);
+}
+
+/// <summary>
+/// A non-blocking UDP socket on one loop: reads every queued datagram when readable, sends
+/// without blocking and counts (never throws) when the kernel buffer is full.
+/// </summary>
+internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
+{
+    // Reads per readiness before yielding to the loop's other fds and timers (epoll is level-triggered, so the rest waits).
+    private const int MaxReadsPerWake = 64;
+    private const int ReceiveBufferSize = 65536;
+
+    private readonly byte[] _receiveBuffer = GC.AllocateUninitializedArray<byte>(ReceiveBufferSize, pinned: true);
+    private EventLoop _loop;
+    private IUdpReceiver _receiver;
+    private int _fd;
+
+    private UdpSocket(EventLoop loop, int fd, IPEndPoint local, IUdpReceiver receiver)
+    {
+        _loop = loop;
+        _fd = fd;
+        LocalEndPoint = local;
+        _receiver = receiver;
+    }
+
+    /// <summary>The bound local address and port.</summary>
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Datagrams received.</summary>
+    public long PacketsReceived { get; private set; }
+    /// <summary>Bytes received.</summary>
+    public long BytesReceived { get; private set; }
+    /// <summary>Datagrams sent.</summary>
+    public long PacketsSent { get; private set; }
+    /// <summary>Bytes sent.</summary>
+    public long BytesSent { get; private set; }
+    /// <summary>Sends dropped because the kernel buffer was full or the send failed.</summary>
+    public long SendDrops { get; private set; }
+    /// <summary>Receive errors other than an empty queue (ICMP errors reported on the socket, for example).</summary>
+    public long ReceiveErrors { get; private set; }
+
+    /// <summary>True once closed.</summary>
+    public bool IsClosed => _fd < 0;
+
+    /// <summary>
+    /// Binds a socket to <paramref name="address"/> on a port in [<paramref name="minPort"/>, <paramref name="maxPort"/>]
+    /// (0 and 0 for any port), starting at a random port in the range as mediasoup does, and registers it on the loop.
+    /// Call on the loop thread.
+    /// </summary>
+    public static UdpSocket Bind(EventLoop loop, IPAddress address, int minPort, int maxPort, IUdpReceiver receiver, int socketBufferBytes = 1 << 20)
+    {
+        loop.AssertOnLoop();
+        var family = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? Libc.AF_INET6 : Libc.AF_INET;
+        var fd = Libc.Socket(family, Libc.SOCK_DGRAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, Libc.IPPROTO_UDP);
+        if (fd < 0) throw new InvalidOperationException($"socket() failed: errno {Marshal.GetLastPInvokeError()}");
+        try
+        {
+            if (family == Libc.AF_INET6) Libc.SetIntOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 1);
+            Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_RCVBUF, socketBufferBytes);
+            Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_SNDBUF, socketBufferBytes);
+            BindInRange(fd, address, minPort, maxPort);
+            var local = default(SockAddr);
+            var length = SockAddr.Capacity;
+            fixed (byte* p = local.AsSpan()) Libc.GetSockName(fd, p, &length);
+            local.Length = length;
+            var socket = new UdpSocket(loop, fd, local.ToEndPoint(), receiver);
+            loop.Register(fd, socket);
+            return socket;
+        }
+        catch
+        {
+            Libc.Close(fd);
+            throw;
+        }
+    }
+
+    private static void BindInRange(int fd, IPAddress address, int minPort, int maxPort)
+    {
+        if (minPort == 0 && maxPort == 0)
+        {
+            TryBind(fd, address, 0, out var errno);
+            if (errno != 0) throw new InvalidOperationException($"bind({address}:0) failed: errno {errno}");
+            return;
+        }
+        if (minPort < 1 || maxPort > 65535 || minPort > maxPort) throw new ArgumentException($"invalid port range [{minPort}, {maxPort}]");
+        var span = maxPort - minPort + 1;
+        var start = Random.Shared.Next(span);
+        for (var i = 0; i < span; i++)
+        {
+            var port = minPort + (start + i) % span;
+            if (TryBind(fd, address, port, out var errno)) return;
+            if (errno != Libc.EADDRINUSE) throw new InvalidOperationException($"bind({address}:{port}) failed: errno {errno}");
+        }
+        throw new InvalidOperationException($"no free UDP port in [{minPort}, {maxPort}] on {address}");
+    }
+
+    private static bool TryBind(int fd, IPAddress address, int port, out int errno)
+    {
+        var sa = SockAddr.From(new IPEndPoint(address, port));
+        fixed (byte* p = sa.AsSpan())
+        {
+            if (Libc.Bind(fd, p, sa.Length) == 0) { errno = 0; return true; }
+        }
+        errno = Marshal.GetLastPInvokeError();
+        return false;
+    }
+
+    /// <summary>Sends one datagram; false (and a counted drop) when the kernel would block or refuses it.</summary>
+    public bool SendTo(ReadOnlySpan<byte> data, in SockAddr to)
+    {
+        if (_fd < 0) { SendDrops++; return false; }
+        nint sent;
+        fixed (byte* p = data)
+        fixed (byte* a = to.Bytes)
+        {
+            sent = Libc.SendTo(_fd, p, data.Length, Libc.MSG_DONTWAIT, a, to.Length);
+        }
+        if (sent < 0) { SendDrops++; return false; }
+        PacketsSent++;
+        BytesSent += data.Length;
+        return true;
+    }
+
+    void IFdHandler.OnReadable()
+    {
+        var from = default(SockAddr);
+        for (var i = 0; i < MaxReadsPerWake && _fd >= 0; i++)
+        {
+            var length = SockAddr.Capacity;
+            nint n;
+            fixed (byte* buffer = _receiveBuffer)
+            fixed (byte* a = from.AsSpan())
+            {
+                n = Libc.RecvFrom(_fd, buffer, _receiveBuffer.Length, Libc.MSG_DONTWAIT, a, &length);
+            }
+            if (n < 0)
+            {
+                if (Marshal.GetLastPInvokeError() != Libc.EAGAIN) ReceiveErrors++;
+                return;
+            }
+            from.Length = length;
+            PacketsReceived++;
+            BytesReceived += n;
+            _receiver.OnDatagram(this, _receiveBuffer.AsSpan(0, (int)n), from);
+        }
+    }
+
+    /// <summary>
+    /// Hands the socket to another loop: unregistered here, registered there, same fd, so what
+    /// arrives meanwhile waits in the kernel's buffer. Call on the current loop; completes on the target.
+    /// </summary>
+    public Task MoveToAsync(EventLoop target, IUdpReceiver receiver)
+    {
+        _loop.AssertOnLoop();
+        _loop.Unregister(_fd);
+        return target.InvokeAsync(() =>
+        {
+            _loop = target;
+            _receiver = receiver;
+            target.Register(_fd, this);
+        });
+    }
+
+    /// <summary>Unregisters and closes the fd. Call on the loop thread.</summary>
+    public void Dispose()
+    {
+        if (_fd < 0) return;
+        _loop.AssertOnLoop();
+        _loop.Unregister(_fd);
+        Libc.Close(_fd);
+        _fd = -1;
+    }
+}

@@ -1,0 +1,43 @@
+using System.Text.Json.Serialization;
+
+namespace Ferry;
+
+/// <summary>
+/// CPU and memory use of a worker's loop thread (getrusage(RUSAGE_THREAD)), with mediasoup's field
+/// names on the wire. Times are in milliseconds as mediasoup reports them.
+/// </summary>
+public sealed record WorkerResourceUsage
+{
+    /// <summary>User CPU time used, ms.</summary>
+    [JsonPropertyName("ru_utime")] public long UserTimeMs { get; init; }
+    /// <summary>System CPU time used, ms.</summary>
+    [JsonPropertyName("ru_stime")] public long SystemTimeMs { get; init; }
+    /// <summary>Maximum resident set size of the process, KiB.</summary>
+    [JsonPropertyName("ru_maxrss")] public long MaxRss { get; init; }
+    /// <summary>Integral shared memory size (unused on Linux).</summary>
+    [JsonPropertyName("ru_ixrss")] public long IxRss { get; init; }
+    /// <summary>Integral unshared data size (unused on Linux).</summary>
+    [JsonPropertyName("ru_idrss")] public long IdRss { get; init; }
+    /// <summary>Integral unshared stack size (unused on Linux).</summary>
+    [JsonPropertyName("ru_isrss")] public long IsRss { get; init; }
+    /// <summary>Page reclaims (soft faults).</summary>
+    [JsonPropertyName("ru_minflt")] public long MinFlt { get; init; }
+    /// <summary>Page faults (hard faults).</summary>
+    [JsonPropertyName("ru_majflt")] public long MajFlt { get; init; }
+    /// <summary>Swaps.</summary>
+    [JsonPropertyName("ru_nswap")] public long NSwap { get; init; }
+    /// <summary>Block input operations.</summary>
+    [JsonPropertyName("ru_inblock")] public long InBlock { get; init; }
+    /// <summary>Block output operations.</summary>
+    [JsonPropertyName("ru_oublock")] public long OuBlock { get; init; }
+    /// <summary>IPC messages sent.</summary>
+    [JsonPropertyName("ru_msgsnd")] public long MsgSnd { get; init; }
+    /// <summary>IPC messages received.</summary>
+    [JsonPropertyName("ru_msgrcv")] public long MsgRcv { get; init; }
+    /// <summary>Signals received.</summary>
+    [JsonPropertyName("ru_nsignals")] public long NSignals { get; init; }
+    /// <summary>Voluntary context switches.</summary>
+    [JsonPropertyName("ru_nvcsw")] public long NVcsw { get; init; }
+    /// <summary>Involuntary context switches.</summary>
+    [JsonPropertyName("ru_nivcsw")] public long NIvcsw { get; init; }
+}
