@@ -167,45 +167,46 @@ public class EventLoopTests
         second.Start();
         var receivedOn = new List<string>();
         var numbers = new List<int>();
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var receiver = new LambdaReceiver(data =>
         {
             lock (numbers)
             {
                 numbers.Add(BitConverter.ToInt32(data));
                 receivedOn.Add(Thread.CurrentThread.Name!);
-                if (numbers.Count == 3000) done.TrySetResult();
             }
         });
         var socket = await first.InvokeAsync(() => UdpSocket.Bind(first, IPAddress.Loopback, 0, 0, receiver));
         using var sender = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-
-        var sending = Task.Run(() =>
+        var next = 0;
+        int Received() { lock (numbers) return numbers.Count; }
+        async Task SendBurstAndWait(int count)
         {
-            for (var i = 0; i < 3000; i++)
-            {
-                sender.Send(BitConverter.GetBytes(i), socket.LocalEndPoint);
-                // Keep at most ~200 datagrams in the kernel buffer, so a busy CI machine cannot overflow it:
-                // the test is about the handover, not the buffer size.
-                while (true)
-                {
-                    int count;
-                    lock (numbers) count = numbers.Count;
-                    if (count >= i - 200) break;
-                    Thread.Yield();
-                }
-            }
-        });
-        // Move back and forth while packets flow.
+            for (var i = 0; i < count; i++) sender.Send(BitConverter.GetBytes(next++), socket.LocalEndPoint);
+            var until = DateTime.UtcNow + Wait;
+            while (Received() < next && DateTime.UtcNow < until) await Task.Delay(1);
+        }
+
+        await SendBurstAndWait(100);
         for (var m = 0; m < 10; m++)
         {
             var (from, to) = m % 2 == 0 ? (first, second) : (second, first);
-            await await from.InvokeAsync(() => socket.MoveToAsync(to, receiver));
+            // Hold the target loop so the handover is in progress while a burst is sent: the burst
+            // must wait in the kernel's buffer, not be lost, and be read by the target once it runs.
+            using var hold = new ManualResetEventSlim();
+            to.Post(() => hold.Wait());
+            var moving = await from.InvokeAsync(() => socket.MoveToAsync(to, receiver));
+            var before = Received();
+            for (var i = 0; i < 50; i++) sender.Send(BitConverter.GetBytes(next++), socket.LocalEndPoint);
+            Assert.Equal(before, Received());
+            hold.Set();
+            await moving.WaitAsync(Wait);
+            await SendBurstAndWait(100);
+            lock (numbers) Assert.Equal(to.Name, receivedOn[^1]);
         }
-        await sending;
-        await done.Task.WaitAsync(Wait);
-        Assert.Equal(Enumerable.Range(0, 3000), numbers);
+        Assert.Equal(1600, next);
+        lock (numbers) Assert.Equal(Enumerable.Range(0, next), numbers);
         Assert.Contains("first", receivedOn);
+        Assert.Contains("second", receivedOn);
         await first.InvokeAsync(() => socket.Dispose());
     }
 
