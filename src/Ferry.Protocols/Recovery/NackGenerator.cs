@@ -1,3 +1,5 @@
+using Ferry.Protocols.Rtp;
+
 namespace Ferry.Protocols.Recovery;
 
 /// <summary>What <see cref="NackGenerator.ReceivePacket"/> learned from a packet.</summary>
@@ -30,7 +32,7 @@ public sealed class NackGenerator
     private int _count;
     private int _keyFrameHead;
     private int _keyFrameCount;
-    private long _newest = -1;
+    private SequenceUnwrapper _sequence;
 
     private struct Entry
     {
@@ -84,31 +86,19 @@ public sealed class NackGenerator
     /// <param name="now">Current time.</param>
     public NackReceiveResult ReceivePacket(ushort sequenceNumber, bool isKeyFrame, TimeSpan now)
     {
-        if (_newest < 0)
-        {
-            _newest = sequenceNumber + 65536L;
-            if (isKeyFrame) RememberKeyFrame(_newest);
-            return NackReceiveResult.InOrder;
-        }
-
-        var seq = Unwrap(sequenceNumber);
+        var newest = _sequence.Highest;
+        var seq = _sequence.Unwrap(sequenceNumber);
         if (isKeyFrame) RememberKeyFrame(seq);
-
-        if (seq == _newest + 1)
-        {
-            _newest = seq;
-            return NackReceiveResult.InOrder;
-        }
-        if (seq <= _newest)
+        if (newest < 0 || seq == newest + 1) return NackReceiveResult.InOrder;
+        if (seq <= newest)
         {
             if (!Remove(seq)) return NackReceiveResult.Old;
             Recovered++;
             return NackReceiveResult.Recovered;
         }
 
-        var first = _newest + 1;
-        _newest = seq;
-        ForgetTooOld();
+        var first = newest + 1;
+        ForgetTooOld(seq);
         var missing = seq - first;
         if (_count + missing > _entries.Length)
         {
@@ -167,16 +157,7 @@ public sealed class NackGenerator
         _count = 0;
         _head = 0;
         _keyFrameCount = 0;
-        _newest = -1;
-    }
-
-    private long Unwrap(ushort sequenceNumber)
-    {
-        // The extended value closest to the newest seen (RFC 3550 A.1 style, without probation).
-        var candidate = (_newest & ~0xFFFFL) | sequenceNumber;
-        if (candidate - _newest > 32768) candidate -= 65536;
-        else if (_newest - candidate > 32768) candidate += 65536;
-        return candidate;
+        _sequence = default;
     }
 
     private bool Remove(long seq)
@@ -200,9 +181,9 @@ public sealed class NackGenerator
         return false;
     }
 
-    private void ForgetTooOld()
+    private void ForgetTooOld(long newest)
     {
-        while (_count > 0 && _newest - _entries[_head].Seq > _options.MaxPacketAge)
+        while (_count > 0 && newest - _entries[_head].Seq > _options.MaxPacketAge)
         {
             _head = (_head + 1) % _entries.Length;
             _count--;
