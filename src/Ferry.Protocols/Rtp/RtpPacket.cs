@@ -84,6 +84,25 @@ public ref partial struct RtpPacket
         return true;
     }
 
+    /// <summary>
+    /// Length of the header (fixed part, CSRCs, extension) without looking at padding or payload:
+    /// what SRTP needs, since there the payload and padding count are still encrypted.
+    /// </summary>
+    public static bool TryGetHeaderLength(ReadOnlySpan<byte> packet, out int headerLength)
+    {
+        headerLength = 0;
+        if (packet.Length < FixedHeaderLength || packet[0] >> 6 != 2) return false;
+        var offset = FixedHeaderLength + 4 * (packet[0] & 0x0F);
+        if ((packet[0] & 0x10) != 0)
+        {
+            if (offset + 4 > packet.Length) return false;
+            offset += 4 + 4 * BinaryPrimitives.ReadUInt16BigEndian(packet[(offset + 2)..]);
+        }
+        if (offset > packet.Length) return false;
+        headerLength = offset;
+        return true;
+    }
+
     /// <summary>Parses a buffer holding exactly one packet.</summary>
     public static bool TryParse(Span<byte> packet, out RtpPacket view) => TryParse(packet, packet.Length, out view);
 
