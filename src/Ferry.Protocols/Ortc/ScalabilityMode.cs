@@ -4,7 +4,8 @@ namespace Ferry.Protocols.Ortc;
 
 /// <summary>
 /// A parsed scalability mode ("L3T3", "L1T3", "S2T3", "L3T3_KEY"), as mediasoup's parseScalabilityMode
-/// reads it: spatial and temporal layer counts 1-16 and whether it is K-SVC. Anything else is L1T1.
+/// reads it: L or S, one or two digits (not starting with 0) of spatial layers, T, the same for
+/// temporal layers, optionally _KEY for K-SVC; trailing text allowed. Anything else is L1T1.
 /// </summary>
 public readonly partial record struct ScalabilityMode(int SpatialLayers, int TemporalLayers, bool Ksvc)
 {
@@ -24,7 +25,6 @@ public readonly partial record struct ScalabilityMode(int SpatialLayers, int Tem
     /// <summary>"L{spatial}T{temporal}" (with "_KEY" for K-SVC).</summary>
     public override string ToString() => $"L{SpatialLayers}T{TemporalLayers}{(Ksvc ? "_KEY" : "")}";
 
-    // mediasoup writes the alternatives the other way round, which reads "L16T16" as 16 x 1; two-digit first is what it means.
-    [GeneratedRegex("^[LS](1[0-6]|[1-9])T(1[0-6]|[1-9])(_KEY)?")]
+    [GeneratedRegex(@"^[LS]([1-9]\d?)T([1-9]\d?)(_KEY)?")]
     private static partial Regex Pattern();
 }

@@ -130,7 +130,11 @@ public class OrtcJsonTests
     [InlineData("L2T2h", 2, 2, false)]
     [InlineData("S2T3", 2, 3, false)]
     [InlineData("L16T16", 16, 16, false)]
-    [InlineData("L17T1", 1, 1, false)]
+    [InlineData("L20T3", 20, 3, false)]
+    [InlineData("L4T7_KEY_SHIFT", 4, 7, true)]
+    [InlineData("S0T3", 1, 1, false)]
+    [InlineData("S1T0", 1, 1, false)]
+    [InlineData("S200T3", 1, 1, false)]
     [InlineData("garbage", 1, 1, false)]
     [InlineData(null, 1, 1, false)]
     public void Scalability_modes_parse_as_mediasoup_does(string? mode, int spatial, int temporal, bool ksvc) =>
