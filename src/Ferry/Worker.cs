@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
 using Ferry.Loop;
+using Ferry.Protocols.Dtls;
+using Ferry.Protocols.Ortc;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -13,13 +16,19 @@ namespace Ferry;
 public sealed class Worker : IAsyncDisposable
 {
     private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, Router> _routers = new();
     private int _closed;
 
     private Worker(WorkerSettings settings, ILoggerFactory loggerFactory)
     {
         Settings = settings;
         Id = Guid.NewGuid().ToString();
+        LoggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<Worker>();
+        var certificate = settings.DtlsCertificateFile is { } cert
+            ? DtlsCertificate.LoadPem(cert, settings.DtlsPrivateKeyFile!)
+            : DtlsCertificate.Generate();
+        DtlsContext = new DtlsContext(certificate);
         Loop = new EventLoop($"ferry-worker-{Id[..8]}");
         Loop.Died += OnLoopDied;
     }
@@ -58,6 +67,34 @@ public sealed class Worker : IAsyncDisposable
 
     internal EventLoop Loop { get; }
 
+    internal ILoggerFactory LoggerFactory { get; }
+
+    /// <summary>The worker's DTLS certificate and SRTP profiles, shared by all its WebRtcTransports.</summary>
+    internal DtlsContext DtlsContext { get; }
+
+    /// <summary>Raised when a router is created (mediasoup's observer "newrouter").</summary>
+    public event Action<Router>? ObserverNewRouter;
+
+    /// <summary>The routers of this worker.</summary>
+    public IReadOnlyCollection<Router> Routers => (IReadOnlyCollection<Router>)_routers.Values;
+
+    /// <summary>Creates a router whose rtpCapabilities are generated from <paramref name="options"/>' media codecs.</summary>
+    /// <exception cref="InvalidStateException">The worker is closed.</exception>
+    /// <exception cref="ArgumentException">An invalid codec (mediasoup's TypeError).</exception>
+    /// <exception cref="UnsupportedException">A codec Ferry does not support.</exception>
+    public Task<Router> CreateRouterAsync(RouterOptions? options = null)
+    {
+        ThrowIfClosed();
+        options ??= new RouterOptions();
+        var capabilities = Ortc.RouterRtpCapabilities.Generate(options.MediaCodecs ?? []);
+        var router = new Router(this, capabilities, options.AppData);
+        _routers[router.Id] = router;
+        Events.Emit(ObserverNewRouter, router, _logger);
+        return Task.FromResult(router);
+    }
+
+    internal void RemoveRouter(Router router) => _routers.TryRemove(router.Id, out _);
+
     /// <summary>CPU and memory use of the worker's thread.</summary>
     /// <exception cref="InvalidStateException">The worker is closed.</exception>
     public Task<WorkerResourceUsage> GetResourceUsageAsync()
@@ -81,10 +118,24 @@ public sealed class Worker : IAsyncDisposable
     public async Task CloseAsync()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        try
+        {
+            await Loop.InvokeAsync(CloseRoutersOnLoop).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            // The loop has already stopped: nothing of its routers can run any more.
+        }
         Loop.Stop();
         await Loop.Exited.ConfigureAwait(false);
         Loop.Dispose();
+        DtlsContext.Dispose();
         ObserverClose?.Invoke();
+    }
+
+    private void CloseRoutersOnLoop()
+    {
+        foreach (var router in _routers.Values) router.CloseOnLoop(RouterCloseReason.WorkerClosed);
     }
 
     /// <inheritdoc />

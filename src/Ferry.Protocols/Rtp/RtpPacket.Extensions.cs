@@ -104,7 +104,7 @@ public ref partial struct RtpPacket
     /// element fits it, else two-byte) and the payload moved, using the buffer's room after the packet.
     /// False (packet unchanged) when the buffer is too small or the id/length cannot be encoded.
     /// </summary>
-    public bool TryAddOrReplaceExtension(int id, ReadOnlySpan<byte> value)
+    public bool TryAddOrReplaceExtension(int id, scoped ReadOnlySpan<byte> value)
     {
         if (id is < 1 or > 255 || value.Length > 255) return false;
         if (ExtensionForm == RtpExtensionForm.Other) return false;

@@ -77,6 +77,28 @@ internal unsafe struct SockAddr : IEquatable<SockAddr>
         }
     }
 
+    /// <summary>The same address as a <see cref="Ferry.Protocols.Net.TransportTuple"/>, without allocating.</summary>
+    public readonly Ferry.Protocols.Net.TransportTuple ToTuple(Ferry.Protocols.Net.TransportProtocol protocol)
+    {
+        Span<byte> address = stackalloc byte[16];
+        fixed (byte* p = _bytes)
+        {
+            var span = new ReadOnlySpan<byte>(p, Capacity);
+            if (Family == Libc.AF_INET)
+            {
+                address.Clear();
+                address[10] = 0xFF;
+                address[11] = 0xFF;
+                span.Slice(4, 4).CopyTo(address[12..]);
+            }
+            else
+            {
+                span.Slice(8, 16).CopyTo(address);
+            }
+        }
+        return new Ferry.Protocols.Net.TransportTuple(address, Port, protocol);
+    }
+
     public readonly bool Equals(SockAddr other) => Bytes.SequenceEqual(other.Bytes);
 
     public override readonly bool Equals(object? obj) => obj is SockAddr other && Equals(other);

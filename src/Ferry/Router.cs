@@ -1,0 +1,190 @@
+using System.Collections.Concurrent;
+using Ferry.Loop;
+using Ferry.Ortc;
+using Ferry.Protocols.Ortc;
+using Ferry.Rtp;
+using Ferry.Transports;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry;
+
+/// <summary>
+/// A router (a "room"): its transports, and the producers any of them may consume. Lives on its
+/// worker's loop; the async methods post there.
+/// </summary>
+public sealed class Router
+{
+    private readonly ConcurrentDictionary<string, Transport> _transports = new();
+    private readonly ConcurrentDictionary<string, Producer> _producers = new();
+    private readonly ILogger _logger;
+    private volatile bool _closed;
+
+    internal Router(Worker worker, RtpCapabilities rtpCapabilities, object? appData)
+    {
+        Worker = worker;
+        Id = Guid.NewGuid().ToString();
+        RtpCapabilities = rtpCapabilities;
+        AppData = appData;
+        _logger = worker.LoggerFactory.CreateLogger<Router>();
+    }
+
+    /// <summary>Unique id.</summary>
+    public string Id { get; }
+
+    /// <summary>The worker it lives on.</summary>
+    public Worker Worker { get; }
+
+    /// <summary>The capabilities generated from its media codecs; what clients load their device with.</summary>
+    public RtpCapabilities RtpCapabilities { get; }
+
+    /// <summary>Application data.</summary>
+    public object? AppData { get; set; }
+
+    /// <summary>True once closed.</summary>
+    public bool Closed => _closed;
+
+    /// <summary>Its transports.</summary>
+    public IReadOnlyCollection<Transport> Transports => (IReadOnlyCollection<Transport>)_transports.Values;
+
+    /// <summary>Raised when the router closes because its worker closed.</summary>
+    public event Action? WorkerClose;
+
+    /// <summary>Raised when the router closes, for whatever reason.</summary>
+    public event Action? ObserverClose;
+
+    /// <summary>Raised when a transport is created.</summary>
+    public event Action<Transport>? ObserverNewTransport;
+
+    internal EventLoop Loop => Worker.Loop;
+
+    internal ILogger Logger => _logger;
+
+    /// <summary>Creates a WebRtcTransport (ICE-lite, DTLS, SRTP) listening as the options say.</summary>
+    /// <exception cref="ArgumentException">Invalid options (mediasoup's TypeError).</exception>
+    /// <exception cref="InvalidStateException">The router is closed.</exception>
+    public Task<WebRtcTransport> CreateWebRtcTransportAsync(WebRtcTransportOptions options)
+    {
+        ThrowIfClosed();
+        options.Validate();
+        return Loop.InvokeAsync(() =>
+        {
+            ThrowIfClosed();
+            var transport = WebRtcTransport.Create(this, options);
+            AddTransport(transport);
+            return transport;
+        });
+    }
+
+    /// <summary>Creates a DirectTransport: RTP and RTCP injected and received from C#.</summary>
+    /// <exception cref="InvalidStateException">The router is closed.</exception>
+    public Task<DirectTransport> CreateDirectTransportAsync(DirectTransportOptions? options = null)
+    {
+        ThrowIfClosed();
+        options ??= new DirectTransportOptions();
+        options.Validate();
+        return Loop.InvokeAsync(() =>
+        {
+            ThrowIfClosed();
+            var transport = new DirectTransport(this, options);
+            AddTransport(transport);
+            return transport;
+        });
+    }
+
+    /// <summary>
+    /// Whether an endpoint with <paramref name="rtpCapabilities"/> can consume the producer. False for an
+    /// unknown producer or invalid capabilities, as mediasoup.
+    /// </summary>
+    public bool CanConsume(string producerId, RtpCapabilities rtpCapabilities)
+    {
+        if (!_producers.TryGetValue(producerId, out var producer))
+        {
+            _logger.LogError("canConsume() | Producer with id {ProducerId} not found", producerId);
+            return false;
+        }
+        try
+        {
+            return RtpParametersNegotiation.CanConsume(producer.ConsumableRtpParameters, rtpCapabilities);
+        }
+        catch (Exception e) when (e is ArgumentException or UnsupportedException)
+        {
+            _logger.LogError(e, "canConsume() | unexpected error");
+            return false;
+        }
+    }
+
+    /// <summary>Closes the router and everything in it. Closing twice is a no-op.</summary>
+    public async Task CloseAsync()
+    {
+        if (_closed) return;
+        try
+        {
+            await Loop.InvokeAsync(() => CloseOnLoop(RouterCloseReason.Closed)).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException) when (Worker.Closed)
+        {
+            // The worker stopped meanwhile; it closed us.
+        }
+    }
+
+    /// <summary>A mediasoup-style dump: ids of what the router holds and who consumes whom.</summary>
+    public Task<RouterDump> DumpAsync()
+    {
+        ThrowIfClosed();
+        return Loop.InvokeAsync(() => new RouterDump
+        {
+            Id = Id,
+            TransportIds = _transports.Keys.Order(StringComparer.Ordinal).ToList(),
+            MapProducerIdConsumerIds = _producers.Values.ToDictionary(p => p.Id, p => (IReadOnlyList<string>)p.Consumers.Select(c => c.Id).ToList()),
+            MapConsumerIdProducerId = _producers.Values.SelectMany(p => p.Consumers).ToDictionary(c => c.Id, c => c.ProducerId),
+        });
+    }
+
+    internal bool TryGetProducer(string id, out Producer producer) => _producers.TryGetValue(id, out producer!);
+
+    internal void AddProducer(Producer producer)
+    {
+        if (!_producers.TryAdd(producer.Id, producer)) throw new InvalidOperationException($"a Producer with same id \"{producer.Id}\" already exists");
+    }
+
+    internal void RemoveProducer(Producer producer) => _producers.TryRemove(producer.Id, out _);
+
+    internal void RemoveTransport(Transport transport) => _transports.TryRemove(transport.Id, out _);
+
+    private void AddTransport(Transport transport)
+    {
+        _transports[transport.Id] = transport;
+        Events.Emit(ObserverNewTransport, transport, _logger);
+    }
+
+    internal void CloseOnLoop(RouterCloseReason reason)
+    {
+        Loop.AssertOnLoop();
+        if (_closed) return;
+        _closed = true;
+        foreach (var transport in _transports.Values) transport.CloseOnLoop(TransportCloseReason.RouterClosed);
+        _transports.Clear();
+        _producers.Clear();
+        Worker.RemoveRouter(this);
+        if (reason == RouterCloseReason.WorkerClosed) Events.Emit(WorkerClose, _logger);
+        Events.Emit(ObserverClose, _logger);
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (_closed) throw new InvalidStateException("Router closed");
+    }
+}
+
+/// <summary>What <see cref="Router.DumpAsync"/> returns (mediasoup's router dump, maps as dictionaries).</summary>
+public sealed record RouterDump
+{
+    /// <summary>Router id.</summary>
+    public required string Id { get; init; }
+    /// <summary>Its transports.</summary>
+    public required IReadOnlyList<string> TransportIds { get; init; }
+    /// <summary>Per producer, its consumers.</summary>
+    public required IReadOnlyDictionary<string, IReadOnlyList<string>> MapProducerIdConsumerIds { get; init; }
+    /// <summary>Per consumer, its producer.</summary>
+    public required IReadOnlyDictionary<string, string> MapConsumerIdProducerId { get; init; }
+}

@@ -1,0 +1,308 @@
+using Ferry.Loop;
+using Ferry.Ortc;
+using Ferry.Protocols.Ortc;
+using Ferry.Protocols.Recovery;
+using Ferry.Protocols.Rtp;
+using Ferry.Transports;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Rtp;
+
+/// <summary>
+/// Media coming in on a transport: one stream per encoding, mapped into the router's payload types,
+/// SSRCs and header extension ids, and handed to every consumer of it. Lives on its router's loop.
+/// </summary>
+public sealed class Producer
+{
+    private const byte NoMapping = 0xFF;
+
+    private readonly byte[] _payloadTypeMap = new byte[128];
+    private readonly byte[] _rtxToMediaPayloadType = new byte[128];
+    private readonly bool[] _isRtxPayloadType = new bool[128];
+    private readonly PayloadCodec[] _codecByMappedPayloadType = new PayloadCodec[128];
+    private readonly byte[] _extensionIdMap = new byte[256];
+    private readonly List<Consumer> _consumers = [];
+    private readonly KeyFrameRequestManager _keyFrames;
+    private readonly LoopTimer _timer;
+    private readonly ILogger _logger;
+    private readonly uint[] _keyFrameSsrcs = new uint[16];
+    private readonly ushort[] _nackScratch = new ushort[256];
+    private volatile bool _paused;
+    private volatile bool _closed;
+
+    internal Producer(Transport transport, ProducerOptions options, RtpParameters rtpParameters, RtpMapping mapping, RtpParameters consumable, ProducerType type)
+    {
+        Transport = transport;
+        Id = options.Id ?? Guid.NewGuid().ToString();
+        Kind = options.Kind;
+        RtpParameters = rtpParameters;
+        RtpMapping = mapping;
+        ConsumableRtpParameters = consumable;
+        Type = type;
+        AppData = options.AppData;
+        _paused = options.Paused;
+        _logger = transport.Router.Worker.LoggerFactory.CreateLogger<Producer>();
+        _keyFrames = new KeyFrameRequestManager(options.KeyFrameRequestDelay);
+        _timer = transport.Loop.CreateTimer(OnTimer);
+
+        Array.Fill(_payloadTypeMap, NoMapping);
+        foreach (var m in mapping.Codecs) _payloadTypeMap[m.PayloadType] = (byte)m.MappedPayloadType;
+        foreach (var codec in rtpParameters.Codecs)
+        {
+            var mapped = _payloadTypeMap[codec.PayloadType];
+            if (codec.MimeType.EndsWith("/rtx", StringComparison.OrdinalIgnoreCase))
+            {
+                _isRtxPayloadType[codec.PayloadType] = true;
+                if (codec.Parameters is { } p && p.TryGetValue("apt", out var apt) && apt.TryGetInt(out var aptValue) && aptValue is >= 0 and < 128)
+                    _rtxToMediaPayloadType[codec.PayloadType] = (byte)aptValue;
+            }
+            else if (mapped != NoMapping)
+            {
+                _codecByMappedPayloadType[mapped] = PayloadCodecs.FromMimeType(codec.MimeType);
+            }
+        }
+        BuildExtensionMap(rtpParameters, transport.Router.RtpCapabilities);
+        var nackEnabled = Kind == MediaKind.Video && rtpParameters.Codecs.Any(c => c.RtcpFeedback?.Any(f => f.Type == "nack" && string.IsNullOrEmpty(f.Parameter)) == true);
+        var mediaCodec = rtpParameters.Codecs.First(c => !c.MimeType.EndsWith("/rtx", StringComparison.OrdinalIgnoreCase));
+        var encodings = rtpParameters.Encodings ?? [];
+        var streams = new ReceiveStream[encodings.Count];
+        for (var i = 0; i < encodings.Count; i++)
+        {
+            var e = encodings[i];
+            streams[i] = new ReceiveStream(i, e.Ssrc, e.Rid, mapping.Encodings[i].MappedSsrc, (uint)mediaCodec.ClockRate, nackEnabled ? new NackGenerator() : null)
+            {
+                RtxSsrc = e.Rtx?.Ssrc,
+                Store = nackEnabled ? new PacketStore() : null,
+            };
+        }
+        Streams = streams;
+        UsePli = rtpParameters.Codecs.Any(c => c.RtcpFeedback?.Any(f => f.Type == "nack" && f.Parameter == "pli") == true);
+        UseFir = rtpParameters.Codecs.Any(c => c.RtcpFeedback?.Any(f => f.Type == "ccm" && f.Parameter == "fir") == true);
+    }
+
+    /// <summary>Unique id (kept when piped to another router).</summary>
+    public string Id { get; }
+
+    /// <summary>audio or video.</summary>
+    public MediaKind Kind { get; }
+
+    /// <summary>The parameters the endpoint sends with, after validation and the CNAME rule.</summary>
+    public RtpParameters RtpParameters { get; }
+
+    /// <summary>simple, simulcast or svc.</summary>
+    public ProducerType Type { get; }
+
+    /// <summary>How the producer's payload types and SSRCs map into the router's.</summary>
+    public RtpMapping RtpMapping { get; }
+
+    /// <summary>The transport it arrives on.</summary>
+    public Transport Transport { get; }
+
+    /// <summary>Application data.</summary>
+    public object? AppData { get; set; }
+
+    /// <summary>True while paused.</summary>
+    public bool Paused => _paused;
+
+    /// <summary>True once closed.</summary>
+    public bool Closed => _closed;
+
+    /// <summary>Per-stream scores, for streams that have received packets.</summary>
+    public IReadOnlyList<ProducerScore> Score =>
+        Streams.Where(s => s.HasPackets).Select(s => new ProducerScore(s.EncodingIndex, s.Ssrc, s.Rid, s.Score)).ToList();
+
+    /// <summary>Raised when the producer closes because its transport closed.</summary>
+    public event Action? TransportClose;
+    /// <summary>Raised when the producer closes, for whatever reason.</summary>
+    public event Action? ObserverClose;
+    /// <summary>Raised when paused.</summary>
+    public event Action? ObserverPause;
+    /// <summary>Raised when resumed.</summary>
+    public event Action? ObserverResume;
+
+    internal RtpParameters ConsumableRtpParameters { get; }
+    internal ReceiveStream[] Streams { get; }
+    internal IReadOnlyList<Consumer> Consumers => _consumers;
+    internal bool UsePli { get; }
+    internal bool UseFir { get; }
+    internal EventLoop Loop => Transport.Loop;
+
+    /// <summary>Stops forwarding to consumers; they see producerpause.</summary>
+    public Task PauseAsync() => Loop.InvokeAsync(() => SetPaused(true));
+
+    /// <summary>Resumes forwarding; consumers see producerresume and ask for a key frame.</summary>
+    public Task ResumeAsync() => Loop.InvokeAsync(() => SetPaused(false));
+
+    /// <summary>Closes the producer; its consumers close with producerclose.</summary>
+    public Task CloseAsync() => _closed ? Task.CompletedTask : Loop.InvokeAsync(() => Transport.CloseProducerOnLoop(this, byTransport: false));
+
+    /// <summary>Receive statistics of each stream (mediasoup's inbound-rtp stats).</summary>
+    public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => Loop.InvokeAsync(() =>
+        (IReadOnlyList<RtpStreamStats>)Streams.Where(s => s.HasPackets).Select(s => RtpStreamStats.Inbound(s, Kind, MimeTypeOf(s), Loop.Now)).ToList());
+
+    /// <summary>Injects an RTP packet (DirectTransport producers only).</summary>
+    /// <exception cref="InvalidStateException">The producer is not on a DirectTransport.</exception>
+    public void Send(ReadOnlySpan<byte> rtpPacket)
+    {
+        if (Transport is not DirectTransport direct) throw new InvalidStateException("send() is for producers on a DirectTransport");
+        direct.InjectRtp(rtpPacket);
+    }
+
+    private string MimeTypeOf(ReceiveStream s) => RtpParameters.Codecs[0].MimeType;
+
+    private void SetPaused(bool paused)
+    {
+        if (_closed || _paused == paused) return;
+        _paused = paused;
+        foreach (var consumer in _consumers.ToArray()) consumer.OnProducerPaused(paused);
+        if (!paused) RequestKeyFrameForAll();
+        Events.Emit(paused ? ObserverPause : ObserverResume, _logger);
+    }
+
+    internal void AddConsumer(Consumer consumer) => _consumers.Add(consumer);
+
+    internal void RemoveConsumer(Consumer consumer) => _consumers.Remove(consumer);
+
+    /// <summary>Maps each extension id the endpoint uses to the router's id for that URI; mid, rid and rrid are blanked (consumers write their own).</summary>
+    private void BuildExtensionMap(RtpParameters parameters, RtpCapabilities router)
+    {
+        foreach (var ext in parameters.HeaderExtensions ?? [])
+        {
+            if (ext.Id is < 1 or > 255) continue;
+            switch (ext.Uri)
+            {
+                case RtpHeaderExtensionUris.Mid: MidExtensionId = ext.Id; continue;
+                case RtpHeaderExtensionUris.RtpStreamId: RidExtensionId = ext.Id; continue;
+                case RtpHeaderExtensionUris.RepairedRtpStreamId: RepairedRidExtensionId = ext.Id; continue;
+            }
+            var routerExt = router.HeaderExtensions?.FirstOrDefault(h => h.Kind == Kind && h.Uri == ext.Uri);
+            if (routerExt is not null) _extensionIdMap[ext.Id] = (byte)routerExt.PreferredId;
+        }
+    }
+
+    internal int MidExtensionId { get; private set; }
+    internal int RidExtensionId { get; private set; }
+    internal int RepairedRidExtensionId { get; private set; }
+
+    /// <summary>
+    /// An RTP packet (decrypted, parsed) that the transport's listener found for <paramref name="stream"/>.
+    /// Maps it into the router's space in place and forwards it. False when dropped.
+    /// </summary>
+    internal bool ReceiveRtp(ref RtpPacket packet, ReceiveStream stream, bool isRtx, TimeSpan now)
+    {
+        if (_closed) return false;
+        if (isRtx)
+        {
+            var rtxPt = packet.PayloadType;
+            if (!_isRtxPayloadType[rtxPt]) return false;
+            stream.RtxPacketCount++;
+            // Padding-only RTX is bandwidth probing: nothing to recover.
+            if (packet.PayloadLength <= 2) return false;
+            if (!packet.TryDecodeRtx(_rtxToMediaPayloadType[rtxPt], stream.Ssrc)) return false;
+        }
+        var pt = packet.PayloadType;
+        var mapped = _payloadTypeMap[pt];
+        if (mapped == NoMapping || _isRtxPayloadType[pt]) return false;
+
+        var seq = packet.SequenceNumber;
+        var codec = _codecByMappedPayloadType[mapped];
+        var keyFrame = Kind == MediaKind.Video && PayloadCodecs.IsKeyFrame(codec, packet.Payload);
+        if (stream.Nack is { } nack)
+        {
+            var result = nack.ReceivePacket(seq, keyFrame, now);
+            if (result == NackReceiveResult.Old && !isRtx) return false;
+            if (result == NackReceiveResult.Recovered && isRtx) stream.RetransmittedRecovered++;
+            if (result == NackReceiveResult.KeyFrameRequired) RequestKeyFrame(stream.Ssrc, now);
+            if (result == NackReceiveResult.GapDetected) ArmTimer(nack.NextTimeout);
+        }
+        stream.OnPacket(seq, packet.Timestamp, packet.Length, now);
+        if (keyFrame)
+        {
+            stream.KeyFrames++;
+            _keyFrames.KeyFrameReceived(stream.Ssrc);
+        }
+
+        packet.PayloadType = mapped;
+        packet.Ssrc = stream.MappedSsrc;
+        packet.RemapExtensionIds(_extensionIdMap);
+        stream.Store?.Store(seq, packet.Data, now);
+
+        if (_paused) return true;
+        // Padding-only packets are probing; consumers never forward them.
+        if (packet.PayloadLength == 0) return true;
+        var consumers = _consumers;
+        for (var i = 0; i < consumers.Count; i++) consumers[i].SendRtp(ref packet, stream, keyFrame, now);
+        return true;
+    }
+
+    internal void ReceiveSenderReport(ReceiveStream stream, ulong ntp, uint rtpTimestamp, TimeSpan now) => stream.OnSenderReport(ntp, rtpTimestamp, now);
+
+    /// <summary>A consumer (or the application) wants a key frame of <paramref name="mappedSsrc"/>'s stream.</summary>
+    internal void RequestKeyFrameMapped(uint mappedSsrc, TimeSpan now)
+    {
+        if (Kind != MediaKind.Video || _paused || _closed) return;
+        foreach (var s in Streams)
+        {
+            if (s.MappedSsrc == mappedSsrc && s.HasSsrc) RequestKeyFrame(s.Ssrc, now);
+        }
+    }
+
+    internal void RequestKeyFrameForAll()
+    {
+        if (Kind != MediaKind.Video || _paused || _closed) return;
+        var now = Loop.Now;
+        foreach (var s in Streams) if (s.HasSsrc) RequestKeyFrame(s.Ssrc, now);
+    }
+
+    private void RequestKeyFrame(uint ssrc, TimeSpan now)
+    {
+        _keyFrames.KeyFrameNeeded(ssrc, now);
+        ArmTimer(_keyFrames.NextTimeout);
+    }
+
+    private void ArmTimer(TimeSpan due)
+    {
+        if (due < _timer.Due) _timer.Start(due);
+    }
+
+    private void OnTimer()
+    {
+        if (_closed) return;
+        var now = Loop.Now;
+        var n = _keyFrames.PollRequests(now, _keyFrameSsrcs);
+        for (var i = 0; i < n; i++)
+        {
+            var stream = Streams.FirstOrDefault(s => s.Ssrc == _keyFrameSsrcs[i]);
+            if (stream is null) continue;
+            if (UsePli || !UseFir) stream.PliCount++;
+            else stream.FirCount++;
+            Transport.SendKeyFrameRequest(stream.Ssrc, useFir: !UsePli && UseFir);
+        }
+        var next = _keyFrames.NextTimeout;
+        foreach (var s in Streams)
+        {
+            if (s.Nack is not { } nack) continue;
+            var count = nack.PollNacks(now, _nackScratch);
+            if (count > 0)
+            {
+                s.NackCount++;
+                s.NackPacketCount += count;
+                Transport.SendNack(s.Ssrc, _nackScratch.AsSpan(0, count));
+            }
+            if (nack.NextTimeout < next) next = nack.NextTimeout;
+        }
+        if (next != TimeSpan.MaxValue) _timer.Start(next);
+    }
+
+    internal void CloseOnLoop(bool byTransport)
+    {
+        if (_closed) return;
+        _closed = true;
+        _timer.Stop();
+        foreach (var s in Streams) s.Store?.Dispose();
+        foreach (var consumer in _consumers.ToArray()) consumer.OnProducerClosed();
+        _consumers.Clear();
+        if (byTransport) Events.Emit(TransportClose, _logger);
+        Events.Emit(ObserverClose, _logger);
+    }
+}

@@ -1,0 +1,124 @@
+using Ferry.Protocols.Recovery;
+using Ferry.Protocols.Rtcp;
+using Ferry.Protocols.Rtp;
+
+namespace Ferry.Rtp;
+
+/// <summary>
+/// One RTP stream a producer receives (one encoding): its identity, the receive statistics of
+/// RFC 3550 (§6.4.1 loss, §A.8 jitter), the last sender report for LSR/DLSR, and its NACK generator.
+/// Loop-owned; no allocation per packet.
+/// </summary>
+internal sealed class ReceiveStream
+{
+    private SequenceUnwrapper _unwrapper;
+    private long _baseSeq = -1;
+    private long _expectedPrior;
+    private long _receivedPrior;
+    private uint _lastTransit;
+    private bool _haveTransit;
+    private double _jitter;
+
+    public ReceiveStream(int encodingIndex, uint? ssrc, string? rid, uint mappedSsrc, uint clockRate, NackGenerator? nack)
+    {
+        EncodingIndex = encodingIndex;
+        Ssrc = ssrc ?? 0;
+        HasSsrc = ssrc is not null;
+        Rid = rid;
+        MappedSsrc = mappedSsrc;
+        ClockRate = clockRate;
+        Nack = nack;
+    }
+
+    public int EncodingIndex { get; }
+    public uint Ssrc { get; set; }
+    public bool HasSsrc { get; set; }
+    public string? Rid { get; }
+    public uint MappedSsrc { get; }
+    public uint ClockRate { get; set; }
+    public uint? RtxSsrc { get; set; }
+    public NackGenerator? Nack { get; }
+
+    /// <summary>The recent packets, mapped, for consumers' retransmissions (video with NACK only).</summary>
+    public PacketStore? Store { get; init; }
+
+    public long PacketCount { get; private set; }
+    public long ByteCount { get; private set; }
+    public long RtxPacketCount { get; set; }
+    public long RetransmittedRecovered { get; set; }
+    public long NackCount { get; set; }
+    public long NackPacketCount { get; set; }
+    public long PliCount { get; set; }
+    public long FirCount { get; set; }
+    public long KeyFrames { get; set; }
+    public byte FractionLost { get; private set; }
+    public int Score { get; private set; } = 10;
+    public long HighestExtendedSeq => _unwrapper.Highest;
+    public double Jitter => _jitter;
+    public int PacketsLost => _baseSeq < 0 ? 0 : (int)Math.Max(0, _unwrapper.Highest - _baseSeq + 1 - PacketCount);
+
+    /// <summary>Middle 32 bits of the last SR's NTP time, 0 before any.</summary>
+    public uint LastSrCompact { get; private set; }
+    public TimeSpan LastSrReceivedAt { get; private set; }
+    public ulong LastSrNtp { get; private set; }
+    public uint LastSrRtpTimestamp { get; private set; }
+
+    /// <summary>Time of the last media packet, for "active" and the layer selection.</summary>
+    public TimeSpan LastPacketAt { get; private set; } = TimeSpan.MinValue;
+
+    /// <summary>Counts a media packet (after RTX decoding) and updates jitter.</summary>
+    public void OnPacket(ushort seq, uint timestamp, int length, TimeSpan now)
+    {
+        var ext = _unwrapper.Unwrap(seq);
+        if (_baseSeq < 0) _baseSeq = ext;
+        PacketCount++;
+        ByteCount += length;
+        LastPacketAt = now;
+        // RFC 3550 A.8: transit difference in timestamp units.
+        var arrival = (uint)(now.Ticks * ClockRate / TimeSpan.TicksPerSecond);
+        var transit = arrival - timestamp;
+        if (_haveTransit)
+        {
+            var d = Math.Abs((int)(transit - _lastTransit));
+            _jitter += (d - _jitter) / 16.0;
+        }
+        _lastTransit = transit;
+        _haveTransit = true;
+    }
+
+    public void OnSenderReport(ulong ntp, uint rtpTimestamp, TimeSpan now)
+    {
+        LastSrNtp = ntp;
+        LastSrCompact = NtpTime.ToCompact(ntp);
+        LastSrReceivedAt = now;
+        LastSrRtpTimestamp = rtpTimestamp;
+    }
+
+    /// <summary>The report block for this stream (RFC 3550 §6.4.1), advancing the interval counters; score from the interval loss.</summary>
+    public ReportBlock BuildReportBlock(TimeSpan now)
+    {
+        var highest = _unwrapper.Highest;
+        var expected = highest - _baseSeq + 1;
+        var expectedInterval = expected - _expectedPrior;
+        var receivedInterval = PacketCount - _receivedPrior;
+        _expectedPrior = expected;
+        _receivedPrior = PacketCount;
+        var lostInterval = expectedInterval - receivedInterval;
+        FractionLost = expectedInterval <= 0 || lostInterval <= 0 ? (byte)0 : (byte)Math.Min(255, (lostInterval << 8) / expectedInterval);
+        UpdateScore(expectedInterval, lostInterval);
+        var dlsr = LastSrCompact == 0 ? 0u : NtpTime.CompactFromTimeSpan(now - LastSrReceivedAt);
+        var cumulative = (int)Math.Clamp(expected - PacketCount, -0x800000, 0x7FFFFF);
+        return new ReportBlock(Ssrc, FractionLost, cumulative, (uint)highest, (uint)_jitter, LastSrCompact, dlsr);
+    }
+
+    private void UpdateScore(long expected, long lost)
+    {
+        if (expected <= 0) return;
+        // mediasoup scores a stream by its loss: 10 at none, falling with the fraction lost.
+        var lossRate = Math.Max(0, (double)lost / expected);
+        var score = (int)Math.Round(10 * Math.Max(0, 1 - lossRate * 4));
+        Score = Math.Clamp(score, 0, 10);
+    }
+
+    public bool HasPackets => _baseSeq >= 0;
+}

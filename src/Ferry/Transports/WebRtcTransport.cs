@@ -1,0 +1,429 @@
+using Ferry.Loop;
+using Ferry.Native;
+using Ferry.Protocols;
+using Ferry.Protocols.Dtls;
+using Ferry.Protocols.Ice;
+using Ferry.Protocols.Net;
+using Ferry.Protocols.Ortc;
+using Ferry.Protocols.Srtp;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Transports;
+
+/// <summary>
+/// A WebRTC transport as mediasoup has it: ICE-lite (controlled) on its own UDP sockets, DTLS-SRTP,
+/// and the media of its producers and consumers. Datagrams are demultiplexed per RFC 7983 on the
+/// worker's loop; SRTP is protected and unprotected in place.
+/// </summary>
+public sealed class WebRtcTransport : Transport
+{
+    private const int StunResponseCapacity = 512;
+
+    private readonly List<UdpSocket> _sockets = [];
+    private readonly Dictionary<TransportTuple, (UdpSocket Socket, SockAddr Address)> _tupleRoutes = new();
+    private readonly IceLiteAgent _ice;
+    private readonly LoopTimer _timer;
+    private readonly byte[] _stunResponse = new byte[StunResponseCapacity];
+    private readonly SocketReceiver _receiver;
+    private DtlsEndpoint? _dtls;
+    private DtlsRole? _localRole;
+    private DtlsFingerprintValue? _remoteFingerprint;
+    private SrtpSession? _srtpSend;
+    private SrtpSession? _srtpReceive;
+    private UdpSocket? _selectedSocket;
+    private SockAddr _selectedAddress;
+    private bool _connectCalled;
+    private volatile IceStateName _iceState = IceStateName.New;
+    private volatile DtlsStateName _dtlsState = DtlsStateName.New;
+    private volatile TransportTupleInfo? _selectedTuple;
+    private volatile IceParameters _iceParameters;
+    private volatile DtlsParameters _dtlsParameters;
+    private bool _connected;
+
+    private WebRtcTransport(Router router, WebRtcTransportOptions options) : base(router, options.AppData)
+    {
+        var (ufrag, password) = IceLiteAgent.GenerateCredentials();
+        _ice = new IceLiteAgent(ufrag, password, TimeSpan.FromSeconds(options.IceConsentTimeout));
+        _iceParameters = new IceParameters { UsernameFragment = ufrag, Password = password, IceLite = true };
+        var certificate = router.Worker.DtlsContext.Certificate;
+        // mediasoup-client puts the last fingerprint in its SDP: sha-256 last, which every browser accepts.
+        var fingerprints = certificate.Fingerprints.OrderBy(f => f.Algorithm == "sha-256" ? 1 : 0)
+            .Select(f => new DtlsFingerprint { Algorithm = f.Algorithm, Value = f.Value }).ToList();
+        _dtlsParameters = new DtlsParameters { Role = DtlsRoleName.Auto, Fingerprints = fingerprints };
+        _timer = router.Loop.CreateTimer(OnTimer);
+        _receiver = new SocketReceiver(this);
+        IceCandidates = [];
+    }
+
+    internal static WebRtcTransport Create(Router router, WebRtcTransportOptions options)
+    {
+        var transport = new WebRtcTransport(router, options);
+        try
+        {
+            transport.Listen(options);
+        }
+        catch
+        {
+            transport.ReleaseResources();
+            throw;
+        }
+        return transport;
+    }
+
+    /// <summary>Always "controlled" (Ferry is ICE-lite).</summary>
+    public IceRole IceRole => IceRole.Controlled;
+
+    /// <summary>Current ICE credentials.</summary>
+    public IceParameters IceParameters => _iceParameters;
+
+    /// <summary>Host candidates, one per listen info, in preference order.</summary>
+    public IReadOnlyList<IceCandidate> IceCandidates { get; private set; }
+
+    /// <summary>ICE state.</summary>
+    public IceStateName IceState => _iceState;
+
+    /// <summary>The tuple media flows on, once ICE selected one.</summary>
+    public TransportTupleInfo? IceSelectedTuple => _selectedTuple;
+
+    /// <summary>Local DTLS parameters (role auto until connect, then the negotiated role).</summary>
+    public DtlsParameters DtlsParameters => _dtlsParameters;
+
+    /// <summary>DTLS state.</summary>
+    public DtlsStateName DtlsState => _dtlsState;
+
+    /// <summary>The peer's certificate (PEM), once DTLS connected.</summary>
+    public string? DtlsRemoteCert { get; private set; }
+
+    /// <summary>SCTP is not yet supported: always null.</summary>
+    public SctpParameters? SctpParameters => null;
+
+    /// <summary>Raised on each ICE state change.</summary>
+    public event Action<IceStateName>? IceStateChange;
+    /// <summary>Raised when the selected tuple changes.</summary>
+    public event Action<TransportTupleInfo>? IceSelectedTupleChange;
+    /// <summary>Raised on each DTLS state change.</summary>
+    public event Action<DtlsStateName>? DtlsStateChange;
+
+    /// <summary>Datagrams that failed SRTP/SRTCP authentication or replay checks.</summary>
+    public long SrtpFailures { get; private set; }
+
+    /// <summary>Datagrams dropped because they came from a tuple ICE had not validated, or were unclassifiable.</summary>
+    public long UnknownTupleDrops { get; private set; }
+
+    internal override bool IsConnected => _connected;
+
+    private void Listen(WebRtcTransportOptions options)
+    {
+        var candidates = new List<IceCandidate>();
+        var localPreference = 10000;
+        foreach (var info in options.ListenInfos)
+        {
+            if (info.Protocol == TransportProtocolName.Tcp)
+            {
+                if (!options.EnableTcp) continue;
+                throw new UnsupportedException("ICE over TCP is not supported yet");
+            }
+            if (!options.EnableUdp) continue;
+            var (min, max) = info.Port != 0 ? (info.Port, info.Port)
+                : info.PortRange is { } r ? (r.Min, r.Max)
+                : (Router.Worker.Settings.RtcMinPort, Router.Worker.Settings.RtcMaxPort);
+            var socket = UdpSocket.Bind(Loop, info.ParsedIp, min, max, _receiver);
+            _sockets.Add(socket);
+            var address = info.AnnouncedAddress ?? info.Ip;
+            candidates.Add(new IceCandidate
+            {
+                Foundation = "udpcandidate",
+                Priority = (1L << 24) * 64 + 256L * localPreference + 255,
+                Address = address,
+                Ip = address,
+                Protocol = TransportProtocolName.Udp,
+                Port = socket.LocalEndPoint.Port,
+                Type = IceCandidateType.Host,
+            });
+            localPreference -= 100;
+        }
+        if (candidates.Count == 0) throw new ArgumentException("no listen info gives a candidate (enableUdp/enableTcp)");
+        IceCandidates = candidates;
+    }
+
+    /// <summary>Gives the remote DTLS parameters; returns once the local role is decided (mediasoup's connect()).</summary>
+    /// <exception cref="ArgumentException">No fingerprint, or an unknown algorithm.</exception>
+    /// <exception cref="InvalidOperationException">connect() already called.</exception>
+    public Task ConnectAsync(DtlsParameters dtlsParameters)
+    {
+        ThrowIfClosed();
+        if (dtlsParameters.Fingerprints is not { Count: > 0 }) throw new ArgumentException("empty fingerprints");
+        var fingerprint = dtlsParameters.Fingerprints[0];
+        if (fingerprint.Algorithm is not ("sha-1" or "sha-224" or "sha-256" or "sha-384" or "sha-512")) throw new ArgumentException($"invalid fingerprint algorithm '{fingerprint.Algorithm}'");
+        return Loop.InvokeAsync(() =>
+        {
+            ThrowIfClosed();
+            if (_connectCalled) throw new InvalidOperationException("connect() already called");
+            _connectCalled = true;
+            _remoteFingerprint = new DtlsFingerprintValue(fingerprint.Algorithm, fingerprint.Value);
+            var role = dtlsParameters.Role switch
+            {
+                DtlsRoleName.Client => DtlsRole.Server,
+                DtlsRoleName.Server => DtlsRole.Client,
+                _ => DtlsRole.Client,
+            };
+            if (_dtls is not null)
+            {
+                // Started as server when ICE connected before connect(); the role stands.
+                _dtls.SetRemoteFingerprint(_remoteFingerprint);
+                role = _dtls.Role;
+            }
+            _localRole = role;
+            _dtlsParameters = _dtlsParameters with { Role = role == DtlsRole.Client ? DtlsRoleName.Client : DtlsRoleName.Server };
+            MaybeStartDtls();
+            Pump();
+        });
+    }
+
+    /// <summary>New ICE credentials; the old ones keep working until the peer uses the new ones.</summary>
+    public Task<IceParameters> RestartIceAsync()
+    {
+        ThrowIfClosed();
+        return Loop.InvokeAsync(() =>
+        {
+            ThrowIfClosed();
+            var (ufrag, password) = IceLiteAgent.GenerateCredentials();
+            _ice.Restart(ufrag, password, Loop.Now);
+            _iceParameters = new IceParameters { UsernameFragment = ufrag, Password = password, IceLite = true };
+            Pump();
+            return _iceParameters;
+        });
+    }
+
+    /// <summary>Transport statistics with mediasoup's field names.</summary>
+    public Task<IReadOnlyList<TransportStats>> GetStatsAsync() => Loop.InvokeAsync(() => (IReadOnlyList<TransportStats>)
+    [
+        new TransportStats
+        {
+            Type = "webrtc-transport", TransportId = Id, Timestamp = (long)Loop.Now.TotalMilliseconds,
+            BytesReceived = _sockets.Sum(s => s.BytesReceived), BytesSent = _sockets.Sum(s => s.BytesSent),
+            IceRole = "controlled", IceState = _iceState, IceSelectedTuple = _selectedTuple, DtlsState = _dtlsState,
+        },
+    ]);
+
+    private sealed class SocketReceiver(WebRtcTransport owner) : IUdpReceiver
+    {
+        public void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from) => owner.OnDatagram(socket, data, from);
+    }
+
+    private void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from)
+    {
+        if (Closed) return;
+        var tuple = from.ToTuple(TransportProtocol.Udp);
+        var now = Loop.Now;
+        switch (PacketClassifier.Classify(data))
+        {
+            case PacketKind.Stun:
+                OnStun(socket, data, tuple, from, now);
+                break;
+            case PacketKind.Dtls:
+                if (!_ice.OnValidPacket(tuple)) { UnknownTupleDrops++; return; }
+                if (_dtls is null) { UnknownTupleDrops++; return; }
+                _dtls.HandleDatagram(now, data);
+                Pump();
+                break;
+            case PacketKind.Rtp:
+                if (!_ice.OnValidPacket(tuple)) { UnknownTupleDrops++; return; }
+                if (_srtpReceive is null) { RtpPacketsDropped++; return; }
+                if (_srtpReceive.UnprotectRtp(data, data.Length, out var rtpLength) != SrtpResult.Ok) { SrtpFailures++; return; }
+                PumpIce();
+                ReceiveRtp(data[..rtpLength]);
+                break;
+            case PacketKind.Rtcp:
+                if (!_ice.OnValidPacket(tuple)) { UnknownTupleDrops++; return; }
+                if (_srtpReceive is null) { RtcpPacketsDropped++; return; }
+                if (_srtpReceive.UnprotectRtcp(data, data.Length, out var rtcpLength) != SrtpResult.Ok) { SrtpFailures++; return; }
+                PumpIce();
+                ReceiveRtcp(data[..rtcpLength]);
+                break;
+            default:
+                UnknownTupleDrops++;
+                break;
+        }
+    }
+
+    private void OnStun(UdpSocket socket, ReadOnlySpan<byte> data, TransportTuple tuple, in SockAddr from, TimeSpan now)
+    {
+        var result = _ice.HandleStun(data, tuple, now, _stunResponse, out var length);
+        if (result == IceStunResult.Success && !_tupleRoutes.ContainsKey(tuple)) _tupleRoutes[tuple] = (socket, from);
+        if (length > 0) socket.SendTo(_stunResponse.AsSpan(0, length), from);
+        Pump();
+    }
+
+    /// <summary>Processes what the ICE agent and DTLS endpoint produced: events, datagrams, deadlines.</summary>
+    private void Pump()
+    {
+        PumpIce();
+        if (_dtls is { } dtls)
+        {
+            while (dtls.TryPollDatagram(out var datagram)) SendRaw(datagram);
+            while (dtls.TryPollEvent(out var e)) OnDtlsEvent(e);
+        }
+        ArmTimer();
+    }
+
+    private void PumpIce()
+    {
+        while (_ice.TryPollEvent(out var e))
+        {
+            switch (e.Kind)
+            {
+                case IceEventKind.StateChanged:
+                    _iceState = (IceStateName)(byte)e.State;
+                    Events.Emit(IceStateChange, _iceState, Logger);
+                    if (e.State is Protocols.Ice.IceState.Connected or Protocols.Ice.IceState.Completed) MaybeStartDtls();
+                    UpdateConnected();
+                    break;
+                case IceEventKind.SelectedTupleChanged:
+                    if (_tupleRoutes.TryGetValue(e.Tuple, out var route))
+                    {
+                        _selectedSocket = route.Socket;
+                        _selectedAddress = route.Address;
+                    }
+                    var local = _selectedSocket?.LocalEndPoint;
+                    var candidate = IceCandidates.FirstOrDefault(c => c.Port == local?.Port);
+                    _selectedTuple = new TransportTupleInfo
+                    {
+                        LocalAddress = candidate?.Address ?? local?.Address.ToString() ?? "",
+                        LocalIp = candidate?.Address ?? local?.Address.ToString(),
+                        LocalPort = local?.Port ?? 0,
+                        RemoteIp = e.Tuple.Address.ToString(),
+                        RemotePort = e.Tuple.Port,
+                        Protocol = TransportProtocolName.Udp,
+                    };
+                    Events.Emit(IceSelectedTupleChange, _selectedTuple, Logger);
+                    break;
+            }
+        }
+        // Forget routes of tuples the agent dropped, so the table stays bounded by its 8 tuples.
+        if (_tupleRoutes.Count > IceLiteAgent.MaxTuples)
+        {
+            foreach (var stale in _tupleRoutes.Keys.Where(t => !_ice.IsValidatedTuple(t)).ToList()) _tupleRoutes.Remove(stale);
+        }
+    }
+
+    /// <summary>DTLS starts once ICE is connected and the role is known; an unknown role becomes server (the peer starts).</summary>
+    private void MaybeStartDtls()
+    {
+        if (_dtls is not null || Closed) return;
+        if (_ice.State is not (Protocols.Ice.IceState.Connected or Protocols.Ice.IceState.Completed)) return;
+        var role = _localRole ?? DtlsRole.Server;
+        _dtls = new DtlsEndpoint(Router.Worker.DtlsContext, role, _remoteFingerprint);
+        if (_localRole is null) _dtlsParameters = _dtlsParameters with { Role = DtlsRoleName.Server };
+        SetDtlsState(DtlsStateName.Connecting);
+        _dtls.Start(Loop.Now);
+    }
+
+    private void OnDtlsEvent(DtlsEvent e)
+    {
+        switch (e.Kind)
+        {
+            case DtlsEventKind.Connected:
+                var keys = e.Keys!;
+                _srtpSend?.Dispose();
+                _srtpReceive?.Dispose();
+                _srtpSend = new SrtpSession(keys.Profile, keys.LocalKey, keys.LocalSalt);
+                _srtpReceive = new SrtpSession(keys.Profile, keys.RemoteKey, keys.RemoteSalt);
+                if (_dtls?.RemoteCertificate is { } der) DtlsRemoteCert = ToPem(der);
+                SetDtlsState(DtlsStateName.Connected);
+                UpdateConnected();
+                break;
+            case DtlsEventKind.Failed:
+                Logger.LogWarning("transport {TransportId}: DTLS failed: {Reason}", Id, e.Reason);
+                SetDtlsState(DtlsStateName.Failed);
+                UpdateConnected();
+                break;
+            case DtlsEventKind.Closed:
+                SetDtlsState(DtlsStateName.Closed);
+                UpdateConnected();
+                break;
+        }
+    }
+
+    private static string ToPem(byte[] der) =>
+        "-----BEGIN CERTIFICATE-----\n" + Convert.ToBase64String(der, Base64FormattingOptions.InsertLineBreaks).Replace("\r\n", "\n") + "\n-----END CERTIFICATE-----\n";
+
+    private void SetDtlsState(DtlsStateName state)
+    {
+        if (_dtlsState == state) return;
+        _dtlsState = state;
+        Events.Emit(DtlsStateChange, state, Logger);
+    }
+
+    private void UpdateConnected()
+    {
+        var connected = _iceState is IceStateName.Connected or IceStateName.Completed && _dtlsState == DtlsStateName.Connected;
+        if (connected == _connected) return;
+        _connected = connected;
+        if (connected) OnConnected();
+    }
+
+    private void ArmTimer()
+    {
+        var due = _ice.NextTimeout;
+        if (_dtls is { } d && d.NextTimeout < due) due = d.NextTimeout;
+        if (due != _timer.Due)
+        {
+            if (due == TimeSpan.MaxValue) _timer.Stop();
+            else _timer.Start(due);
+        }
+    }
+
+    private void OnTimer()
+    {
+        if (Closed) return;
+        var now = Loop.Now;
+        _ice.HandleTimeout(now);
+        _dtls?.HandleTimeout(now);
+        Pump();
+    }
+
+    private void SendRaw(ReadOnlySpan<byte> datagram)
+    {
+        if (_selectedSocket is { } socket) socket.SendTo(datagram, _selectedAddress);
+    }
+
+    private protected override void SendRtp(Span<byte> buffer, int length)
+    {
+        if (_srtpSend is null || _selectedSocket is null) return;
+        if (_srtpSend.ProtectRtp(buffer, length, out var protectedLength) != SrtpResult.Ok) return;
+        _selectedSocket.SendTo(buffer[..protectedLength], _selectedAddress);
+    }
+
+    private protected override void SendRtcp(Span<byte> buffer, int length)
+    {
+        if (_srtpSend is null || _selectedSocket is null) return;
+        if (_srtpSend.ProtectRtcp(buffer, length, out var protectedLength) != SrtpResult.Ok) return;
+        _selectedSocket.SendTo(buffer[..protectedLength], _selectedAddress);
+    }
+
+    private protected override void ReleaseResources()
+    {
+        _timer.Stop();
+        if (_dtls is { } dtls)
+        {
+            // Tell the peer (close_notify), as mediasoup does on close.
+            dtls.Close();
+            while (dtls.TryPollDatagram(out var datagram)) SendRaw(datagram);
+            dtls.Dispose();
+            _dtls = null;
+        }
+        _ice.Close();
+        _iceState = IceStateName.Closed;
+        _dtlsState = DtlsStateName.Closed;
+        _selectedTuple = null;
+        foreach (var socket in _sockets) socket.Dispose();
+        _sockets.Clear();
+        _selectedSocket = null;
+        _srtpSend?.Dispose();
+        _srtpReceive?.Dispose();
+        _srtpSend = null;
+        _srtpReceive = null;
+        _connected = false;
+    }
+}

@@ -1,0 +1,100 @@
+using Ferry.Protocols.Ortc;
+using Ferry.Protocols.Rtp;
+using Ferry.Rtp;
+using Ferry.Testing.Clients;
+using Ferry.Transports;
+
+namespace Ferry.Tests.Transports;
+
+/// <summary>Routers, transports and RTP packets shared by the media tests.</summary>
+internal static class MediaFixtures
+{
+    public static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(10);
+
+    public static RouterOptions DefaultRouterOptions => new()
+    {
+        MediaCodecs =
+        [
+            new RtpCodecCapability { Kind = MediaKind.Audio, MimeType = "audio/opus", ClockRate = 48000, Channels = 2 },
+            new RtpCodecCapability { Kind = MediaKind.Video, MimeType = "video/VP8", ClockRate = 90000 },
+        ],
+    };
+
+    public static WebRtcTransportOptions Loopback => new() { ListenInfos = [new TransportListenInfo { Ip = "127.0.0.1" }] };
+
+    /// <summary>A VP8 producer as Chrome's mediasoup-client sends it: PT 96, RTX 97, mid, one SSRC with RTX.</summary>
+    public static ProducerOptions Vp8Producer(uint ssrc = 11111111, uint rtxSsrc = 22222222, string mid = "0") => new()
+    {
+        Kind = MediaKind.Video,
+        RtpParameters = new RtpParameters
+        {
+            Mid = mid,
+            Codecs =
+            [
+                new RtpCodecParameters
+                {
+                    MimeType = "video/VP8", PayloadType = 96, ClockRate = 90000,
+                    RtcpFeedback = [new RtcpFeedback { Type = "nack" }, new RtcpFeedback { Type = "nack", Parameter = "pli" }, new RtcpFeedback { Type = "ccm", Parameter = "fir" }],
+                },
+                new RtpCodecParameters
+                {
+                    MimeType = "video/rtx", PayloadType = 97, ClockRate = 90000,
+                    Parameters = new Dictionary<string, CodecParameterValue> { ["apt"] = 96 },
+                },
+            ],
+            HeaderExtensions =
+            [
+                new RtpHeaderExtensionParameters { Uri = RtpHeaderExtensionUris.Mid, Id = 4 },
+                new RtpHeaderExtensionParameters { Uri = RtpHeaderExtensionUris.AbsSendTime, Id = 2 },
+            ],
+            Encodings = [new RtpEncodingParameters { Ssrc = ssrc, Rtx = new RtxParameters { Ssrc = rtxSsrc } }],
+            Rtcp = new RtcpParameters { Cname = "client-a" },
+        },
+    };
+
+    /// <summary>An Opus producer.</summary>
+    public static ProducerOptions OpusProducer(uint ssrc = 33333333, string mid = "1") => new()
+    {
+        Kind = MediaKind.Audio,
+        RtpParameters = new RtpParameters
+        {
+            Mid = mid,
+            Codecs = [new RtpCodecParameters { MimeType = "audio/opus", PayloadType = 111, ClockRate = 48000, Channels = 2 }],
+            HeaderExtensions = [new RtpHeaderExtensionParameters { Uri = RtpHeaderExtensionUris.Mid, Id = 4 }],
+            Encodings = [new RtpEncodingParameters { Ssrc = ssrc }],
+            Rtcp = new RtcpParameters { Cname = "client-a" },
+        },
+    };
+
+    /// <summary>A VP8 packet; a key frame when <paramref name="keyFrame"/> (S=1, partition 0, P=0), numbered in its payload.</summary>
+    public static byte[] Vp8Packet(uint ssrc, ushort seq, uint timestamp, bool keyFrame, int number, byte pt = 96, string? mid = null, int midId = 4)
+    {
+        var buffer = new byte[1500];
+        var w = new RtpPacketWriter(buffer, pt, seq, timestamp, ssrc, marker: true);
+        if (mid is not null) w.AddExtension(midId, System.Text.Encoding.ASCII.GetBytes(mid));
+        var payload = new byte[200];
+        payload[0] = 0x10; // VP8 descriptor: S=1, PartID 0
+        payload[1] = keyFrame ? (byte)0x00 : (byte)0x01; // VP8 payload header: P bit
+        BitConverter.TryWriteBytes(payload.AsSpan(4), number);
+        var length = w.SetPayload(payload);
+        return buffer[..length];
+    }
+
+    /// <summary>The number written by <see cref="Vp8Packet"/>.</summary>
+    public static int NumberOf(byte[] rtp)
+    {
+        RtpPacket.TryParse(rtp, out var p);
+        return BitConverter.ToInt32(p.Payload[4..]);
+    }
+
+    /// <summary>A connected WebRtcTransport and its client.</summary>
+    public static async Task<(WebRtcTransport Transport, WebRtcTestClient Client)> ConnectedAsync(Router router)
+    {
+        var transport = await router.CreateWebRtcTransportAsync(Loopback);
+        var client = new WebRtcTestClient();
+        await transport.ConnectAsync(client.DtlsParameters);
+        await client.ConnectAsync(transport.IceParameters, transport.IceCandidates, transport.DtlsParameters, WaitTimeout);
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => transport.DtlsState == DtlsStateName.Connected, WaitTimeout));
+        return (transport, client);
+    }
+}

@@ -1,0 +1,230 @@
+using Ferry.Protocols.Ortc;
+using Ferry.Protocols.Rtcp;
+using Ferry.Protocols.Rtp;
+using Ferry.Rtp;
+using Ferry.Testing.Clients;
+using static Ferry.Tests.Transports.MediaFixtures;
+
+namespace Ferry.Tests.Transports;
+
+/// <summary>
+/// Media end to end through real UDP sockets on 127.0.0.1: clients built on Ferry.Protocols do ICE,
+/// DTLS and SRTP against WebRtcTransports, one produces and another consumes.
+/// </summary>
+public sealed class WebRtcMediaTests : IAsyncLifetime
+{
+    private Worker _worker = null!;
+    private Router _router = null!;
+
+    public async Task InitializeAsync()
+    {
+        _worker = await Worker.CreateAsync();
+        _router = await _worker.CreateRouterAsync(DefaultRouterOptions);
+    }
+
+    public async Task DisposeAsync() => await _worker.CloseAsync();
+
+    [Fact]
+    public async Task Ice_and_dtls_connect_and_report_states_and_tuple()
+    {
+        var transport = await _router.CreateWebRtcTransportAsync(Loopback);
+        var states = new List<IceStateName>();
+        var dtlsStates = new List<DtlsStateName>();
+        transport.IceStateChange += s => { lock (states) states.Add(s); };
+        transport.DtlsStateChange += s => { lock (dtlsStates) dtlsStates.Add(s); };
+        Assert.Equal(IceStateName.New, transport.IceState);
+        Assert.Equal(DtlsRoleName.Auto, transport.DtlsParameters.Role);
+        Assert.Equal("sha-256", transport.DtlsParameters.Fingerprints[^1].Algorithm);
+        var candidate = Assert.Single(transport.IceCandidates);
+        Assert.Equal("127.0.0.1", candidate.Address);
+        Assert.Equal(1073741824 + 256 * 10000 + 255, candidate.Priority);
+
+        using var client = new WebRtcTestClient();
+        await transport.ConnectAsync(client.DtlsParameters);
+        Assert.Equal(DtlsRoleName.Server, transport.DtlsParameters.Role);
+        await client.ConnectAsync(transport.IceParameters, transport.IceCandidates, transport.DtlsParameters, WaitTimeout);
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => transport.DtlsState == DtlsStateName.Connected, WaitTimeout));
+        Assert.Equal(IceStateName.Completed, transport.IceState);
+        Assert.Equal(client.LocalEndPoint.Port, transport.IceSelectedTuple!.RemotePort);
+        Assert.StartsWith("-----BEGIN CERTIFICATE-----", transport.DtlsRemoteCert);
+        lock (states) Assert.Equal([IceStateName.Completed], states);
+        lock (dtlsStates) Assert.Equal([DtlsStateName.Connecting, DtlsStateName.Connected], dtlsStates);
+
+        await transport.CloseAsync();
+        Assert.Equal(IceStateName.Closed, transport.IceState);
+        Assert.Equal(DtlsStateName.Closed, transport.DtlsState);
+        Assert.True(transport.Closed);
+    }
+
+    [Fact]
+    public async Task Video_reaches_the_consumer_rewritten_and_continuous_and_a_key_frame_is_requested()
+    {
+        var (sendTransport, sender) = await ConnectedAsync(_router);
+        var (recvTransport, receiver) = await ConnectedAsync(_router);
+        using var _ = sender;
+        using var __ = receiver;
+        var producer = await sendTransport.ProduceAsync(Vp8Producer());
+        Assert.Equal(ProducerType.Simple, producer.Type);
+        var consumer = await recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities });
+        Assert.Equal(ConsumerType.Simple, consumer.Type);
+        Assert.Equal("0", consumer.RtpParameters.Mid);
+        var consumerSsrc = consumer.RtpParameters.Encodings![0].Ssrc!.Value;
+        var consumerPt = consumer.RtpParameters.Codecs[0].PayloadType;
+
+        // The consumer's creation on a connected transport asks the sender for a key frame (PLI, as the codec offers it).
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => sender.ReceivedRtcp.Any(r => ContainsPli(r, 11111111)), WaitTimeout));
+
+        // Delta frames before the first key frame are not forwarded: the receiver could not decode them.
+        sender.SendRtp(Vp8Packet(11111111, 1000, 5000, keyFrame: false, number: -1, mid: "0"));
+        for (var i = 0; i < 50; i++)
+            sender.SendRtp(Vp8Packet(11111111, (ushort)(1001 + i), (uint)(5000 + i * 3000), keyFrame: i == 0, number: i, mid: "0"));
+
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count >= 50, WaitTimeout));
+        var received = receiver.ReceivedRtp.ToArray();
+        Assert.Equal(Enumerable.Range(0, 50), received.Select(NumberOf));
+        RtpPacket.TryParse(received[0], out var first);
+        var firstSeq = first.SequenceNumber;
+        var firstTs = first.Timestamp;
+        for (var i = 0; i < received.Length; i++)
+        {
+            Assert.True(RtpPacket.TryParse(received[i], out var p));
+            Assert.Equal(consumerSsrc, p.Ssrc);
+            Assert.Equal(consumerPt, p.PayloadType);
+            Assert.Equal((ushort)(firstSeq + i), p.SequenceNumber);
+            Assert.Equal((uint)(firstTs + i * 3000), p.Timestamp);
+            // The consumer's own MID, not the producer's.
+            var midId = consumer.RtpParameters.HeaderExtensions!.Single(h => h.Uri == RtpHeaderExtensionUris.Mid).Id;
+            Assert.True(p.TryGetExtension(midId, out var mid));
+            Assert.Equal("0"u8.ToArray(), mid.ToArray());
+        }
+        var stats = await producer.GetStatsAsync();
+        Assert.Equal(51, Assert.Single(stats).PacketCount);
+        var consumerStats = await consumer.GetStatsAsync();
+        Assert.Equal(50, consumerStats[0].PacketCount);
+        Assert.Equal(0, receiver.SrtpFailures);
+    }
+
+    [Fact]
+    public async Task Pause_and_resume_keep_sequence_numbers_continuous()
+    {
+        var (sendTransport, sender) = await ConnectedAsync(_router);
+        var (recvTransport, receiver) = await ConnectedAsync(_router);
+        using var _ = sender;
+        using var __ = receiver;
+        var producer = await sendTransport.ProduceAsync(Vp8Producer());
+        var consumer = await recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities });
+        ushort seq = 100;
+        var number = 0;
+        void Send(int count, bool keyFirst)
+        {
+            for (var i = 0; i < count; i++, seq++, number++)
+                sender.SendRtp(Vp8Packet(11111111, seq, (uint)(seq * 3000), keyFrame: keyFirst && i == 0, number: number, mid: "0"));
+        }
+        Send(10, keyFirst: true);
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count >= 10, WaitTimeout));
+        await consumer.PauseAsync();
+        Send(10, keyFirst: false);
+        await Task.Delay(200);
+        Assert.Equal(10, receiver.ReceivedRtp.Count);
+        var pliBefore = sender.ReceivedRtcp.Count(r => ContainsPli(r, 11111111));
+        await consumer.ResumeAsync();
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => sender.ReceivedRtcp.Count(r => ContainsPli(r, 11111111)) > pliBefore, WaitTimeout));
+        Send(5, keyFirst: false); // not forwarded: a key frame is awaited
+        Send(10, keyFirst: true);
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count >= 20, WaitTimeout));
+        await Task.Delay(100);
+        var received = receiver.ReceivedRtp.ToArray();
+        Assert.Equal(20, received.Length);
+        Assert.Equal(Enumerable.Range(0, 10).Concat(Enumerable.Range(25, 10)), received.Select(NumberOf));
+        RtpPacket.TryParse(received[0], out var first);
+        var firstSeq = first.SequenceNumber;
+        for (var i = 0; i < received.Length; i++)
+        {
+            RtpPacket.TryParse(received[i], out var p);
+            Assert.Equal((ushort)(firstSeq + i), p.SequenceNumber);
+        }
+    }
+
+    [Fact]
+    public async Task A_nack_from_the_receiver_is_answered_with_rtx()
+    {
+        var (sendTransport, sender) = await ConnectedAsync(_router);
+        var (recvTransport, receiver) = await ConnectedAsync(_router);
+        using var _ = sender;
+        using var __ = receiver;
+        var producer = await sendTransport.ProduceAsync(Vp8Producer());
+        var consumer = await recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities });
+        var rtx = consumer.RtpParameters.Encodings![0].Rtx!.Ssrc;
+        var rtxPt = consumer.RtpParameters.Codecs.Single(c => c.MimeType == "video/rtx").PayloadType;
+        for (var i = 0; i < 10; i++) sender.SendRtp(Vp8Packet(11111111, (ushort)(500 + i), (uint)(i * 3000), keyFrame: i == 0, number: i, mid: "0"));
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count >= 10, WaitTimeout));
+        var received = receiver.ReceivedRtp.ToArray();
+        RtpPacket.TryParse(received[3], out var lost);
+        var lostSeq = lost.SequenceNumber;
+
+        var nack = new byte[64];
+        var n = GenericNack.Write(nack, 1, consumer.RtpParameters.Encodings![0].Ssrc!.Value, [lostSeq]);
+        receiver.SendRtcp(nack.AsSpan(0, n));
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count >= 11, WaitTimeout));
+        var retransmitted = receiver.ReceivedRtp.ToArray()[10];
+        Assert.True(RtpPacket.TryParse(retransmitted, out var r));
+        Assert.Equal(rtx, r.Ssrc);
+        Assert.Equal(rtxPt, r.PayloadType);
+        Assert.True(r.TryDecodeRtx((byte)consumer.RtpParameters.Codecs[0].PayloadType, consumer.RtpParameters.Encodings![0].Ssrc!.Value));
+        Assert.Equal(lostSeq, r.SequenceNumber);
+        Assert.Equal(3, BitConverter.ToInt32(r.Payload[4..]));
+    }
+
+    [Fact]
+    public async Task Closing_the_producer_closes_its_consumers_with_producerclose()
+    {
+        var (sendTransport, sender) = await ConnectedAsync(_router);
+        using var _ = sender;
+        var recvTransport = await _router.CreateWebRtcTransportAsync(Loopback);
+        var producer = await sendTransport.ProduceAsync(Vp8Producer());
+        var consumer = await recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities, Paused = true });
+        var producerClosed = new TaskCompletionSource();
+        consumer.ProducerClose += () => producerClosed.TrySetResult();
+        await producer.CloseAsync();
+        await producerClosed.Task.WaitAsync(WaitTimeout);
+        Assert.True(consumer.Closed);
+        Assert.False(_router.CanConsume(producer.Id, _router.RtpCapabilities));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities }));
+    }
+
+    [Fact]
+    public async Task Bad_input_is_counted_and_changes_nothing()
+    {
+        var (sendTransport, sender) = await ConnectedAsync(_router);
+        using var _ = sender;
+        var producer = await sendTransport.ProduceAsync(Vp8Producer());
+        var random = new Random(7);
+        for (var i = 0; i < 500; i++)
+        {
+            var junk = new byte[random.Next(1, 300)];
+            random.NextBytes(junk);
+            sender.SendRaw(junk);
+        }
+        // Forged SRTP (right header, wrong tag).
+        var forged = Vp8Packet(11111111, 1, 1, true, 1, mid: "0");
+        sender.SendRaw(forged.Concat(new byte[16]).ToArray());
+        // An unknown SSRC, properly encrypted.
+        sender.SendRtp(Vp8Packet(999, 1, 1, true, 1));
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => sendTransport.SrtpFailures > 0 && sendTransport.RtpPacketsDropped > 0, WaitTimeout));
+        Assert.Equal(DtlsStateName.Connected, sendTransport.DtlsState);
+        Assert.False(_worker.Closed);
+        // Still works.
+        sender.SendRtp(Vp8Packet(11111111, 2, 2, true, 1, mid: "0"));
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => producer.Score.Count == 1, WaitTimeout));
+    }
+
+    private static bool ContainsPli(byte[] rtcp, uint mediaSsrc)
+    {
+        var e = new RtcpCompoundEnumerator(rtcp);
+        while (e.MoveNext())
+        {
+            if (e.Current.Type == RtcpPacketType.PayloadFeedback && e.Current.Count == 1 && PictureLossIndication.TryParse(e.Current, out _, out var ssrc) && ssrc == mediaSsrc) return true;
+        }
+        return false;
+    }
+}
