@@ -1,3 +1,24 @@
-// The program people run. Until the engine and server issues land it only says so.
-Console.WriteLine("Ferry server: not yet. The protocol layer (Ferry.Protocols) is built; the engine and the server come next.");
+using Ferry.Server;
+
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(ServerOptions.Help);
+    return 0;
+}
+ServerOptions options;
+try
+{
+    options = ServerOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"ferry: {e.Message}\n\n{ServerOptions.Help}");
+    return 2;
+}
+await using var server = await FerryServer.StartAsync(options);
+Console.WriteLine($"Ferry is running: open {server.Url}/ in two browser tabs to see a call through it (Ctrl+C stops).");
+var stop = new TaskCompletionSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
+AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
+await stop.Task;
 return 0;

@@ -75,6 +75,10 @@ public sealed class Worker : IAsyncDisposable
     /// <summary>Raised when a router is created (mediasoup's observer "newrouter").</summary>
     public event Action<Router>? ObserverNewRouter;
 
+    /// <summary>Datagrams and bytes through this worker's sockets so far (approximate when read off the worker thread).</summary>
+    public WorkerTraffic Traffic => new(Volatile.Read(ref Loop.Counters.PacketsReceived), Volatile.Read(ref Loop.Counters.PacketsSent),
+        Volatile.Read(ref Loop.Counters.BytesReceived), Volatile.Read(ref Loop.Counters.BytesSent), Volatile.Read(ref Loop.Counters.SendDrops));
+
     /// <summary>The routers of this worker.</summary>
     public IReadOnlyCollection<Router> Routers => (IReadOnlyCollection<Router>)_routers.Values;
 
@@ -91,6 +95,27 @@ public sealed class Worker : IAsyncDisposable
         _routers[router.Id] = router;
         Events.Emit(ObserverNewRouter, router, _logger);
         return Task.FromResult(router);
+    }
+
+    /// <summary>How many routers, transports, producers and consumers live on this worker now.</summary>
+    /// <exception cref="InvalidStateException">The worker is closed.</exception>
+    public Task<WorkerObjectCounts> GetObjectCountsAsync()
+    {
+        ThrowIfClosed();
+        return Loop.InvokeAsync(() =>
+        {
+            int transports = 0, producers = 0, consumers = 0;
+            foreach (var router in _routers.Values)
+            {
+                foreach (var transport in router.Transports)
+                {
+                    transports++;
+                    producers += transport.ProducerCount;
+                    consumers += transport.ConsumerCount;
+                }
+            }
+            return new WorkerObjectCounts(_routers.Count, transports, producers, consumers);
+        });
     }
 
     internal void RemoveRouter(Router router) => _routers.TryRemove(router.Id, out _);

@@ -41,3 +41,18 @@ public sealed record WorkerResourceUsage
     /// <summary>Involuntary context switches.</summary>
     [JsonPropertyName("ru_nivcsw")] public long NIvcsw { get; init; }
 }
+
+/// <summary>Totals of a worker's sockets.</summary>
+/// <param name="PacketsReceived">Datagrams received.</param>
+/// <param name="PacketsSent">Datagrams sent.</param>
+/// <param name="BytesReceived">Bytes received.</param>
+/// <param name="BytesSent">Bytes sent.</param>
+/// <param name="SendDrops">Sends the kernel refused.</param>
+public readonly record struct WorkerTraffic(long PacketsReceived, long PacketsSent, long BytesReceived, long BytesSent, long SendDrops);
+
+/// <summary>What lives on a worker.</summary>
+/// <param name="Routers">Routers.</param>
+/// <param name="Transports">Transports of all its routers.</param>
+/// <param name="Producers">Producers of all its transports.</param>
+/// <param name="Consumers">Consumers of all its transports.</param>
+public readonly record struct WorkerObjectCounts(int Routers, int Transports, int Producers, int Consumers);

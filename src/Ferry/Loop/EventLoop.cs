@@ -51,6 +51,9 @@ internal sealed unsafe class EventLoop : IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = name };
     }
 
+    /// <summary>Datagram counters of every socket on this loop (written on the loop, read anywhere).</summary>
+    public LoopCounters Counters { get; } = new();
+
     /// <summary>Name of the loop's thread.</summary>
     public string Name { get; }
 

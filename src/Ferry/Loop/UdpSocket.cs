@@ -122,15 +122,17 @@ internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
     /// <summary>Sends one datagram; false (and a counted drop) when the kernel would block or refuses it.</summary>
     public bool SendTo(ReadOnlySpan<byte> data, in SockAddr to)
     {
-        if (_fd < 0) { SendDrops++; return false; }
+        if (_fd < 0) { SendDrops++; _loop.Counters.SendDrops++; return false; }
         nint sent;
         fixed (byte* p = data)
         fixed (byte* a = to.Bytes)
         {
             sent = Libc.SendTo(_fd, p, data.Length, Libc.MSG_DONTWAIT, a, to.Length);
         }
-        if (sent < 0) { SendDrops++; return false; }
+        if (sent < 0) { SendDrops++; _loop.Counters.SendDrops++; return false; }
         PacketsSent++;
+        _loop.Counters.PacketsSent++;
+        _loop.Counters.BytesSent += data.Length;
         BytesSent += data.Length;
         return true;
     }
@@ -155,6 +157,8 @@ internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
             from.Length = length;
             PacketsReceived++;
             BytesReceived += n;
+            _loop.Counters.PacketsReceived++;
+            _loop.Counters.BytesReceived += n;
             _receiver.OnDatagram(this, _receiveBuffer.AsSpan(0, (int)n), from);
         }
     }

@@ -147,6 +147,9 @@ public abstract class Transport
         });
     }
 
+    internal int ProducerCount => _producers.Count;
+    internal int ConsumerCount => _consumers.Count;
+
     /// <summary>Its producers.</summary>
     public Task<IReadOnlyList<Producer>> GetProducersAsync() => Loop.InvokeAsync(() => (IReadOnlyList<Producer>)_producers.Values.ToList());
 

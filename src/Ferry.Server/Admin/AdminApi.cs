@@ -1,0 +1,112 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Ferry.Server.Media;
+using Ferry.Server.Rooms;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Ferry.Server.Admin;
+
+/// <summary>
+/// The operator's view: workers and their load, rooms and where their peers' transports live, and
+/// the same as Prometheus metrics. Loopback clients only, unless a bearer token is configured.
+/// </summary>
+internal static class AdminApi
+{
+    public static void Map(IEndpointRouteBuilder app, WorkerPool workers, RoomRegistry rooms, string? token)
+    {
+        var group = app.MapGroup("").AddEndpointFilter(async (context, next) =>
+            Authorized(context.HttpContext, token) ? await next(context) : Results.Unauthorized());
+        group.MapGet("/api/workers", async () => Results.Json(await WorkersAsync(workers), ServerJson.Options));
+        group.MapGet("/api/rooms", () => Results.Json(rooms.Rooms.Select(RoomSummary).ToList(), ServerJson.Options));
+        group.MapGet("/api/rooms/{roomId}", (string roomId) =>
+            rooms.Find(roomId) is { } room ? Results.Json(RoomDetail(room), ServerJson.Options) : Results.NotFound(new { error = $"room {roomId} not found" }));
+        group.MapGet("/metrics", async () => Results.Text(await MetricsAsync(workers, rooms), "text/plain; version=0.0.4"));
+    }
+
+    private static bool Authorized(HttpContext context, string? token)
+    {
+        if (token is not null)
+            return context.Request.Headers.Authorization.ToString() == $"Bearer {token}";
+        return context.Connection.RemoteIpAddress is { } ip && IPAddress.IsLoopback(ip);
+    }
+
+    private static async Task<List<object>> WorkersAsync(WorkerPool pool)
+    {
+        var list = new List<object>();
+        foreach (var w in pool.Workers)
+        {
+            var counts = w.Closed ? default : await w.GetObjectCountsAsync();
+            var load = pool.LoadOf(w);
+            list.Add(new
+            {
+                id = w.Id, closed = w.Closed, died = w.HasDied, cpu = Math.Round(load.Cpu, 4),
+                routers = counts.Routers, transports = counts.Transports, producers = counts.Producers, consumers = counts.Consumers,
+                packetsInPerSecond = Math.Round(load.PacketsInPerSecond, 1), packetsOutPerSecond = Math.Round(load.PacketsOutPerSecond, 1),
+            });
+        }
+        return list;
+    }
+
+    private static object RoomSummary(Room room) => new
+    {
+        id = room.Id, routerId = room.Router.Id, workerId = room.Router.Worker.Id,
+        peers = room.Peers.Count(p => p.Joined), createdAt = room.CreatedAt,
+    };
+
+    private static object RoomDetail(Room room) => new
+    {
+        id = room.Id,
+        routers = new[] { new { id = room.Router.Id, workerId = room.Router.Worker.Id } },
+        peers = room.Peers.Where(p => p.Joined).Select(p => new
+        {
+            id = p.Id, displayName = p.DisplayName,
+            transports = p.Transports.Values.Select(t => new
+            {
+                id = t.Transport.Id, workerId = t.Transport.Router.Worker.Id, routerId = t.Transport.Router.Id,
+                producing = t.Producing, consuming = t.Consuming, iceState = t.Transport.IceState, dtlsState = t.Transport.DtlsState,
+            }).ToList(),
+            producers = p.Producers.Values.Select(x => new { id = x.Id, kind = x.Kind, type = x.Type, paused = x.Paused }).ToList(),
+            consumers = p.Consumers.Values.Select(x => new { id = x.Id, producerId = x.ProducerId, kind = x.Kind, type = x.Type, paused = x.Paused, producerPaused = x.ProducerPaused }).ToList(),
+        }).ToList(),
+    };
+
+    private static async Task<string> MetricsAsync(WorkerPool pool, RoomRegistry rooms)
+    {
+        var sb = new StringBuilder();
+        void Line(string name, string labels, double value) =>
+            sb.Append(name).Append('{').Append(labels).Append("} ").Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        sb.Append("# HELP ferry_worker_cpu Fraction of one core used by the worker thread.\n# TYPE ferry_worker_cpu gauge\n");
+        var counts = new Dictionary<string, WorkerObjectCounts>();
+        foreach (var w in pool.Workers.Where(w => !w.Closed)) counts[w.Id] = await w.GetObjectCountsAsync();
+        foreach (var w in pool.Workers) Line("ferry_worker_cpu", $"worker=\"{w.Id}\"", pool.LoadOf(w).Cpu);
+        foreach (var (name, help, pick) in new (string, string, Func<WorkerObjectCounts, int>)[]
+        {
+            ("ferry_worker_routers", "Routers on the worker.", c => c.Routers),
+            ("ferry_worker_transports", "Transports on the worker.", c => c.Transports),
+            ("ferry_worker_producers", "Producers on the worker.", c => c.Producers),
+            ("ferry_worker_consumers", "Consumers on the worker.", c => c.Consumers),
+        })
+        {
+            sb.Append($"# HELP {name} {help}\n# TYPE {name} gauge\n");
+            foreach (var (id, c) in counts) Line(name, $"worker=\"{id}\"", pick(c));
+        }
+        sb.Append("# HELP ferry_worker_packets_received_total Datagrams received by the worker's sockets.\n# TYPE ferry_worker_packets_received_total counter\n");
+        foreach (var w in pool.Workers) Line("ferry_worker_packets_received_total", $"worker=\"{w.Id}\"", w.Traffic.PacketsReceived);
+        sb.Append("# HELP ferry_worker_packets_sent_total Datagrams sent by the worker's sockets.\n# TYPE ferry_worker_packets_sent_total counter\n");
+        foreach (var w in pool.Workers) Line("ferry_worker_packets_sent_total", $"worker=\"{w.Id}\"", w.Traffic.PacketsSent);
+        sb.Append("# HELP ferry_worker_send_drops_total Sends the kernel refused.\n# TYPE ferry_worker_send_drops_total counter\n");
+        foreach (var w in pool.Workers) Line("ferry_worker_send_drops_total", $"worker=\"{w.Id}\"", w.Traffic.SendDrops);
+        sb.Append("# HELP ferry_room_peers Joined peers in the room.\n# TYPE ferry_room_peers gauge\n");
+        foreach (var r in rooms.Rooms) Line("ferry_room_peers", $"room=\"{Escape(r.Id)}\"", r.Peers.Count(p => p.Joined));
+        sb.Append("# HELP ferry_room_producers Producers in the room.\n# TYPE ferry_room_producers gauge\n");
+        foreach (var r in rooms.Rooms) Line("ferry_room_producers", $"room=\"{Escape(r.Id)}\"", r.Peers.Sum(p => p.Producers.Count));
+        sb.Append("# HELP ferry_room_consumers Consumers in the room.\n# TYPE ferry_room_consumers gauge\n");
+        foreach (var r in rooms.Rooms) Line("ferry_room_consumers", $"room=\"{Escape(r.Id)}\"", r.Peers.Sum(p => p.Consumers.Count));
+        return sb.ToString();
+    }
+
+    private static string Escape(string value) => value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
+}

@@ -1,0 +1,147 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Ferry.Protocols.Ortc;
+using Ferry.Server.Admin;
+using Ferry.Server.Media;
+using Ferry.Server.Rooms;
+using Ferry.Server.Signaling;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Server;
+
+/// <summary>
+/// A running Ferry node: its workers, rooms, the signaling WebSocket (protoo at <c>/?roomId=&amp;peerId=</c>),
+/// the admin API, metrics and the demo page, all on one HTTP listener.
+/// </summary>
+public sealed class FerryServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private FerryServer(WebApplication app, WorkerPool workers, RoomRegistry rooms, string url)
+    {
+        _app = app;
+        Workers = workers;
+        Rooms = rooms;
+        Url = url;
+    }
+
+    /// <summary>Base URL (http://127.0.0.1:3000).</summary>
+    public string Url { get; }
+
+    /// <summary>The node's workers.</summary>
+    public WorkerPool Workers { get; }
+
+    /// <summary>The node's rooms.</summary>
+    public RoomRegistry Rooms { get; }
+
+    /// <summary>The codecs every room's router offers (mediasoup-demo's set).</summary>
+    public static IReadOnlyList<RtpCodecCapability> DefaultMediaCodecs { get; } =
+    [
+        new RtpCodecCapability { Kind = MediaKind.Audio, MimeType = "audio/opus", ClockRate = 48000, Channels = 2 },
+        new RtpCodecCapability { Kind = MediaKind.Video, MimeType = "video/VP8", ClockRate = 90000, Parameters = new Dictionary<string, CodecParameterValue> { ["x-google-start-bitrate"] = 1000 } },
+        new RtpCodecCapability { Kind = MediaKind.Video, MimeType = "video/VP9", ClockRate = 90000, Parameters = new Dictionary<string, CodecParameterValue> { ["profile-id"] = 2, ["x-google-start-bitrate"] = 1000 } },
+        new RtpCodecCapability
+        {
+            Kind = MediaKind.Video, MimeType = "video/h264", ClockRate = 90000,
+            Parameters = new Dictionary<string, CodecParameterValue> { ["packetization-mode"] = 1, ["profile-level-id"] = "42e01f", ["level-asymmetry-allowed"] = 1, ["x-google-start-bitrate"] = 1000 },
+        },
+    ];
+
+    /// <summary>Starts a node with <paramref name="options"/>.</summary>
+    public static async Task<FerryServer> StartAsync(ServerOptions options)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        builder.Logging.SetMinimumLevel(options.LogLevel);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Parse(options.ListenAddress), options.Port, listen =>
+            {
+                if (options.TlsCertificate is { } cert)
+                    listen.UseHttps(X509Certificate2.CreateFromPemFile(cert, options.TlsKey));
+            });
+        });
+        var app = builder.Build();
+        var loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
+        var workers = await WorkerPool.CreateAsync(options.Workers, new WorkerSettings
+        {
+            RtcMinPort = options.RtcMinPort, RtcMaxPort = options.RtcMaxPort, LogLevel = options.LogLevel,
+        }, loggerFactory);
+        var rooms = new RoomRegistry(workers, new RoomSettings
+        {
+            MediaCodecs = DefaultMediaCodecs,
+            RtcListenIp = options.RtcListenIp ?? options.ListenAddress,
+            AnnouncedAddress = options.AnnouncedAddress,
+        }, loggerFactory);
+
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
+        var signalingLogger = loggerFactory.CreateLogger("Ferry.Server.Signaling");
+        app.Use(async (context, next) =>
+        {
+            if (!context.WebSockets.IsWebSocketRequest)
+            {
+                await next(context);
+                return;
+            }
+            await AcceptPeerAsync(context, rooms, signalingLogger);
+        });
+        var web = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+        if (Directory.Exists(web))
+        {
+            var files = new PhysicalFileProvider(web);
+            app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
+            app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
+        }
+        AdminApi.Map(app, workers, rooms, options.AdminToken);
+        await app.StartAsync();
+        var address = app.Urls.First();
+        return new FerryServer(app, workers, rooms, address.TrimEnd('/'));
+    }
+
+    private static async Task AcceptPeerAsync(HttpContext context, RoomRegistry rooms, ILogger logger)
+    {
+        var roomId = context.Request.Query["roomId"].ToString();
+        var peerId = context.Request.Query["peerId"].ToString();
+        if (roomId.Length == 0 || peerId.Length == 0)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("roomId and peerId are required");
+            return;
+        }
+        if (!context.WebSockets.WebSocketRequestedProtocols.Contains("protoo"))
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("the protoo subprotocol is required");
+            return;
+        }
+        using var socket = await context.WebSockets.AcceptWebSocketAsync("protoo");
+        var connection = new ProtooConnection(socket, logger);
+        var room = await rooms.GetOrCreateAsync(roomId);
+        var peer = await room.AddPeerAsync(peerId, connection);
+        logger.LogInformation("peer {PeerId} connected to room {RoomId}", peerId, roomId);
+        try
+        {
+            await connection.RunAsync(context.RequestAborted);
+        }
+        finally
+        {
+            await room.RemovePeerAsync(peer);
+            logger.LogInformation("peer {PeerId} left room {RoomId}", peerId, roomId);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await Workers.DisposeAsync();
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,58 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Ferry.Protocols.Ortc;
+using Ferry.Rtp;
+using Ferry.Server.Signaling;
+using Ferry.Transports;
+
+namespace Ferry.Server.Rooms;
+
+/// <summary>One participant of a room: its signaling connection and its media objects.</summary>
+public sealed class Peer
+{
+    internal Peer(string id, ProtooConnection connection)
+    {
+        Id = id;
+        Connection = connection;
+    }
+
+    /// <summary>The peerId of the WebSocket URL.</summary>
+    public string Id { get; }
+
+    /// <summary>Its protoo connection.</summary>
+    public ProtooConnection Connection { get; }
+
+    /// <summary>True after join.</summary>
+    public bool Joined { get; internal set; }
+
+    /// <summary>Name shown to others.</summary>
+    public string DisplayName { get; internal set; } = "";
+
+    /// <summary>The device description the client sent (opaque).</summary>
+    public JsonElement Device { get; internal set; }
+
+    /// <summary>What the peer can receive.</summary>
+    public RtpCapabilities? RtpCapabilities { get; internal set; }
+
+    /// <summary>True once the peer left.</summary>
+    public bool Closed { get; internal set; }
+
+    /// <summary>Its transports by id.</summary>
+    public ConcurrentDictionary<string, PeerTransport> Transports { get; } = new();
+
+    /// <summary>Its producers by id.</summary>
+    public ConcurrentDictionary<string, Producer> Producers { get; } = new();
+
+    /// <summary>Its consumers by id.</summary>
+    public ConcurrentDictionary<string, Consumer> Consumers { get; } = new();
+}
+
+/// <summary>A peer's transport and what the client said it is for.</summary>
+/// <param name="Transport">The transport.</param>
+/// <param name="Producing">Used to send.</param>
+/// <param name="Consuming">Used to receive.</param>
+public sealed record PeerTransport(WebRtcTransport Transport, bool Producing, bool Consuming)
+{
+    /// <summary>True once connectWebRtcTransport succeeded.</summary>
+    public bool Connected { get; set; }
+}

@@ -1,0 +1,122 @@
+using System.Collections.Concurrent;
+using Ferry.Server.Signaling;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Server.Rooms;
+
+/// <summary>
+/// A room of mediasoup-demo's protocol: one router, its peers, and the rule that every joined peer
+/// consumes every other joined peer's producers. Requests of all peers run one at a time (a room's
+/// state changes in one order); waiting on a client (newConsumer) happens outside that lock.
+/// </summary>
+public sealed partial class Room
+{
+    private readonly ConcurrentDictionary<string, Peer> _peers = new();
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly ILogger _logger;
+    private readonly RoomSettings _settings;
+
+    private Room(string id, Router router, RoomSettings settings, ILogger logger)
+    {
+        Id = id;
+        Router = router;
+        _settings = settings;
+        _logger = logger;
+    }
+
+    /// <summary>Room id (the roomId of the URL).</summary>
+    public string Id { get; }
+
+    /// <summary>The room's router.</summary>
+    public Router Router { get; }
+
+    /// <summary>When the room was created.</summary>
+    public DateTime CreatedAt { get; } = DateTime.UtcNow;
+
+    /// <summary>Its peers (joined or not).</summary>
+    public IReadOnlyCollection<Peer> Peers => (IReadOnlyCollection<Peer>)_peers.Values;
+
+    /// <summary>True once closed.</summary>
+    public bool Closed { get; private set; }
+
+    /// <summary>Raised once when the room closes (its last peer left).</summary>
+    public event Action<Room>? RoomClosed;
+
+    internal static async Task<Room> CreateAsync(string id, Worker worker, RoomSettings settings, ILogger logger)
+    {
+        var router = await worker.CreateRouterAsync(new RouterOptions { MediaCodecs = settings.MediaCodecs });
+        return new Room(id, router, settings, logger);
+    }
+
+    /// <summary>A new WebSocket for <paramref name="peerId"/>: replaces an older connection with that id, as mediasoup-demo does.</summary>
+    internal async Task<Peer> AddPeerAsync(string peerId, ProtooConnection connection)
+    {
+        if (_peers.TryGetValue(peerId, out var old))
+        {
+            await old.Connection.CloseAsync();
+            await RemovePeerAsync(old);
+        }
+        var peer = new Peer(peerId, connection);
+        connection.OnRequest = (method, data) => HandleAsync(peer, method, data);
+        _peers[peerId] = peer;
+        return peer;
+    }
+
+    /// <summary>The peer left (socket closed): close its transports, tell the others, close the room when empty.</summary>
+    internal async Task RemovePeerAsync(Peer peer)
+    {
+        await _lock.WaitAsync();
+        try
+        {
+            if (peer.Closed) return;
+            peer.Closed = true;
+            if (_peers.TryGetValue(peer.Id, out var current) && current == peer) _peers.TryRemove(peer.Id, out _);
+            if (peer.Joined)
+            {
+                foreach (var other in JoinedPeers(except: peer)) other.Connection.Notify("peerClosed", new { peerId = peer.Id });
+            }
+            foreach (var t in peer.Transports.Values) await t.Transport.CloseAsync();
+            peer.Transports.Clear();
+            if (_peers.IsEmpty && !Closed)
+            {
+                Closed = true;
+                await Router.CloseAsync();
+                _logger.LogInformation("room {RoomId} closed (last peer left)", Id);
+                RoomClosed?.Invoke(this);
+            }
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    private IEnumerable<Peer> JoinedPeers(Peer? except = null) => _peers.Values.Where(p => p.Joined && !p.Closed && p != except);
+
+    private async Task<ProtooResult> HandleAsync(Peer peer, string method, System.Text.Json.JsonElement data)
+    {
+        await _lock.WaitAsync();
+        try
+        {
+            if (peer.Closed || Closed) throw new ProtooRequestException("peer closed");
+            return await DispatchAsync(peer, method, data);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+}
+
+/// <summary>What every room of a node is created with.</summary>
+public sealed record RoomSettings
+{
+    /// <summary>The router's codecs.</summary>
+    public required IReadOnlyList<Ferry.Protocols.Ortc.RtpCodecCapability> MediaCodecs { get; init; }
+
+    /// <summary>IP the RTC sockets bind.</summary>
+    public required string RtcListenIp { get; init; }
+
+    /// <summary>Address for ICE candidates, when not the bound IP.</summary>
+    public string? AnnouncedAddress { get; init; }
+}

@@ -1,0 +1,246 @@
+using System.Text.Json;
+using Ferry.Protocols.Ortc;
+using Ferry.Rtp;
+using Ferry.Server.Signaling;
+using Ferry.Transports;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Server.Rooms;
+
+/// <summary>The request methods of mediasoup-demo's room protocol.</summary>
+public sealed partial class Room
+{
+    private const string DataChannelsNotSupported = "data channels are not supported yet";
+
+    private Task<ProtooResult> DispatchAsync(Peer peer, string method, JsonElement data) => method switch
+    {
+        "getRouterRtpCapabilities" => Task.FromResult(new ProtooResult(Router.RtpCapabilities)),
+        "join" => JoinAsync(peer, data),
+        "createWebRtcTransport" => CreateWebRtcTransportAsync(peer, data),
+        "connectWebRtcTransport" => ConnectWebRtcTransportAsync(peer, data),
+        "restartIce" => RestartIceAsync(peer, data),
+        "produce" => ProduceAsync(peer, data),
+        "closeProducer" => WithProducer(peer, data, async p => { await p.CloseAsync(); peer.Producers.TryRemove(p.Id, out _); }),
+        "pauseProducer" => WithProducer(peer, data, p => p.PauseAsync()),
+        "resumeProducer" => WithProducer(peer, data, p => p.ResumeAsync()),
+        "pauseConsumer" => WithConsumer(peer, data, c => c.PauseAsync()),
+        "resumeConsumer" => WithConsumer(peer, data, c => c.ResumeAsync()),
+        "setConsumerPreferredLayers" => WithConsumer(peer, data, c => c.SetPreferredLayersAsync(
+            new ConsumerLayers(ServerJson.Read<int>(data, "spatialLayer"), ServerJson.ReadOptional<int?>(data, "temporalLayer")))),
+        "setConsumerPriority" => WithConsumer(peer, data, c => c.SetPriorityAsync(ServerJson.Read<int>(data, "priority"))),
+        "requestConsumerKeyFrame" => WithConsumer(peer, data, c => c.RequestKeyFrameAsync()),
+        "changeDisplayName" => ChangeDisplayNameAsync(peer, data),
+        "getTransportStats" => GetTransportStatsAsync(peer, data),
+        "getProducerStats" => GetProducerStatsAsync(peer, data),
+        "getConsumerStats" => GetConsumerStatsAsync(peer, data),
+        "produceData" or "getDataProducerStats" or "getDataConsumerStats" => throw new ProtooRequestException(DataChannelsNotSupported),
+        "applyNetworkThrottle" or "resetNetworkThrottle" => throw new ProtooRequestException("network throttling is not supported"),
+        _ => throw new ProtooRequestException($"unknown request.method \"{method}\""),
+    };
+
+    private Task<ProtooResult> JoinAsync(Peer peer, JsonElement data)
+    {
+        if (peer.Joined) throw new ProtooRequestException("Peer already joined");
+        var displayName = ServerJson.ReadOptional<string>(data, "displayName") ?? "";
+        var device = data.ValueKind == JsonValueKind.Object && data.TryGetProperty("device", out var d) ? d.Clone() : default;
+        var rtpCapabilities = ServerJson.ReadOptional<RtpCapabilities>(data, "rtpCapabilities");
+        peer.DisplayName = displayName;
+        peer.Device = device;
+        peer.RtpCapabilities = rtpCapabilities;
+        peer.Joined = true;
+        var others = JoinedPeers(except: peer).ToList();
+        var peerInfos = others.Select(p => new { id = p.Id, displayName = p.DisplayName, device = p.Device.ValueKind == JsonValueKind.Undefined ? (object?)null : p.Device }).ToList();
+        foreach (var other in others)
+            other.Connection.Notify("newPeer", new { id = peer.Id, displayName, device = device.ValueKind == JsonValueKind.Undefined ? (object?)null : device });
+        return Task.FromResult(new ProtooResult(new { peers = peerInfos }, async () =>
+        {
+            foreach (var other in others)
+            {
+                foreach (var producer in other.Producers.Values) await CreateConsumerAsync(peer, other, producer);
+            }
+        }));
+    }
+
+    private async Task<ProtooResult> CreateWebRtcTransportAsync(Peer peer, JsonElement data)
+    {
+        if (ServerJson.ReadOptional<bool>(data, "forceTcp")) throw new ProtooRequestException("TCP transports are not supported yet");
+        var producing = ServerJson.ReadOptional<bool>(data, "producing");
+        var consuming = ServerJson.ReadOptional<bool>(data, "consuming");
+        var transport = await Router.CreateWebRtcTransportAsync(new WebRtcTransportOptions
+        {
+            ListenInfos = [new TransportListenInfo { Ip = _settings.RtcListenIp, AnnouncedAddress = _settings.AnnouncedAddress }],
+            AppData = new Dictionary<string, object?> { ["peerId"] = peer.Id, ["producing"] = producing, ["consuming"] = consuming },
+        });
+        peer.Transports[transport.Id] = new PeerTransport(transport, producing, consuming);
+        transport.DtlsStateChange += state =>
+        {
+            if (state is DtlsStateName.Failed or DtlsStateName.Closed)
+                _logger.LogWarning("transport {TransportId} of peer {PeerId}: dtls {State}", transport.Id, peer.Id, state);
+        };
+        return new ProtooResult(new
+        {
+            id = transport.Id,
+            iceParameters = transport.IceParameters,
+            iceCandidates = transport.IceCandidates,
+            dtlsParameters = transport.DtlsParameters,
+            sctpParameters = transport.SctpParameters,
+        });
+    }
+
+    private PeerTransport FindTransport(Peer peer, JsonElement data)
+    {
+        var id = ServerJson.ReadString(data, "transportId");
+        return peer.Transports.TryGetValue(id, out var t) ? t : throw new ProtooRequestException($"transport with id \"{id}\" not found");
+    }
+
+    private async Task<ProtooResult> ConnectWebRtcTransportAsync(Peer peer, JsonElement data)
+    {
+        var t = FindTransport(peer, data);
+        var dtlsParameters = ServerJson.Read<DtlsParameters>(data, "dtlsParameters");
+        await t.Transport.ConnectAsync(dtlsParameters);
+        t.Connected = true;
+        return new ProtooResult(null);
+    }
+
+    private async Task<ProtooResult> RestartIceAsync(Peer peer, JsonElement data)
+    {
+        var t = FindTransport(peer, data);
+        return new ProtooResult(await t.Transport.RestartIceAsync());
+    }
+
+    private async Task<ProtooResult> ProduceAsync(Peer peer, JsonElement data)
+    {
+        if (!peer.Joined) throw new ProtooRequestException("Peer not yet joined");
+        var t = FindTransport(peer, data);
+        if (!t.Connected) throw new ProtooRequestException($"transport with id \"{t.Transport.Id}\" is not connected (call connectWebRtcTransport first)");
+        var kind = ServerJson.Read<MediaKind>(data, "kind");
+        var rtpParameters = ServerJson.Read<RtpParameters>(data, "rtpParameters");
+        var appData = new Dictionary<string, object?>();
+        if (data.TryGetProperty("appData", out var a) && a.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var p in a.EnumerateObject()) appData[p.Name] = p.Value.Clone();
+        }
+        appData["peerId"] = peer.Id;
+        var producer = await t.Transport.ProduceAsync(new ProducerOptions { Kind = kind, RtpParameters = rtpParameters, AppData = appData });
+        peer.Producers[producer.Id] = producer;
+        producer.TransportClose += () => peer.Producers.TryRemove(producer.Id, out _);
+        var others = JoinedPeers(except: peer).ToList();
+        return new ProtooResult(new { id = producer.Id }, async () =>
+        {
+            foreach (var other in others) await CreateConsumerAsync(other, peer, producer);
+        });
+    }
+
+    /// <summary>
+    /// mediasoup-demo's _createConsumer: a paused consumer on the peer's consuming transport, the
+    /// newConsumer request to its client, and resume once the client has it (so the first packet it
+    /// gets is from a key frame).
+    /// </summary>
+    private async Task CreateConsumerAsync(Peer consumerPeer, Peer producerPeer, Producer producer)
+    {
+        Consumer consumer;
+        await _lock.WaitAsync();
+        try
+        {
+            if (consumerPeer.Closed || producer.Closed || consumerPeer.RtpCapabilities is not { } caps || !Router.CanConsume(producer.Id, caps)) return;
+            var transport = consumerPeer.Transports.Values.FirstOrDefault(t => t.Consuming)?.Transport;
+            if (transport is null)
+            {
+                _logger.LogWarning("peer {PeerId} has no consuming transport", consumerPeer.Id);
+                return;
+            }
+            consumer = await transport.ConsumeAsync(new ConsumerOptions
+            {
+                ProducerId = producer.Id, RtpCapabilities = caps, Paused = true, EnableRtx = true, IgnoreDtx = true,
+            });
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or NotSupportedException)
+        {
+            _logger.LogWarning(e, "consume failed for peer {PeerId}", consumerPeer.Id);
+            return;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+        var connection = consumerPeer.Connection;
+        consumerPeer.Consumers[consumer.Id] = consumer;
+        consumer.TransportClose += () => consumerPeer.Consumers.TryRemove(consumer.Id, out _);
+        consumer.ProducerClose += () =>
+        {
+            consumerPeer.Consumers.TryRemove(consumer.Id, out _);
+            connection.Notify("consumerClosed", new { consumerId = consumer.Id });
+        };
+        consumer.ProducerPause += () => connection.Notify("consumerPaused", new { consumerId = consumer.Id });
+        consumer.ProducerResume += () => connection.Notify("consumerResumed", new { consumerId = consumer.Id });
+        consumer.ScoreChange += score => connection.Notify("consumerScore", new { consumerId = consumer.Id, score });
+        consumer.LayersChange += layers => connection.Notify("consumerLayersChanged",
+            new { consumerId = consumer.Id, spatialLayer = layers?.SpatialLayer, temporalLayer = layers?.TemporalLayer });
+        try
+        {
+            await connection.RequestAsync("newConsumer", new
+            {
+                peerId = producerPeer.Id,
+                producerId = producer.Id,
+                id = consumer.Id,
+                kind = consumer.Kind,
+                rtpParameters = consumer.RtpParameters,
+                type = consumer.Type,
+                appData = producer.AppData,
+                producerPaused = consumer.ProducerPaused,
+            });
+            await consumer.ResumeAsync();
+            connection.Notify("consumerScore", new { consumerId = consumer.Id, score = consumer.Score });
+        }
+        catch (Exception e) when (e is ProtooRequestException or TimeoutException or InvalidOperationException)
+        {
+            _logger.LogWarning("newConsumer to peer {PeerId} failed: {Reason}", consumerPeer.Id, e.Message);
+            await consumer.CloseAsync();
+            consumerPeer.Consumers.TryRemove(consumer.Id, out _);
+        }
+    }
+
+    private static async Task<ProtooResult> WithProducer(Peer peer, JsonElement data, Func<Producer, Task> action)
+    {
+        var id = ServerJson.ReadString(data, "producerId");
+        if (!peer.Producers.TryGetValue(id, out var producer)) throw new ProtooRequestException($"producer with id \"{id}\" not found");
+        await action(producer);
+        return new ProtooResult(null);
+    }
+
+    private static async Task<ProtooResult> WithConsumer(Peer peer, JsonElement data, Func<Consumer, Task> action)
+    {
+        var id = ServerJson.ReadString(data, "consumerId");
+        if (!peer.Consumers.TryGetValue(id, out var consumer)) throw new ProtooRequestException($"consumer with id \"{id}\" not found");
+        await action(consumer);
+        return new ProtooResult(null);
+    }
+
+    private Task<ProtooResult> ChangeDisplayNameAsync(Peer peer, JsonElement data)
+    {
+        if (!peer.Joined) throw new ProtooRequestException("Peer not yet joined");
+        var displayName = ServerJson.ReadString(data, "displayName");
+        var old = peer.DisplayName;
+        peer.DisplayName = displayName;
+        foreach (var other in JoinedPeers(except: peer))
+            other.Connection.Notify("peerDisplayNameChanged", new { peerId = peer.Id, displayName, oldDisplayName = old });
+        return Task.FromResult(new ProtooResult(null));
+    }
+
+    private async Task<ProtooResult> GetTransportStatsAsync(Peer peer, JsonElement data) =>
+        new(await FindTransport(peer, data).Transport.GetStatsAsync());
+
+    private static async Task<ProtooResult> GetProducerStatsAsync(Peer peer, JsonElement data)
+    {
+        var id = ServerJson.ReadString(data, "producerId");
+        if (!peer.Producers.TryGetValue(id, out var producer)) throw new ProtooRequestException($"producer with id \"{id}\" not found");
+        return new ProtooResult(await producer.GetStatsAsync());
+    }
+
+    private static async Task<ProtooResult> GetConsumerStatsAsync(Peer peer, JsonElement data)
+    {
+        var id = ServerJson.ReadString(data, "consumerId");
+        if (!peer.Consumers.TryGetValue(id, out var consumer)) throw new ProtooRequestException($"consumer with id \"{id}\" not found");
+        return new ProtooResult(await consumer.GetStatsAsync());
+    }
+}

@@ -1,0 +1,197 @@
+// Ferry demo page: joins a room over protoo (mediasoup-demo's protocol), sends camera and microphone,
+// shows every other peer's tiles. window.ferry exposes state for the browser tests.
+import * as mediasoupClient from 'mediasoup-client';
+import protooClient from 'protoo-client';
+
+const state = { peers: new Map(), consumers: new Map(), producers: new Map(), joined: false, peerId: null, roomId: null, errors: [] };
+window.ferry = state;
+
+const $ = (id) => document.getElementById(id);
+const setStatus = (text) => { $('status').textContent = text; };
+
+let protoo = null;
+let device = null;
+let sendTransport = null;
+let recvTransport = null;
+let statsTimer = null;
+
+function randomId() { return Math.random().toString(36).slice(2, 10); }
+
+function tileFor(peerId, displayName, isMe) {
+  let tile = document.querySelector(`.tile[data-peer-id="${CSS.escape(peerId)}"]`);
+  if (tile) return tile;
+  tile = document.createElement('div');
+  tile.className = 'tile' + (isMe ? ' me' : '');
+  tile.dataset.peerId = peerId;
+  tile.innerHTML = '<video autoplay playsinline muted></video><audio autoplay></audio>' +
+    '<div class="bar"><span class="name"></span><span class="buttons"></span></div><div class="stats"></div>';
+  tile.querySelector('.name').textContent = displayName + (isMe ? ' (you)' : '');
+  $('tiles').appendChild(tile);
+  return tile;
+}
+
+function addMuteButton(tile, label, onToggle) {
+  const button = document.createElement('button');
+  button.textContent = label;
+  button.addEventListener('click', async () => {
+    const muted = !button.classList.contains('muted');
+    await onToggle(muted);
+    button.classList.toggle('muted', muted);
+  });
+  tile.querySelector('.buttons').appendChild(button);
+}
+
+async function join(roomId, displayName) {
+  state.roomId = roomId;
+  state.peerId = randomId();
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const url = `${scheme}://${location.host}/?roomId=${encodeURIComponent(roomId)}&peerId=${state.peerId}`;
+  protoo = new protooClient.Peer(new protooClient.WebSocketTransport(url, { retry: { retries: 0 } }));
+  protoo.on('request', onRequest);
+  protoo.on('notification', onNotification);
+  protoo.on('close', () => setStatus('disconnected'));
+  await new Promise((resolve, reject) => { protoo.on('open', resolve); protoo.on('failed', reject); });
+  setStatus('connected');
+
+  device = new mediasoupClient.Device();
+  const routerRtpCapabilities = await protoo.request('getRouterRtpCapabilities');
+  await device.load({ routerRtpCapabilities });
+
+  const sendInfo = await protoo.request('createWebRtcTransport', { forceTcp: false, producing: true, consuming: false });
+  sendTransport = device.createSendTransport(sendInfo);
+  sendTransport.on('connect', ({ dtlsParameters }, callback, errback) =>
+    protoo.request('connectWebRtcTransport', { transportId: sendTransport.id, dtlsParameters }).then(callback).catch(errback));
+  sendTransport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) =>
+    protoo.request('produce', { transportId: sendTransport.id, kind, rtpParameters, appData }).then(({ id }) => callback({ id })).catch(errback));
+
+  const recvInfo = await protoo.request('createWebRtcTransport', { forceTcp: false, producing: false, consuming: true });
+  recvTransport = device.createRecvTransport(recvInfo);
+  recvTransport.on('connect', ({ dtlsParameters }, callback, errback) =>
+    protoo.request('connectWebRtcTransport', { transportId: recvTransport.id, dtlsParameters }).then(callback).catch(errback));
+
+  const { peers } = await protoo.request('join', { displayName, device: { name: 'ferry-demo', flag: 'chrome' }, rtpCapabilities: device.rtpCapabilities });
+  state.joined = true;
+  for (const peer of peers) addPeer(peer);
+  $('joinButton').hidden = true;
+  $('leaveButton').hidden = false;
+  setStatus(`in room ${roomId}`);
+
+  const me = tileFor(state.peerId, displayName, true);
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+  me.querySelector('video').srcObject = new MediaStream(stream.getVideoTracks());
+  for (const track of stream.getTracks()) {
+    const producer = await sendTransport.produce({ track, appData: { source: track.kind === 'audio' ? 'mic' : 'webcam' } });
+    state.producers.set(producer.id, producer);
+    addMuteButton(me, track.kind === 'audio' ? 'mic' : 'cam', async (muted) => {
+      if (muted) { producer.pause(); await protoo.request('pauseProducer', { producerId: producer.id }); }
+      else { producer.resume(); await protoo.request('resumeProducer', { producerId: producer.id }); }
+    });
+  }
+  statsTimer = setInterval(updateStats, 1000);
+}
+
+function addPeer(peer) {
+  state.peers.set(peer.id, peer);
+  tileFor(peer.id, peer.displayName || peer.id, false);
+}
+
+function removePeer(peerId) {
+  state.peers.delete(peerId);
+  const tile = document.querySelector(`.tile[data-peer-id="${CSS.escape(peerId)}"]`);
+  if (tile) tile.remove();
+}
+
+async function onRequest(request, accept, reject) {
+  try {
+    if (request.method === 'newConsumer') {
+      const { peerId, producerId, id, kind, rtpParameters, appData } = request.data;
+      const consumer = await recvTransport.consume({ id, producerId, kind, rtpParameters, appData: { ...appData, peerId } });
+      state.consumers.set(consumer.id, consumer);
+      consumer.on('transportclose', () => state.consumers.delete(consumer.id));
+      const tile = tileFor(peerId, state.peers.get(peerId)?.displayName || peerId, false);
+      const element = tile.querySelector(kind === 'video' ? 'video' : 'audio');
+      const stream = element.srcObject || new MediaStream();
+      stream.addTrack(consumer.track);
+      element.srcObject = stream;
+      addMuteButton(tile, kind === 'audio' ? 'mute' : 'hide', async (muted) => {
+        if (kind === 'audio') element.muted = muted; else element.style.visibility = muted ? 'hidden' : 'visible';
+      });
+      accept();
+    } else {
+      reject(403, 'unknown method');
+    }
+  } catch (error) {
+    state.errors.push(String(error));
+    reject(500, String(error));
+  }
+}
+
+function onNotification(notification) {
+  const data = notification.data;
+  switch (notification.method) {
+    case 'newPeer': addPeer(data); break;
+    case 'peerClosed': removePeer(data.peerId); break;
+    case 'peerDisplayNameChanged': {
+      const peer = state.peers.get(data.peerId);
+      if (peer) peer.displayName = data.displayName;
+      const tile = document.querySelector(`.tile[data-peer-id="${CSS.escape(data.peerId)}"] .name`);
+      if (tile) tile.textContent = data.displayName;
+      break;
+    }
+    case 'consumerClosed': {
+      const consumer = state.consumers.get(data.consumerId);
+      if (consumer) { consumer.close(); state.consumers.delete(data.consumerId); }
+      break;
+    }
+    case 'consumerPaused': state.consumers.get(data.consumerId)?.pause(); break;
+    case 'consumerResumed': state.consumers.get(data.consumerId)?.resume(); break;
+    case 'activeSpeaker':
+      document.querySelectorAll('.tile').forEach((t) => t.classList.toggle('speaking', t.dataset.peerId === data.peerId));
+      break;
+    default: break;
+  }
+}
+
+async function updateStats() {
+  for (const consumer of state.consumers.values()) {
+    if (consumer.kind !== 'video') continue;
+    const stats = await consumer.getStats();
+    for (const s of stats.values()) {
+      if (s.type !== 'inbound-rtp') continue;
+      const tile = document.querySelector(`.tile[data-peer-id="${CSS.escape(consumer.appData.peerId)}"] .stats`);
+      if (tile) tile.textContent = `${s.frameWidth || 0}x${s.frameHeight || 0} ${Math.round(s.framesPerSecond || 0)} fps, ${s.packetsLost} lost`;
+    }
+  }
+}
+
+function leave() {
+  clearInterval(statsTimer);
+  if (protoo) protoo.close();
+  if (sendTransport) sendTransport.close();
+  if (recvTransport) recvTransport.close();
+  state.joined = false;
+  document.querySelectorAll('.tile').forEach((t) => t.remove());
+  $('joinButton').hidden = false;
+  $('leaveButton').hidden = true;
+  setStatus('left');
+}
+
+/** Inbound stats of every receiving track, for the tests: [{kind, packetsReceived, framesDecoded, ...}]. */
+state.inboundStats = async () => {
+  const result = [];
+  if (!recvTransport) return result;
+  const report = await recvTransport.getStats();
+  for (const s of report.values()) if (s.type === 'inbound-rtp') result.push({ ...s });
+  return result;
+};
+
+$('join').addEventListener('submit', (event) => {
+  event.preventDefault();
+  join($('room').value, $('name').value || 'guest').catch((error) => { state.errors.push(String(error)); setStatus(`error: ${error}`); });
+});
+$('leaveButton').addEventListener('click', leave);
+
+const params = new URLSearchParams(location.search);
+if (params.get('roomId')) $('room').value = params.get('roomId');
+if (params.get('displayName')) $('name').value = params.get('displayName');
+if (params.get('autojoin') === '1') $('joinButton').click();
