@@ -10,7 +10,7 @@ public enum NalPacketization : byte
     SingleNal,
     /// <summary>Several NAL units with 16-bit size prefixes: H.264 STAP-A/STAP-B, H.265 AP.</summary>
     Aggregation,
-    /// <summary>Several NAL units with decoding order and timestamp offsets: H.264 MTAP16/MTAP24.</summary>
+    /// <summary>H.264 MTAP16/MTAP24 (interleaved mode only): recognised, its units not read.</summary>
     MultiTimeAggregation,
     /// <summary>One fragment of a NAL unit: H.264 FU-A/FU-B, H.265 FU.</summary>
     Fragmentation,
@@ -106,18 +106,15 @@ public readonly struct H264Payload
             {
                 // STAP-B carries a 16-bit decoding order number before the units.
                 var offset = type == 24 ? 1 : 3;
-                if (!TryReadUnits(payload, offset, 0, out var types, out var count)) return false;
+                if (!TryReadUnits(payload, offset, out var types, out var count)) return false;
                 result = new H264Payload(NalPacketization.Aggregation, type, types, false, false, count);
                 return true;
             }
 
             case 26 or 27:
-            {
-                // MTAP: 16-bit DON base, then per unit: size, 8-bit DOND, 16- or 24-bit timestamp offset.
-                if (!TryReadUnits(payload, 3, type == 26 ? 3 : 4, out var types, out var count)) return false;
-                result = new H264Payload(NalPacketization.MultiTimeAggregation, type, types, false, false, count);
+                // MTAP16/MTAP24 belong to the interleaved mode, which WebRTC never negotiates: reported, not looked into.
+                result = new H264Payload(NalPacketization.MultiTimeAggregation, type, 0, false, false, 0);
                 return true;
-            }
 
             case 28 or 29:
             {
@@ -136,18 +133,17 @@ public readonly struct H264Payload
         }
     }
 
-    // Walks size-prefixed units from offset; each unit is preceded by its 16-bit size and then
-    // `extra` bytes (MTAP's DOND and timestamp offset) that the size does not include.
-    private static bool TryReadUnits(ReadOnlySpan<byte> payload, int offset, int extra, out uint types, out int count)
+    // Walks 16-bit-size-prefixed units from offset to the end; a unit running past the end fails the packet.
+    private static bool TryReadUnits(ReadOnlySpan<byte> payload, int offset, out uint types, out int count)
     {
         types = 0;
         count = 0;
         if (offset >= payload.Length) return false;
         while (offset < payload.Length)
         {
-            if (offset + 2 + extra > payload.Length) return false;
+            if (offset + 2 > payload.Length) return false;
             var size = BinaryPrimitives.ReadUInt16BigEndian(payload[offset..]);
-            offset += 2 + extra;
+            offset += 2;
             if (size == 0 || size > payload.Length - offset) return false;
             types |= 1u << (payload[offset] & 0x1F);
             count++;
