@@ -207,31 +207,39 @@ public sealed class Av1DependencyStructure
     /// <summary>resolutions_present_flag.</summary>
     public bool HasResolutions { get; private set; }
 
+    // Getters answer 0 (or empty) for indices out of range rather than throw.
+    private bool IsTemplate(int template) => (uint)template < (uint)TemplateCount;
+
+    private bool IsDecodeTarget(int decodeTarget) => (uint)decodeTarget < (uint)DecodeTargetCount;
+
     /// <summary>Spatial id of a template.</summary>
-    public int GetTemplateSpatialId(int template) => _spatial[template];
+    public int GetTemplateSpatialId(int template) => IsTemplate(template) ? _spatial[template] : 0;
 
     /// <summary>Temporal id of a template.</summary>
-    public int GetTemplateTemporalId(int template) => _temporal[template];
+    public int GetTemplateTemporalId(int template) => IsTemplate(template) ? _temporal[template] : 0;
 
     /// <summary>A template's indication for a decode target.</summary>
     public DecodeTargetIndication GetTemplateIndication(int template, int decodeTarget) =>
-        (DecodeTargetIndication)((_dtis[template] >> (2 * decodeTarget)) & 3);
+        IsTemplate(template) && IsDecodeTarget(decodeTarget)
+            ? (DecodeTargetIndication)((_dtis[template] >> (2 * decodeTarget)) & 3)
+            : DecodeTargetIndication.NotPresent;
 
     /// <summary>A template's frame diffs.</summary>
     public ReadOnlySpan<byte> GetTemplateFrameDiffs(int template) =>
-        _fdiffs.AsSpan(template * MaxFrameDiffs, _fdiffCounts[template]);
+        IsTemplate(template) ? _fdiffs.AsSpan(template * MaxFrameDiffs, _fdiffCounts[template]) : default;
 
     /// <summary>A template's diff for a chain.</summary>
-    public int GetTemplateChainDiff(int template, int chain) => _chainFdiffs[template * MaxDecodeTargets + chain];
+    public int GetTemplateChainDiff(int template, int chain) =>
+        IsTemplate(template) && (uint)chain < (uint)ChainCount ? _chainFdiffs[template * MaxDecodeTargets + chain] : 0;
 
     /// <summary>The chain that protects a decode target (meaningful when <see cref="ChainCount"/> is above 0).</summary>
-    public int GetDecodeTargetChain(int decodeTarget) => _protectedBy[decodeTarget];
+    public int GetDecodeTargetChain(int decodeTarget) => IsDecodeTarget(decodeTarget) ? _protectedBy[decodeTarget] : 0;
 
     /// <summary>Highest spatial id a decode target contains.</summary>
-    public int GetDecodeTargetSpatialId(int decodeTarget) => _dtSpatial[decodeTarget];
+    public int GetDecodeTargetSpatialId(int decodeTarget) => IsDecodeTarget(decodeTarget) ? _dtSpatial[decodeTarget] : 0;
 
     /// <summary>Highest temporal id a decode target contains.</summary>
-    public int GetDecodeTargetTemporalId(int decodeTarget) => _dtTemporal[decodeTarget];
+    public int GetDecodeTargetTemporalId(int decodeTarget) => IsDecodeTarget(decodeTarget) ? _dtTemporal[decodeTarget] : 0;
 
     /// <summary>Render resolution of a spatial layer. False without resolutions or out of range.</summary>
     public bool TryGetResolution(int spatialId, out int width, out int height)

@@ -23,6 +23,7 @@ public readonly ref struct Vp9PayloadDescriptor
     public const int MaxReferenceCount = 3;
 
     private readonly ReadOnlySpan<byte> _payload;
+    private readonly byte _flags;
     private readonly byte _layerByte;
     private readonly byte _tl0;
     private readonly byte _pDiffOffset;
@@ -32,6 +33,7 @@ public readonly ref struct Vp9PayloadDescriptor
         byte layerByte, byte tl0, int pDiffOffset, int pDiffCount, Vp9ScalabilityStructure ss)
     {
         _payload = payload;
+        _flags = payload[0];
         Length = length;
         PictureId = pictureId;
         HasLongPictureId = longPictureId;
@@ -42,7 +44,8 @@ public readonly ref struct Vp9PayloadDescriptor
         ScalabilityStructure = ss;
     }
 
-    private byte Flags => _payload[0];
+    // A copy of the first byte, so that a default instance (after a failed parse) reads as all zeros.
+    private byte Flags => _flags;
 
     /// <summary>Length of the descriptor: the VP9 frame data starts at this offset.</summary>
     public int Length { get; }

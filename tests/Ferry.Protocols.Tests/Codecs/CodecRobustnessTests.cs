@@ -135,4 +135,32 @@ public class CodecRobustnessTests
         }
         Assert.NotEqual(0, sum);
     }
+
+    [Fact]
+    public void Results_of_failed_parses_and_out_of_range_indices_read_as_empty()
+    {
+        Assert.False(Vp9PayloadDescriptor.TryParse([], out var vp9));
+        Assert.False(vp9.IsKeyFrame);
+        Assert.Equal(0, vp9.GetReferenceDiff(0));
+        Assert.False(vp9.ScalabilityStructure.IsPresent);
+        Assert.False(Vp8PayloadDescriptor.TryParse([], out var vp8));
+        Assert.False(vp8.IsKeyFrame);
+        Assert.False(H264Payload.TryParse([], out var h264));
+        Assert.False(h264.IsKeyFrame);
+        Assert.False(Av1DependencyDescriptor.TryParseMandatory([], out var dd));
+        Assert.Equal(DecodeTargetIndication.NotPresent, dd.GetDecodeTargetIndication(0));
+
+        var parser = new Av1DependencyDescriptorParser();
+        Assert.True(parser.TryParse(Av1DependencyDescriptorTests.KeyFrameWithStructure(), out _));
+        var s = parser.Structure;
+        Assert.Equal(0, s.GetTemplateSpatialId(3));
+        Assert.Equal(0, s.GetTemplateTemporalId(-1));
+        Assert.Equal(DecodeTargetIndication.NotPresent, s.GetTemplateIndication(0, 2));
+        Assert.True(s.GetTemplateFrameDiffs(64).IsEmpty);
+        Assert.Equal(0, s.GetTemplateChainDiff(1, 1));
+        Assert.Equal(0, s.GetDecodeTargetChain(2));
+        Assert.Equal(0, s.GetDecodeTargetSpatialId(-5));
+        Assert.Equal(0, s.GetDecodeTargetTemporalId(32));
+        Assert.False(s.TryGetResolution(1, out _, out _));
+    }
 }
