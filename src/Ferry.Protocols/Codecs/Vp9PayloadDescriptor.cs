@@ -98,6 +98,9 @@ public readonly ref struct Vp9PayloadDescriptor
     /// <summary>TL0PICIDX; meaningful when <see cref="HasTl0PicIdx"/>.</summary>
     public byte Tl0PicIdx => _tl0;
 
+    /// <summary>Offset of the TL0PICIDX byte in the payload, or -1.</summary>
+    public int Tl0PicIdxOffset => HasTl0PicIdx ? 2 + (HasPictureId ? (HasLongPictureId ? 2 : 1) : 0) : -1;
+
     /// <summary>Number of P_DIFFs (flexible mode with P=1), 0 to 3.</summary>
     public int ReferenceCount => _pDiffCount;
 
@@ -190,7 +193,14 @@ public readonly ref struct Vp9PayloadDescriptor
     public static bool TryWritePictureId(Span<byte> payload, int pictureId)
     {
         if (!TryParse(payload, out var d) || !d.HasPictureId) return false;
-        if (d.HasLongPictureId)
+        WritePictureId(payload, d.HasLongPictureId, pictureId);
+        return true;
+    }
+
+    // The caller has parsed a descriptor with a picture ID from this payload.
+    internal static void WritePictureId(Span<byte> payload, bool longField, int pictureId)
+    {
+        if (longField)
         {
             payload[1] = (byte)(0x80 | (pictureId >> 8) & 0x7F);
             payload[2] = (byte)pictureId;
@@ -199,15 +209,13 @@ public readonly ref struct Vp9PayloadDescriptor
         {
             payload[1] = (byte)(pictureId & 0x7F);
         }
-        return true;
     }
 
     /// <summary>Writes TL0PICIDX in place. False when there is none (flexible mode, no layer indices) or no parse.</summary>
     public static bool TryWriteTl0PicIdx(Span<byte> payload, byte tl0PicIdx)
     {
         if (!TryParse(payload, out var d) || !d.HasTl0PicIdx) return false;
-        var offset = 1 + (d.HasPictureId ? (d.HasLongPictureId ? 2 : 1) : 0) + 1;
-        payload[offset] = tl0PicIdx;
+        payload[d.Tl0PicIdxOffset] = tl0PicIdx;
         return true;
     }
 }

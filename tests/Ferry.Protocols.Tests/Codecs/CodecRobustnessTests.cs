@@ -18,7 +18,12 @@ public class CodecRobustnessTests
 
     // Runs every reader over one input; the return values only feed a checksum so nothing is optimised away.
     private static int ReadAll(ReadOnlySpan<byte> data, Av1DependencyDescriptorParser parser, Vp8DescriptorRewriter rewriter,
-        Span<byte> scratch)
+        Span<byte> scratch) => ReadAll(data, parser, rewriter, Vp9Rewriter, scratch);
+
+    private static readonly Vp9DescriptorRewriter Vp9Rewriter = new();
+
+    private static int ReadAll(ReadOnlySpan<byte> data, Av1DependencyDescriptorParser parser, Vp8DescriptorRewriter rewriter,
+        Vp9DescriptorRewriter vp9Rewriter, Span<byte> scratch)
     {
         var sum = 0;
         foreach (var kind in Kinds)
@@ -50,7 +55,12 @@ public class CodecRobustnessTests
         var copy = scratch[..data.Length];
         data.CopyTo(copy);
         rewriter.TryRewrite(copy);
-        if (copy.Length % 3 == 0) rewriter.SwitchSource();
+        vp9Rewriter.TryRewrite(copy);
+        if (copy.Length % 3 == 0)
+        {
+            rewriter.SwitchSource();
+            vp9Rewriter.SwitchSource();
+        }
         Vp8PayloadDescriptor.TryWritePictureId(copy, 0x7FFF);
         Vp8PayloadDescriptor.TryWriteTl0PicIdx(copy, 1);
         Vp9PayloadDescriptor.TryWritePictureId(copy, 0x7FFF);
