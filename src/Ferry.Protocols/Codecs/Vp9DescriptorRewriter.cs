@@ -1,0 +1,45 @@
+namespace Ferry.Protocols.Codecs;
+
+/// <summary>
+/// Rewrites the picture ID and TL0PICIDX of forwarded VP9 packets in place so the receiver sees
+/// continuous values across source changes; the same rules as <see cref="Vp8DescriptorRewriter"/>
+/// (field widths kept, call <see cref="SwitchSource"/> before the new source's first packet).
+/// Spatial layers of one picture share its picture ID, so they keep sharing the rewritten one; flexible
+/// mode's P_DIFFs are differences of picture IDs and stay valid under the shift.
+/// </summary>
+public sealed class Vp9DescriptorRewriter
+{
+    private WrappingCounterMapper _pictureId = new(0x7FFF);
+    private WrappingCounterMapper _tl0 = new(0xFF);
+
+    /// <summary>The next packet comes from a new source: its values will continue from the last ones sent.</summary>
+    public void SwitchSource()
+    {
+        _pictureId.SwitchSource();
+        _tl0.SwitchSource();
+    }
+
+    /// <summary>Highest picture ID written so far (15-bit space), or -1 before the first.</summary>
+    public int LastPictureId => _pictureId.HasOutput ? _pictureId.MaxOutput : -1;
+
+    /// <summary>Highest TL0PICIDX written so far, or -1 before the first.</summary>
+    public int LastTl0PicIdx => _tl0.HasOutput ? _tl0.MaxOutput : -1;
+
+    /// <summary>
+    /// Rewrites the descriptor at the start of <paramref name="payload"/>. False (payload unchanged) when it does
+    /// not parse. Fields the packet does not carry are skipped.
+    /// </summary>
+    public bool TryRewrite(Span<byte> payload)
+    {
+        if (!Vp9PayloadDescriptor.TryParse(payload, out var d)) return false;
+        var hasPictureId = d.HasPictureId;
+        var longField = d.HasLongPictureId;
+        var pictureId = d.PictureId;
+        var tl0Offset = d.Tl0PicIdxOffset;
+        var tl0 = d.Tl0PicIdx;
+        if (hasPictureId)
+            Vp9PayloadDescriptor.WritePictureId(payload, longField, _pictureId.Map(pictureId, longField ? 0x7FFF : 0x7F));
+        if (tl0Offset >= 0) payload[tl0Offset] = (byte)_tl0.Map(tl0, 0xFF);
+        return true;
+    }
+}
