@@ -1,5 +1,6 @@
 using System.Text;
 using Ferry.Loop;
+using Ferry.Protocols.Codecs;
 using Ferry.Protocols.Ortc;
 using Ferry.Protocols.Rtcp;
 using Ferry.Protocols.Rtp;
@@ -161,7 +162,7 @@ public sealed class Consumer
     internal uint Ssrc { get; }
     internal uint? RtxSsrc { get; }
     internal uint ClockRate { get; }
-    internal PayloadCodec Codec { get; }
+    internal CodecKind Codec { get; }
     internal bool KeyFrameSupported { get; }
     internal bool IgnoreDtx { get; }
     internal int MidExtensionId { get; }
@@ -288,7 +289,7 @@ public sealed class Consumer
     {
         if (!IsActive) return;
         if (!_acceptedPayloadType[packet.PayloadType]) return;
-        if (IgnoreDtx && Codec == PayloadCodec.Opus && packet.PayloadLength <= 2) return;
+        if (IgnoreDtx && Codec == CodecKind.Opus && packet.PayloadLength <= 2) return;
         if (Type == ConsumerType.Simulcast && stream.EncodingIndex != _currentEncoding)
         {
             if (stream.EncodingIndex != _targetEncoding) return;
@@ -318,7 +319,6 @@ public sealed class Consumer
             }
             _syncSeq = seq;
             _syncRequired = false;
-            if (Type == ConsumerType.Simple && _currentLayers is null && Kind == MediaKind.Video) _currentLayers = null;
         }
         else if (SeqNum.IsNewer(_syncSeq, seq))
         {

@@ -1,5 +1,6 @@
 using Ferry.Loop;
 using Ferry.Ortc;
+using Ferry.Protocols.Codecs;
 using Ferry.Protocols.Ortc;
 using Ferry.Protocols.Recovery;
 using Ferry.Protocols.Rtp;
@@ -19,7 +20,7 @@ public sealed class Producer
     private readonly byte[] _payloadTypeMap = new byte[128];
     private readonly byte[] _rtxToMediaPayloadType = new byte[128];
     private readonly bool[] _isRtxPayloadType = new bool[128];
-    private readonly PayloadCodec[] _codecByMappedPayloadType = new PayloadCodec[128];
+    private readonly CodecKind[] _codecByMappedPayloadType = new CodecKind[128];
     private readonly byte[] _extensionIdMap = new byte[256];
     private readonly List<Consumer> _consumers = [];
     private readonly KeyFrameRequestManager _keyFrames;

@@ -1,0 +1,151 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ferry.Testing.Clients;
+
+namespace Ferry.Server.Tests;
+
+/// <summary>mediasoup-demo's room protocol driven over a real WebSocket, method by method, errors included.</summary>
+public sealed class ProtooProtocolTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    private static JsonNode Json(string text) => JsonNode.Parse(text)!;
+
+    private static readonly string OpusParameters = """
+        {"mid":"0","codecs":[{"mimeType":"audio/opus","payloadType":111,"clockRate":48000,"channels":2,
+          "parameters":{"minptime":10,"useinbandfec":1},"rtcpFeedback":[{"type":"transport-cc","parameter":""}]}],
+         "headerExtensions":[{"uri":"urn:ietf:params:rtp-hdrext:sdes:mid","id":4,"encrypt":false,"parameters":{}}],
+         "encodings":[{"ssrc":12345678,"dtx":false}],"rtcp":{"cname":"peer-a","reducedSize":true}}
+        """;
+
+    private static async Task<ProtooErrorException> Refused(Task task) => await Assert.ThrowsAsync<ProtooErrorException>(() => task);
+
+    [Fact]
+    public async Task Every_method_answers_and_bad_requests_get_clear_errors()
+    {
+        var room = "protocol-" + Guid.NewGuid().ToString("N")[..6];
+        await using var a = await ProtooTestClient.ConnectAsync(fixture.Server.Url, room, "alice");
+        var caps = await a.RequestAsync("getRouterRtpCapabilities");
+        Assert.Contains(caps.GetProperty("codecs").EnumerateArray(), c => c.GetProperty("mimeType").GetString() == "audio/opus");
+
+        // Unknown method, produce before join, unknown ids.
+        Assert.Contains("unknown request.method", (await Refused(a.RequestAsync("fly"))).Reason);
+        Assert.Equal(500, (await Refused(a.RequestAsync("fly"))).Code);
+        var sendInfo = await a.RequestAsync("createWebRtcTransport", new { forceTcp = false, producing = true, consuming = false });
+        var sendId = sendInfo.GetProperty("id").GetString()!;
+        Assert.True(sendInfo.GetProperty("iceParameters").GetProperty("iceLite").GetBoolean());
+        Assert.Equal("auto", sendInfo.GetProperty("dtlsParameters").GetProperty("role").GetString());
+        Assert.Equal("udp", sendInfo.GetProperty("iceCandidates")[0].GetProperty("protocol").GetString());
+        Assert.Contains("not yet joined", (await Refused(a.RequestAsync("produce", Json($$$"""{"transportId":"{{{sendId}}}","kind":"audio","rtpParameters":{{{OpusParameters}}}}""")))).Reason);
+
+        var joined = await a.RequestAsync("join", Json("""{"displayName":"Alice","device":{"name":"test"},"rtpCapabilities":""" + caps.GetRawText() + "}"));
+        Assert.Empty(joined.GetProperty("peers").EnumerateArray());
+        Assert.Contains("already joined", (await Refused(a.RequestAsync("join", new { displayName = "again" }))).Reason);
+
+        Assert.Contains("not found", (await Refused(a.RequestAsync("connectWebRtcTransport", new { transportId = "nope", dtlsParameters = new { } }))).Reason);
+        Assert.Contains("missing transportId", (await Refused(a.RequestAsync("connectWebRtcTransport", new { }))).Reason);
+        Assert.Contains("not connected", (await Refused(a.RequestAsync("produce", Json($$$"""{"transportId":"{{{sendId}}}","kind":"audio","rtpParameters":{{{OpusParameters}}}}""")))).Reason);
+
+        using var media = new WebRtcTestClient();
+        var dtls = JsonSerializer.SerializeToNode(media.DtlsParameters, ServerJson.Options);
+        Assert.Contains("dtlsParameters", (await Refused(a.RequestAsync("connectWebRtcTransport", new { transportId = sendId, dtlsParameters = "bad" }))).Reason);
+        await a.RequestAsync("connectWebRtcTransport", new JsonObject { ["transportId"] = sendId, ["dtlsParameters"] = dtls });
+        Assert.Contains("already called", (await Refused(a.RequestAsync("connectWebRtcTransport", new JsonObject { ["transportId"] = sendId, ["dtlsParameters"] = dtls!.DeepClone() }))).Reason);
+
+        // Invalid rtpParameters: no codecs; a codec the router lacks.
+        Assert.Contains("rtpParameters", (await Refused(a.RequestAsync("produce", Json($$$"""{"transportId":"{{{sendId}}}","kind":"audio","rtpParameters":{"codecs":"x"}}""")))).Reason);
+        Assert.Contains("empty codecs", (await Refused(a.RequestAsync("produce", Json($$$"""{"transportId":"{{{sendId}}}","kind":"audio","rtpParameters":{"mid":"0","codecs":[],"encodings":[{"ssrc":1}]}}""")))).Reason);
+        Assert.Contains("unsupported codec", (await Refused(a.RequestAsync("produce", Json($$$"""{"transportId":"{{{sendId}}}","kind":"audio","rtpParameters":{"mid":"0","codecs":[{"mimeType":"audio/G722","payloadType":9,"clockRate":8000}],"encodings":[{"ssrc":1}]}}""")))).Reason);
+
+        var produced = await a.RequestAsync("produce", Json($$$"""{"transportId":"{{{sendId}}}","kind":"audio","rtpParameters":{{{OpusParameters}}},"appData":{"source":"mic"}}"""));
+        var producerId = produced.GetProperty("id").GetString()!;
+
+        // Bob joins: told about Alice, gets a newConsumer request for her producer, Alice is told about Bob.
+        await using var b = await ProtooTestClient.ConnectAsync(fixture.Server.Url, room, "bob");
+        var recvInfo = await b.RequestAsync("createWebRtcTransport", new { producing = false, consuming = true });
+        var recvId = recvInfo.GetProperty("id").GetString()!;
+        var bobJoined = await b.RequestAsync("join", Json("""{"displayName":"Bob","rtpCapabilities":""" + caps.GetRawText() + "}"));
+        Assert.Equal("alice", bobJoined.GetProperty("peers")[0].GetProperty("id").GetString());
+        Assert.Equal("Alice", bobJoined.GetProperty("peers")[0].GetProperty("displayName").GetString());
+        var newPeer = await a.WaitNotificationAsync("newPeer");
+        Assert.Equal("bob", newPeer.GetProperty("id").GetString());
+        var newConsumer = await b.WaitServerRequestAsync("newConsumer");
+        Assert.Equal("alice", newConsumer.GetProperty("peerId").GetString());
+        Assert.Equal(producerId, newConsumer.GetProperty("producerId").GetString());
+        Assert.Equal("audio", newConsumer.GetProperty("kind").GetString());
+        Assert.Equal("simple", newConsumer.GetProperty("type").GetString());
+        Assert.Equal("mic", newConsumer.GetProperty("appData").GetProperty("source").GetString());
+        Assert.Equal(100, newConsumer.GetProperty("rtpParameters").GetProperty("codecs")[0].GetProperty("payloadType").GetInt32());
+        var consumerId = newConsumer.GetProperty("id").GetString()!;
+
+        // Consumer methods.
+        await b.RequestAsync("pauseConsumer", new { consumerId });
+        await b.RequestAsync("resumeConsumer", new { consumerId });
+        await b.RequestAsync("setConsumerPreferredLayers", new { consumerId, spatialLayer = 0, temporalLayer = 0 });
+        await b.RequestAsync("setConsumerPriority", new { consumerId, priority = 2 });
+        await b.RequestAsync("requestConsumerKeyFrame", new { consumerId });
+        Assert.Equal("outbound-rtp", (await b.RequestAsync("getConsumerStats", new { consumerId }))[0].GetProperty("type").GetString());
+        Assert.Contains("not found", (await Refused(b.RequestAsync("pauseConsumer", new { consumerId = "nope" }))).Reason);
+        Assert.Contains("priority", (await Refused(b.RequestAsync("setConsumerPriority", new { consumerId, priority = 0 }))).Reason);
+
+        // Producer methods; pause is mirrored to Bob as consumerPaused.
+        await a.RequestAsync("pauseProducer", new { producerId });
+        Assert.Equal(consumerId, (await b.WaitNotificationAsync("consumerPaused")).GetProperty("consumerId").GetString());
+        await a.RequestAsync("resumeProducer", new { producerId });
+        Assert.Equal(consumerId, (await b.WaitNotificationAsync("consumerResumed")).GetProperty("consumerId").GetString());
+        Assert.Equal(JsonValueKind.Array, (await a.RequestAsync("getProducerStats", new { producerId })).ValueKind);
+        Assert.Contains("not found", (await Refused(a.RequestAsync("pauseProducer", new { producerId = "nope" }))).Reason);
+        var stats = await a.RequestAsync("getTransportStats", new { transportId = sendId });
+        Assert.Equal("webrtc-transport", stats[0].GetProperty("type").GetString());
+        var ice = await a.RequestAsync("restartIce", new { transportId = sendId });
+        Assert.Equal(32, ice.GetProperty("usernameFragment").GetString()!.Length);
+
+        // Display name; data channels answer a clear error while the rest keeps working.
+        await a.RequestAsync("changeDisplayName", new { displayName = "Alice 2" });
+        var renamed = await b.WaitNotificationAsync("peerDisplayNameChanged");
+        Assert.Equal("Alice 2", renamed.GetProperty("displayName").GetString());
+        Assert.Equal("Alice", renamed.GetProperty("oldDisplayName").GetString());
+        Assert.Contains("not supported", (await Refused(a.RequestAsync("produceData", new { transportId = sendId }))).Reason);
+        Assert.Contains("not supported", (await Refused(a.RequestAsync("getDataProducerStats", new { dataProducerId = "x" }))).Reason);
+        await a.SendRawAsync("{not json");
+        await a.SendRawAsync("""{"request":true,"method":"join"}""");
+        Assert.Equal(JsonValueKind.Object, (await a.RequestAsync("getRouterRtpCapabilities")).ValueKind);
+
+        // Admin API sees the room; closing the producer closes Bob's consumer.
+        var detail = await fixture.GetJsonAsync($"/api/rooms/{room}");
+        Assert.Equal(2, detail.GetProperty("peers").GetArrayLength());
+        await a.RequestAsync("closeProducer", new { producerId });
+        Assert.Equal(consumerId, (await b.WaitNotificationAsync("consumerClosed")).GetProperty("consumerId").GetString());
+        _ = recvId;
+
+        // Alice leaves: Bob is told; Bob leaves: the room is gone.
+        await a.DisposeAsync();
+        Assert.Equal("alice", (await b.WaitNotificationAsync("peerClosed")).GetProperty("peerId").GetString());
+        await b.DisposeAsync();
+        var response = await WaitForAsync(async () => (await fixture.Http.GetAsync($"{fixture.Server.Url}/api/rooms/{room}")).StatusCode == HttpStatusCode.NotFound);
+        Assert.True(response);
+    }
+
+    [Fact]
+    public async Task The_websocket_requires_room_peer_and_the_protoo_subprotocol()
+    {
+        using var http = new HttpClient();
+        var response = await http.GetAsync(fixture.Server.Url + "/api/workers");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var workers = await fixture.GetJsonAsync("/api/workers");
+        Assert.Equal(2, workers.GetArrayLength());
+        var metrics = await http.GetStringAsync(fixture.Server.Url + "/metrics");
+        Assert.Contains("ferry_worker_cpu{worker=", metrics);
+        using var ws = new System.Net.WebSockets.ClientWebSocket();
+        await Assert.ThrowsAnyAsync<System.Net.WebSockets.WebSocketException>(() => ws.ConnectAsync(new Uri(fixture.Server.Url.Replace("http", "ws") + "/?roomId=x"), CancellationToken.None));
+    }
+
+    private static async Task<bool> WaitForAsync(Func<Task<bool>> condition)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            if (await condition()) return true;
+            await Task.Delay(50);
+        }
+        return false;
+    }
+}
