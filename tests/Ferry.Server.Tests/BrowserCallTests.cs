@@ -1,0 +1,110 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.Playwright;
+
+namespace Ferry.Server.Tests;
+
+/// <summary>
+/// Two real headless Chromium pages in a call through the demo page (stock mediasoup-client, fake
+/// camera and microphone): media flows both ways for ten seconds, then one leaves.
+/// </summary>
+public sealed class BrowserCallTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    internal static readonly string[] ChromiumArgs =
+    [
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        "--allow-loopback-in-peer-connection",
+    ];
+
+    internal static Task<IBrowser> LaunchAsync(IPlaywright playwright) =>
+        playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = "/usr/bin/chromium", Headless = true, Args = ChromiumArgs });
+
+    private sealed record Inbound(string Kind, long PacketsReceived, long FramesDecoded, long PacketsLost);
+
+    private static async Task<List<Inbound>> InboundAsync(IPage page)
+    {
+        var json = await page.EvaluateAsync<JsonElement>("async () => JSON.stringify(await window.ferry.inboundStats())");
+        return JsonDocument.Parse(json.GetString()!).RootElement.EnumerateArray().Select(s => new Inbound(
+            s.GetProperty("kind").GetString()!,
+            s.TryGetProperty("packetsReceived", out var p) ? p.GetInt64() : 0,
+            s.TryGetProperty("framesDecoded", out var f) ? f.GetInt64() : 0,
+            s.TryGetProperty("packetsLost", out var l) ? l.GetInt64() : 0)).ToList();
+    }
+
+    private static async Task WaitAsync(IPage page, string condition, int timeoutMs = 30000) =>
+        await page.WaitForFunctionAsync(condition, null, new PageWaitForFunctionOptions { Timeout = timeoutMs, PollingInterval = 100 });
+
+    [Fact]
+    public async Task Two_pages_see_and_hear_each_other_and_a_leave_is_seen()
+    {
+        var room = "browser-" + Guid.NewGuid().ToString("N")[..6];
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright);
+        await using var contextA = await browser.NewContextAsync();
+        await using var contextB = await browser.NewContextAsync();
+        var pageA = await contextA.NewPageAsync();
+        var pageB = await contextB.NewPageAsync();
+        var consoleLines = new List<string>();
+        pageA.Console += (_, m) => { lock (consoleLines) consoleLines.Add("A: " + m.Text); };
+        pageB.Console += (_, m) => { lock (consoleLines) consoleLines.Add("B: " + m.Text); };
+        await pageA.GotoAsync($"{fixture.Server.Url}/?roomId={room}&displayName=Alice&autojoin=1");
+        await pageB.GotoAsync($"{fixture.Server.Url}/?roomId={room}&displayName=Bob&autojoin=1");
+        try
+        {
+            await WaitAsync(pageA, "() => window.ferry.consumers.size === 2");
+            await WaitAsync(pageB, "() => window.ferry.consumers.size === 2");
+        }
+        catch (TimeoutException)
+        {
+            var errors = await pageA.EvaluateAsync<string>("() => JSON.stringify(window.ferry.errors)") + await pageB.EvaluateAsync<string>("() => JSON.stringify(window.ferry.errors)");
+            lock (consoleLines) throw new Xunit.Sdk.XunitException($"consumers not created; errors {errors}; console:\n{string.Join('\n', consoleLines)}");
+        }
+
+        // Ten seconds of media, checked each second on both pages.
+        var previous = new Dictionary<IPage, (long Frames, long Audio)> { [pageA] = (0, 0), [pageB] = (0, 0) };
+        for (var second = 0; second < 11; second++)
+        {
+            await Task.Delay(1000);
+            foreach (var page in new[] { pageA, pageB })
+            {
+                var stats = await InboundAsync(page);
+                var video = stats.Single(s => s.Kind == "video");
+                var audio = stats.Single(s => s.Kind == "audio");
+                if (second >= 3)
+                {
+                    // Decoding starts once the first key frame arrives; from then on it must keep going.
+                    Assert.True(video.FramesDecoded > previous[page].Frames, $"second {second}: framesDecoded stuck at {video.FramesDecoded}");
+                    Assert.True(audio.PacketsReceived > previous[page].Audio, $"second {second}: audio packetsReceived stuck at {audio.PacketsReceived}");
+                }
+                previous[page] = (video.FramesDecoded, audio.PacketsReceived);
+            }
+        }
+        Assert.True(previous[pageA].Frames > 50, $"A decoded only {previous[pageA].Frames} frames");
+        Assert.True(previous[pageB].Frames > 50, $"B decoded only {previous[pageB].Frames} frames");
+
+        // The admin API shows the room with both peers, each transport on a worker.
+        var detail = await fixture.GetJsonAsync($"/api/rooms/{room}");
+        Assert.Equal(2, detail.GetProperty("peers").GetArrayLength());
+        foreach (var peer in detail.GetProperty("peers").EnumerateArray())
+        {
+            Assert.Equal(2, peer.GetProperty("transports").GetArrayLength());
+            Assert.Equal(2, peer.GetProperty("producers").GetArrayLength());
+            Assert.Equal(2, peer.GetProperty("consumers").GetArrayLength());
+        }
+
+        // Bob leaves: Alice is told and his tile goes; the admin API shows one peer, then none.
+        await contextB.CloseAsync();
+        await WaitAsync(pageA, "() => window.ferry.peers.size === 0 && document.querySelectorAll('.tile').length === 1");
+        await WaitAsync(pageA, "() => window.ferry.consumers.size === 0");
+        Assert.Equal(1, (await fixture.GetJsonAsync($"/api/rooms/{room}")).GetProperty("peers").GetArrayLength());
+        await contextA.CloseAsync();
+        var gone = false;
+        for (var i = 0; i < 100 && !gone; i++)
+        {
+            gone = (await fixture.Http.GetAsync($"{fixture.Server.Url}/api/rooms/{room}")).StatusCode == HttpStatusCode.NotFound;
+            if (!gone) await Task.Delay(100);
+        }
+        Assert.True(gone, "the room was not removed after its last peer left");
+    }
+}
