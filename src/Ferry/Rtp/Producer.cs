@@ -175,6 +175,7 @@ public sealed class Producer
                 case RtpHeaderExtensionUris.Mid: MidExtensionId = ext.Id; continue;
                 case RtpHeaderExtensionUris.RtpStreamId: RidExtensionId = ext.Id; continue;
                 case RtpHeaderExtensionUris.RepairedRtpStreamId: RepairedRidExtensionId = ext.Id; continue;
+                case RtpHeaderExtensionUris.TransportWideCc01: TransportWideCcExtensionId = ext.Id; break;
             }
             var routerExt = router.HeaderExtensions?.FirstOrDefault(h => h.Kind == Kind && h.Uri == ext.Uri);
             if (routerExt is not null) _extensionIdMap[ext.Id] = (byte)routerExt.PreferredId;
@@ -184,6 +185,7 @@ public sealed class Producer
     internal int MidExtensionId { get; private set; }
     internal int RidExtensionId { get; private set; }
     internal int RepairedRidExtensionId { get; private set; }
+    internal int TransportWideCcExtensionId { get; private set; }
 
     /// <summary>
     /// An RTP packet (decrypted, parsed) that the transport's listener found for <paramref name="stream"/>.

@@ -27,6 +27,9 @@ public abstract class Transport
     private readonly byte[] _rtcpBuffer = GC.AllocateUninitializedArray<byte>(2048, pinned: true);
     private readonly ushort[] _nackScratch = new ushort[1024];
     private readonly LoopTimer _rtcpTimer;
+    private readonly LoopTimer _transportCcTimer;
+    private readonly TransportCcBuilder _transportCc = new();
+    private uint _transportCcMediaSsrc;
     private readonly uint _rtcpSsrc = RtpParametersNegotiation.RandomSsrc();
     private string? _cname;
     private int _nextMid;
@@ -41,6 +44,7 @@ public abstract class Transport
         AppData = appData;
         Logger = router.Worker.LoggerFactory.CreateLogger(GetType());
         _rtcpTimer = router.Loop.CreateTimer(OnRtcpTimer);
+        _transportCcTimer = router.Loop.CreateTimer(OnTransportCcTimer);
     }
 
     /// <summary>Unique id.</summary>
@@ -212,7 +216,28 @@ public abstract class Transport
             RtpPacketsDropped++;
             return;
         }
+        var ccId = entry.Producer.TransportWideCcExtensionId;
+        if (ccId != 0 && packet.TryGetExtension(ccId, out var cc) && RtpExtensionValues.TryReadTransportWideSequence(cc, out var ccSeq))
+        {
+            _transportCc.OnPacket(ccSeq, now.Ticks / 10);
+            _transportCcMediaSsrc = packet.Ssrc;
+            if (!_transportCcTimer.IsArmed) _transportCcTimer.StartAfter(TransportCcInterval);
+        }
         if (!entry.Producer.ReceiveRtp(ref packet, entry.Stream, entry.Rtx, now)) RtpPacketsDropped++;
+    }
+
+    // mediasoup sends transport-wide feedback every 100 ms; the sender's estimator runs on it.
+    private static readonly TimeSpan TransportCcInterval = TimeSpan.FromMilliseconds(100);
+
+    private void OnTransportCcTimer()
+    {
+        if (_closed || !IsConnected) return;
+        for (var guard = 0; guard < 16 && _transportCc.HasPending; guard++)
+        {
+            var length = _transportCc.Write(_rtcpBuffer, _rtcpSsrc, _transportCcMediaSsrc);
+            if (length <= 0) break;
+            SendRtcp(_rtcpBuffer, length);
+        }
     }
 
     /// <summary>An unknown SSRC: match it by MID and RID (or for a single unsignalled encoding) and remember it.</summary>
@@ -445,6 +470,7 @@ public abstract class Transport
         if (_closed) return;
         _closed = true;
         _rtcpTimer.Stop();
+        _transportCcTimer.Stop();
         foreach (var producer in _producers.Values.ToArray()) CloseProducerOnLoop(producer, byTransport: true);
         foreach (var consumer in _consumers.Values.ToArray()) CloseConsumerOnLoop(consumer, ConsumerCloseReason.TransportClosed);
         ReleaseResources();

@@ -218,6 +218,51 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => producer.Score.Count == 1, WaitTimeout));
     }
 
+    [Fact]
+    public async Task Transport_wide_cc_feedback_reports_every_packet_to_the_sender()
+    {
+        var (sendTransport, sender) = await ConnectedAsync(_router);
+        using var senderScope = sender;
+        var options = Vp8Producer();
+        options = options with
+        {
+            RtpParameters = options.RtpParameters with
+            {
+                HeaderExtensions = [.. options.RtpParameters.HeaderExtensions!, new RtpHeaderExtensionParameters { Uri = RtpHeaderExtensionUris.TransportWideCc01, Id = 3 }],
+            },
+        };
+        await sendTransport.ProduceAsync(options);
+        for (var i = 0; i < 20; i++)
+        {
+            if (i == 7) continue; // lost on the way
+            var buffer = new byte[300];
+            var w = new RtpPacketWriter(buffer, 96, (ushort)(10 + i), (uint)(i * 3000), 11111111);
+            w.AddExtension(4, "0"u8);
+            var seq = new byte[2];
+            RtpExtensionValues.TryWriteTransportWideSequence(seq, (ushort)(1000 + i));
+            w.AddExtension(3, seq);
+            var length = w.SetPayload(new byte[] { 0x10, 0x00, 0, 0, 1, 2, 3 });
+            sender.SendRtp(buffer.AsSpan(0, length));
+        }
+        var reported = new Dictionary<ushort, bool>();
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() =>
+        {
+            foreach (var rtcp in sender.ReceivedRtcp.ToArray())
+            {
+                var e = new RtcpCompoundEnumerator(rtcp);
+                while (e.MoveNext())
+                {
+                    if (e.Current.Type != RtcpPacketType.TransportFeedback || e.Current.Count != RtcpPacketType.FmtTransportCc) continue;
+                    var results = new TransportCcResult[64];
+                    var n = TransportCcFeedback.Parse(e.Current, results, out _, out _, out _);
+                    for (var k = 0; k < n; k++) reported[results[k].Sequence] = results[k].Received;
+                }
+            }
+            return reported.Count >= 20;
+        }, WaitTimeout));
+        for (var i = 0; i < 20; i++) Assert.Equal(i != 7, reported[(ushort)(1000 + i)]);
+    }
+
     private static bool ContainsPli(byte[] rtcp, uint mediaSsrc)
     {
         var e = new RtcpCompoundEnumerator(rtcp);
