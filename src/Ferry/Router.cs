@@ -12,7 +12,7 @@ namespace Ferry;
 /// A router (a "room"): its transports, and the producers any of them may consume. Lives on its
 /// worker's loop; the async methods post there.
 /// </summary>
-public sealed class Router
+public sealed partial class Router
 {
     private readonly ConcurrentDictionary<string, Transport> _transports = new();
     private readonly ConcurrentDictionary<string, Producer> _producers = new();
@@ -21,7 +21,7 @@ public sealed class Router
 
     internal Router(Worker worker, RtpCapabilities rtpCapabilities, object? appData)
     {
-        Worker = worker;
+        _worker = worker;
         Id = Guid.NewGuid().ToString();
         RtpCapabilities = rtpCapabilities;
         AppData = appData;
@@ -31,8 +31,8 @@ public sealed class Router
     /// <summary>Unique id.</summary>
     public string Id { get; }
 
-    /// <summary>The worker it lives on.</summary>
-    public Worker Worker { get; }
+    /// <summary>The worker it lives on (changes when the router moves).</summary>
+    public Worker Worker => _worker;
 
     /// <summary>The capabilities generated from its media codecs; what clients load their device with.</summary>
     public RtpCapabilities RtpCapabilities { get; }
@@ -55,7 +55,7 @@ public sealed class Router
     /// <summary>Raised when a transport is created.</summary>
     public event Action<Transport>? ObserverNewTransport;
 
-    internal EventLoop Loop => Worker.Loop;
+    internal EventLoop Loop => _worker.Loop;
 
     internal ILogger Logger => _logger;
 
@@ -66,7 +66,7 @@ public sealed class Router
     {
         ThrowIfClosed();
         options.Validate();
-        return Loop.InvokeAsync(() =>
+        return InvokeAsync(() =>
         {
             ThrowIfClosed();
             var transport = WebRtcTransport.Create(this, options);
@@ -82,7 +82,7 @@ public sealed class Router
         ThrowIfClosed();
         options ??= new DirectTransportOptions();
         options.Validate();
-        return Loop.InvokeAsync(() =>
+        return InvokeAsync(() =>
         {
             ThrowIfClosed();
             var transport = new DirectTransport(this, options);
@@ -119,7 +119,7 @@ public sealed class Router
         if (_closed) return;
         try
         {
-            await Loop.InvokeAsync(() => CloseOnLoop(RouterCloseReason.Closed)).ConfigureAwait(false);
+            await InvokeAsync(() => CloseOnLoop(RouterCloseReason.Closed)).ConfigureAwait(false);
         }
         catch (InvalidOperationException) when (Worker.Closed)
         {
@@ -131,7 +131,7 @@ public sealed class Router
     public Task<RouterDump> DumpAsync()
     {
         ThrowIfClosed();
-        return Loop.InvokeAsync(() => new RouterDump
+        return InvokeAsync(() => new RouterDump
         {
             Id = Id,
             TransportIds = _transports.Keys.Order(StringComparer.Ordinal).ToList(),

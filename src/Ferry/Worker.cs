@@ -120,6 +120,8 @@ public sealed class Worker : IAsyncDisposable
 
     internal void RemoveRouter(Router router) => _routers.TryRemove(router.Id, out _);
 
+    internal void AddRouter(Router router) => _routers[router.Id] = router;
+
     /// <summary>CPU and memory use of the worker's thread.</summary>
     /// <exception cref="InvalidStateException">The worker is closed.</exception>
     public Task<WorkerResourceUsage> GetResourceUsageAsync()

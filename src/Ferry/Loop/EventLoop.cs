@@ -26,7 +26,8 @@ internal sealed unsafe class EventLoop : IDisposable
     private readonly Dictionary<int, int> _slotByFd = new();
     private readonly Thread _thread;
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly long _origin = Stopwatch.GetTimestamp();
+    // One timebase for every loop of the process, so deadlines stay valid when an object moves between loops.
+    private static readonly long Origin = Stopwatch.GetTimestamp();
     private readonly int _epoll;
     private readonly int _wakeFd;
     private byte* _events;
@@ -165,7 +166,7 @@ internal sealed unsafe class EventLoop : IDisposable
             throw new InvalidOperationException($"epoll_ctl({op}, fd {fd}) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
-    private void UpdateNow() => _now = Stopwatch.GetElapsedTime(_origin);
+    private void UpdateNow() => _now = Stopwatch.GetElapsedTime(Origin);
 
     private void Run()
     {
@@ -248,7 +249,7 @@ internal sealed unsafe class EventLoop : IDisposable
         // Skip stale entries so a stopped timer does not cause an early wake.
         while (_timers.TryPeek(out var entry, out _) && entry.Generation != entry.Timer.Generation) _timers.Dequeue();
         if (!_timers.TryPeek(out _, out var dueTicks)) return -1;
-        var waitTicks = dueTicks - Stopwatch.GetElapsedTime(_origin).Ticks;
+        var waitTicks = dueTicks - Stopwatch.GetElapsedTime(Origin).Ticks;
         if (waitTicks <= 0) return 0;
         // Round up: waking a little late is harmless; waking early spins.
         return (int)Math.Min(int.MaxValue, (waitTicks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond);

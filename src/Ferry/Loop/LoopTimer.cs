@@ -7,7 +7,7 @@ namespace Ferry.Loop;
 /// </summary>
 internal sealed class LoopTimer
 {
-    private readonly EventLoop _loop;
+    private EventLoop _loop;
     private readonly Action _callback;
     internal long Generation;
 
@@ -40,6 +40,24 @@ internal sealed class LoopTimer
     {
         Due = TimeSpan.MaxValue;
         Generation++;
+    }
+
+    /// <summary>
+    /// First half of a move to another loop, on the current loop: entries already queued here go
+    /// stale and the timer now belongs to <paramref name="target"/>; its deadline is kept.
+    /// </summary>
+    internal void Detach(EventLoop target)
+    {
+        _loop.AssertOnLoop();
+        Generation++;
+        _loop = target;
+    }
+
+    /// <summary>Second half of a move, on the new loop: re-arms the kept deadline there.</summary>
+    internal void Attach()
+    {
+        _loop.AssertOnLoop();
+        if (Due != TimeSpan.MaxValue) Start(Due);
     }
 
     internal void Fire()

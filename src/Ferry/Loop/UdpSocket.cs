@@ -179,6 +179,24 @@ internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
         });
     }
 
+    /// <summary>
+    /// First half of a move, on the current loop: stops watching the fd here (what arrives waits in
+    /// the kernel's buffer) and hands the socket to <paramref name="target"/>.
+    /// </summary>
+    public void Detach(EventLoop target)
+    {
+        _loop.AssertOnLoop();
+        if (_fd >= 0) _loop.Unregister(_fd);
+        _loop = target;
+    }
+
+    /// <summary>Second half of a move, on the new loop: watches the fd here.</summary>
+    public void Attach()
+    {
+        _loop.AssertOnLoop();
+        if (_fd >= 0) _loop.Register(_fd, this);
+    }
+
     /// <summary>Unregisters and closes the fd. Call on the loop thread.</summary>
     public void Dispose()
     {

@@ -187,23 +187,23 @@ public sealed class Consumer
     private bool IsActive => !_paused && !_producerPaused && !_closed && _producer is not null && Transport.IsConnected;
 
     /// <summary>Pauses sending.</summary>
-    public Task PauseAsync() => Loop.InvokeAsync(() => SetPaused(true));
+    public Task PauseAsync() => Transport.Router.InvokeAsync(() => SetPaused(true));
 
     /// <summary>Resumes sending; asks the producer for a key frame and resynchronises.</summary>
-    public Task ResumeAsync() => Loop.InvokeAsync(() => SetPaused(false));
+    public Task ResumeAsync() => Transport.Router.InvokeAsync(() => SetPaused(false));
 
     /// <summary>Closes the consumer.</summary>
-    public Task CloseAsync() => _closed ? Task.CompletedTask : Loop.InvokeAsync(() => Transport.CloseConsumerOnLoop(this, ConsumerCloseReason.Closed));
+    public Task CloseAsync() => _closed ? Task.CompletedTask : Transport.Router.InvokeAsync(() => Transport.CloseConsumerOnLoop(this, ConsumerCloseReason.Closed));
 
     /// <summary>Asks the producer for a key frame.</summary>
-    public Task RequestKeyFrameAsync() => Loop.InvokeAsync(RequestKeyFrame);
+    public Task RequestKeyFrameAsync() => Transport.Router.InvokeAsync(RequestKeyFrame);
 
     /// <summary>Sets the preferred layers (clamped to what the producer has); simple consumers ignore it.</summary>
     /// <exception cref="ArgumentException">A negative layer.</exception>
     public Task SetPreferredLayersAsync(ConsumerLayers layers)
     {
         if (layers.SpatialLayer < 0 || layers.TemporalLayer < 0) throw new ArgumentException("invalid layers");
-        return Loop.InvokeAsync(() =>
+        return Transport.Router.InvokeAsync(() =>
         {
             if (Type is not (ConsumerType.Simulcast or ConsumerType.Svc)) return;
             _preferredLayers = new ConsumerLayers(Math.Min(layers.SpatialLayer, _encodingCount - 1), layers.TemporalLayer);
@@ -216,11 +216,11 @@ public sealed class Consumer
     public Task SetPriorityAsync(int priority)
     {
         if (priority is < 1 or > 255) throw new ArgumentException("invalid priority");
-        return Loop.InvokeAsync(() => { _priority = priority; });
+        return Transport.Router.InvokeAsync(() => { _priority = priority; });
     }
 
     /// <summary>Statistics: the outbound stream, then the producer stream being forwarded (mediasoup's shape).</summary>
-    public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => Loop.InvokeAsync(() =>
+    public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => Transport.Router.InvokeAsync(() =>
     {
         var list = new List<RtpStreamStats> { RtpStreamStats.Outbound(this, Loop.Now) };
         if (_producer is { } p)

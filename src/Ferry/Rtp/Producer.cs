@@ -44,7 +44,7 @@ public sealed class Producer
         _paused = options.Paused;
         _logger = transport.Router.Worker.LoggerFactory.CreateLogger<Producer>();
         _keyFrames = new KeyFrameRequestManager(options.KeyFrameRequestDelay);
-        _timer = transport.Loop.CreateTimer(OnTimer);
+        _timer = transport.Router.CreateTimer(OnTimer);
 
         Array.Fill(_payloadTypeMap, NoMapping);
         foreach (var m in mapping.Codecs) _payloadTypeMap[m.PayloadType] = (byte)m.MappedPayloadType;
@@ -129,16 +129,16 @@ public sealed class Producer
     internal EventLoop Loop => Transport.Loop;
 
     /// <summary>Stops forwarding to consumers; they see producerpause.</summary>
-    public Task PauseAsync() => Loop.InvokeAsync(() => SetPaused(true));
+    public Task PauseAsync() => Transport.Router.InvokeAsync(() => SetPaused(true));
 
     /// <summary>Resumes forwarding; consumers see producerresume and ask for a key frame.</summary>
-    public Task ResumeAsync() => Loop.InvokeAsync(() => SetPaused(false));
+    public Task ResumeAsync() => Transport.Router.InvokeAsync(() => SetPaused(false));
 
     /// <summary>Closes the producer; its consumers close with producerclose.</summary>
-    public Task CloseAsync() => _closed ? Task.CompletedTask : Loop.InvokeAsync(() => Transport.CloseProducerOnLoop(this, byTransport: false));
+    public Task CloseAsync() => _closed ? Task.CompletedTask : Transport.Router.InvokeAsync(() => Transport.CloseProducerOnLoop(this, byTransport: false));
 
     /// <summary>Receive statistics of each stream (mediasoup's inbound-rtp stats).</summary>
-    public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => Loop.InvokeAsync(() =>
+    public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => Transport.Router.InvokeAsync(() =>
         (IReadOnlyList<RtpStreamStats>)Streams.Where(s => s.HasPackets).Select(s => RtpStreamStats.Inbound(s, Kind, MimeTypeOf(s), Loop.Now)).ToList());
 
     /// <summary>Injects an RTP packet (DirectTransport producers only).</summary>
@@ -301,7 +301,7 @@ public sealed class Producer
     {
         if (_closed) return;
         _closed = true;
-        _timer.Stop();
+        Transport.Router.ReleaseTimer(_timer);
         foreach (var s in Streams) s.Store?.Dispose();
         foreach (var consumer in _consumers.ToArray()) consumer.OnProducerClosed();
         _consumers.Clear();

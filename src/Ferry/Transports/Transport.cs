@@ -43,8 +43,8 @@ public abstract class Transport
         Id = Guid.NewGuid().ToString();
         AppData = appData;
         Logger = router.Worker.LoggerFactory.CreateLogger(GetType());
-        _rtcpTimer = router.Loop.CreateTimer(OnRtcpTimer);
-        _transportCcTimer = router.Loop.CreateTimer(OnTransportCcTimer);
+        _rtcpTimer = router.CreateTimer(OnRtcpTimer);
+        _transportCcTimer = router.CreateTimer(OnTransportCcTimer);
     }
 
     /// <summary>Unique id.</summary>
@@ -91,7 +91,7 @@ public abstract class Transport
     {
         ThrowIfClosed();
         var parameters = RtpParametersValidation.ValidateForProducer(options.Kind, options.RtpParameters);
-        return Loop.InvokeAsync(() =>
+        return Router.InvokeAsync(() =>
         {
             ThrowIfClosed();
             if (options.Id is { } id && _producers.ContainsKey(id)) throw new ArgumentException($"a Producer with same id \"{id}\" already exists");
@@ -125,7 +125,7 @@ public abstract class Transport
         if (string.IsNullOrEmpty(options.ProducerId)) throw new ArgumentException("missing producerId");
         if (options.Mid is "") throw new ArgumentException("if given, mid must be a non empty string");
         RtpParametersValidation.ValidateCapabilities(options.RtpCapabilities);
-        return Loop.InvokeAsync(() =>
+        return Router.InvokeAsync(() =>
         {
             ThrowIfClosed();
             if (!Router.TryGetProducer(options.ProducerId, out var producer) || producer.Closed)
@@ -151,17 +151,20 @@ public abstract class Transport
         });
     }
 
+    /// <summary>The sockets this transport reads, handed to another loop when its router moves.</summary>
+    internal virtual IEnumerable<Loop.UdpSocket> Sockets => [];
+
     internal int ProducerCount => _producers.Count;
     internal int ConsumerCount => _consumers.Count;
 
     /// <summary>Its producers.</summary>
-    public Task<IReadOnlyList<Producer>> GetProducersAsync() => Loop.InvokeAsync(() => (IReadOnlyList<Producer>)_producers.Values.ToList());
+    public Task<IReadOnlyList<Producer>> GetProducersAsync() => Router.InvokeAsync(() => (IReadOnlyList<Producer>)_producers.Values.ToList());
 
     /// <summary>Its consumers.</summary>
-    public Task<IReadOnlyList<Consumer>> GetConsumersAsync() => Loop.InvokeAsync(() => (IReadOnlyList<Consumer>)_consumers.Values.ToList());
+    public Task<IReadOnlyList<Consumer>> GetConsumersAsync() => Router.InvokeAsync(() => (IReadOnlyList<Consumer>)_consumers.Values.ToList());
 
     /// <summary>Closes the transport, its producers (their consumers elsewhere close too) and its consumers.</summary>
-    public Task CloseAsync() => _closed ? Task.CompletedTask : Loop.InvokeAsync(() => CloseOnLoop(TransportCloseReason.Closed));
+    public Task CloseAsync() => _closed ? Task.CompletedTask : Router.InvokeAsync(() => CloseOnLoop(TransportCloseReason.Closed));
 
     private string NextMid()
     {
@@ -469,8 +472,8 @@ public abstract class Transport
         Loop.AssertOnLoop();
         if (_closed) return;
         _closed = true;
-        _rtcpTimer.Stop();
-        _transportCcTimer.Stop();
+        Router.ReleaseTimer(_rtcpTimer);
+        Router.ReleaseTimer(_transportCcTimer);
         foreach (var producer in _producers.Values.ToArray()) CloseProducerOnLoop(producer, byTransport: true);
         foreach (var consumer in _consumers.Values.ToArray()) CloseConsumerOnLoop(consumer, ConsumerCloseReason.TransportClosed);
         ReleaseResources();
