@@ -185,6 +185,17 @@ state.inboundStats = async () => {
   return result;
 };
 
+/** The peer connections' transport stats (selected pair changes, DTLS state), for the tests. */
+state.transportStats = async () => {
+  const result = [];
+  for (const transport of [sendTransport, recvTransport]) {
+    if (!transport) continue;
+    const report = await transport.getStats();
+    for (const s of report.values()) if (s.type === 'transport') result.push({ direction: transport.direction, ...s });
+  }
+  return result;
+};
+
 $('join').addEventListener('submit', (event) => {
   event.preventDefault();
   join($('room').value, $('name').value || 'guest').catch((error) => { state.errors.push(String(error)); setStatus(`error: ${error}`); });

@@ -23,8 +23,43 @@ internal static class AdminApi
         group.MapGet("/api/rooms", () => Results.Json(rooms.Rooms.Select(RoomSummary).ToList(), ServerJson.Options));
         group.MapGet("/api/rooms/{roomId}", (string roomId) =>
             rooms.Find(roomId) is { } room ? Results.Json(RoomDetail(room), ServerJson.Options) : Results.NotFound(new { error = $"room {roomId} not found" }));
+        group.MapPost("/api/routers/{routerId}/move", async (string routerId, MoveRequest request) =>
+        {
+            var router = workers.Workers.SelectMany(w => w.Routers).FirstOrDefault(r => r.Id == routerId);
+            if (router is null) return Results.NotFound(new { error = $"router {routerId} not found" });
+            if (request.WorkerId is null || workers.Find(request.WorkerId) is not { } target) return Results.BadRequest(new { error = "workerId: no such worker" });
+            try
+            {
+                return Results.Json(await router.MoveToAsync(target), ServerJson.Options);
+            }
+            catch (InvalidOperationException e)
+            {
+                return Results.Conflict(new { error = e.Message });
+            }
+        });
+        group.MapPost("/api/workers/{workerId}/drain", async (string workerId) =>
+        {
+            if (workers.Find(workerId) is not { } worker) return Results.NotFound(new { error = $"worker {workerId} not found" });
+            try
+            {
+                return Results.Json(new { workerId, draining = true, moves = await workers.DrainAsync(worker) }, ServerJson.Options);
+            }
+            catch (InvalidOperationException e)
+            {
+                return Results.Conflict(new { error = e.Message });
+            }
+        });
+        group.MapPost("/api/workers/{workerId}/undrain", (string workerId) =>
+        {
+            if (workers.Find(workerId) is not { } worker) return Results.NotFound(new { error = $"worker {workerId} not found" });
+            workers.Undrain(worker);
+            return Results.Json(new { workerId, draining = false }, ServerJson.Options);
+        });
         group.MapGet("/metrics", async () => Results.Text(await MetricsAsync(workers, rooms), "text/plain; version=0.0.4"));
     }
+
+    /// <summary>Body of a move request.</summary>
+    internal sealed record MoveRequest(string? WorkerId);
 
     private static bool Authorized(HttpContext context, string? token)
     {
@@ -42,7 +77,7 @@ internal static class AdminApi
             var load = pool.LoadOf(w);
             list.Add(new
             {
-                id = w.Id, closed = w.Closed, died = w.HasDied, cpu = Math.Round(load.Cpu, 4),
+                id = w.Id, closed = w.Closed, died = w.HasDied, draining = pool.IsDraining(w), cpu = Math.Round(load.Cpu, 4),
                 routers = counts.Routers, transports = counts.Transports, producers = counts.Producers, consumers = counts.Consumers,
                 packetsInPerSecond = Math.Round(load.PacketsInPerSecond, 1), packetsOutPerSecond = Math.Round(load.PacketsOutPerSecond, 1),
             });

@@ -23,6 +23,7 @@ public sealed class WorkerPool : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Task _sampler;
     private readonly object _gate = new();
+    private readonly HashSet<string> _draining = new();
 
     private WorkerPool(List<Worker> workers, ILogger logger)
     {
@@ -49,11 +50,43 @@ public sealed class WorkerPool : IAsyncDisposable
         lock (_gate) return _loads.TryGetValue(worker.Id, out var load) ? load : new WorkerLoad(0, 0, 0);
     }
 
-    /// <summary>The live worker with the fewest routers, then the least CPU, for a new room.</summary>
-    /// <exception cref="InvalidOperationException">Every worker died.</exception>
-    public Worker PickForNewRouter() =>
-        _workers.Where(w => !w.Closed).OrderBy(w => w.Routers.Count).ThenBy(w => LoadOf(w).Cpu).FirstOrDefault()
-        ?? throw new InvalidOperationException("no live worker");
+    /// <summary>The live, not draining worker with the fewest routers, then the least CPU, for a new room.</summary>
+    /// <exception cref="InvalidOperationException">Every worker died or is draining.</exception>
+    public Worker PickForNewRouter(Worker? except = null) =>
+        _workers.Where(w => !w.Closed && !IsDraining(w) && w != except).OrderBy(w => w.Routers.Count).ThenBy(w => LoadOf(w).Cpu).FirstOrDefault()
+        ?? throw new InvalidOperationException("no live worker to place on");
+
+    /// <summary>The worker with this id.</summary>
+    public Worker? Find(string workerId) => _workers.FirstOrDefault(w => w.Id == workerId);
+
+    /// <summary>True while the worker takes no new placements.</summary>
+    public bool IsDraining(Worker worker)
+    {
+        lock (_gate) return _draining.Contains(worker.Id);
+    }
+
+    /// <summary>
+    /// Stops placing on <paramref name="worker"/> and moves every router on it to the other workers
+    /// (each to the least-loaded one at that moment). Returns the moves made.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No other worker can take the routers.</exception>
+    public async Task<IReadOnlyList<RouterMoveReport>> DrainAsync(Worker worker)
+    {
+        lock (_gate) _draining.Add(worker.Id);
+        var reports = new List<RouterMoveReport>();
+        foreach (var router in worker.Routers.ToList())
+        {
+            if (router.Closed) continue;
+            reports.Add(await router.MoveToAsync(PickForNewRouter(except: worker)));
+        }
+        return reports;
+    }
+
+    /// <summary>Lets the worker take placements again.</summary>
+    public void Undrain(Worker worker)
+    {
+        lock (_gate) _draining.Remove(worker.Id);
+    }
 
     private async Task SampleLoopAsync()
     {

@@ -39,6 +39,7 @@ public sealed class Consumer
     private uint _tsOffset;
     private ushort _syncSeq;
     private ushort _lastOutSeq;
+    private ushort _lastInSeq;
     private uint _lastOutTs;
     private TimeSpan _lastSentAt;
     private ushort _rtxSeq = (ushort)Random.Shared.Next(0, 0x8000);
@@ -288,8 +289,11 @@ public sealed class Consumer
     internal void SendRtp(ref RtpPacket packet, ReceiveStream stream, bool keyFrame, TimeSpan now)
     {
         if (!IsActive) return;
-        if (!_acceptedPayloadType[packet.PayloadType]) return;
-        if (IgnoreDtx && Codec == CodecKind.Opus && packet.PayloadLength <= 2) return;
+        if (!_acceptedPayloadType[packet.PayloadType] || (IgnoreDtx && Codec == CodecKind.Opus && packet.PayloadLength <= 2))
+        {
+            SkipRtp(stream, packet.SequenceNumber);
+            return;
+        }
         if (Type == ConsumerType.Simulcast && stream.EncodingIndex != _currentEncoding)
         {
             if (stream.EncodingIndex != _targetEncoding) return;
@@ -318,6 +322,7 @@ public sealed class Consumer
                 _tsOffset = 0;
             }
             _syncSeq = seq;
+            _lastInSeq = seq;
             _syncRequired = false;
         }
         else if (SeqNum.IsNewer(_syncSeq, seq))
@@ -325,6 +330,7 @@ public sealed class Consumer
             // Older than the point we synced at: it belongs to the previous source.
             return;
         }
+        if (SeqNum.IsNewer(seq, _lastInSeq)) _lastInSeq = seq;
         var outSeq = (ushort)(seq + _seqOffset);
         var length = Rewrite(packet.Data, outSeq, _tsOffset, now, out var outTs);
         if (length < 0) return;
@@ -344,6 +350,20 @@ public sealed class Consumer
         ByteCount += length;
         PayloadByteCount += packet.PayloadLength;
         Transport.SendRtpFromConsumer(this, length);
+    }
+
+    /// <summary>
+    /// A packet of the forwarded stream that is deliberately not sent (padding-only probing, DTX,
+    /// a codec the endpoint lacks): later packets shift down by one so the endpoint sees no gap
+    /// and counts no loss. Only in-order skips shift; an old packet's number is already spoken for.
+    /// </summary>
+    internal void SkipRtp(ReceiveStream stream, ushort seq)
+    {
+        if (!_haveSent || _syncRequired || !IsActive) return;
+        if (Type == ConsumerType.Simulcast && stream.EncodingIndex != _currentEncoding) return;
+        if (!SeqNum.IsNewer(seq, _lastInSeq)) return;
+        _lastInSeq = seq;
+        _seqOffset--;
     }
 
     /// <summary>Copies <paramref name="source"/> into the transport's send buffer and applies this consumer's rewrite; returns the length.</summary>

@@ -232,8 +232,12 @@ public sealed class Producer
 
         if (_paused) return true;
         // Padding-only packets are probing; consumers never forward them.
-        if (packet.PayloadLength == 0) return true;
         var consumers = _consumers;
+        if (packet.PayloadLength == 0)
+        {
+            for (var i = 0; i < consumers.Count; i++) consumers[i].SkipRtp(stream, seq);
+            return true;
+        }
         for (var i = 0; i < consumers.Count; i++) consumers[i].SendRtp(ref packet, stream, keyFrame, now);
         return true;
     }

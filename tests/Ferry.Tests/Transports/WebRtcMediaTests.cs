@@ -146,6 +146,42 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Padding_only_packets_are_not_forwarded_and_leave_no_gap_in_sequence_numbers()
+    {
+        var (sendTransport, sender) = await ConnectedAsync(_router);
+        var (recvTransport, receiver) = await ConnectedAsync(_router);
+        using var senderScope = sender;
+        using var receiverScope = receiver;
+        var producer = await sendTransport.ProduceAsync(Vp8Producer());
+        await recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities });
+        var number = 0;
+        for (ushort seq = 200; seq < 220; seq++)
+        {
+            if (seq % 5 == 3)
+            {
+                // Bandwidth probing: a padding-only packet on the media SSRC.
+                var buffer = new byte[300];
+                var w = new RtpPacketWriter(buffer, 96, seq, 1234, 11111111);
+                w.AddExtension(4, "0"u8);
+                var length = w.AddPadding(200);
+                sender.SendRtp(buffer.AsSpan(0, length));
+                continue;
+            }
+            sender.SendRtp(Vp8Packet(11111111, seq, (uint)(seq * 3000), keyFrame: seq == 200, number: number++, mid: "0"));
+        }
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count >= number, WaitTimeout));
+        await Task.Delay(100);
+        var received = receiver.ReceivedRtp.ToArray();
+        Assert.Equal(Enumerable.Range(0, number), received.Select(NumberOf));
+        RtpPacket.TryParse(received[0], out var first);
+        for (var i = 0; i < received.Length; i++)
+        {
+            RtpPacket.TryParse(received[i], out var p);
+            Assert.Equal((ushort)(first.SequenceNumber + i), p.SequenceNumber);
+        }
+    }
+
+    [Fact]
     public async Task A_nack_from_the_receiver_is_answered_with_rtx()
     {
         var (sendTransport, sender) = await ConnectedAsync(_router);
