@@ -84,8 +84,9 @@ public sealed class ActiveSpeakerObserverTests : IAsyncLifetime
         await TalkAsync(1200, [(a, Speech), (b, Noise)]);
         Assert.Equal([a.Producer], Snapshot(events));
 
-        // b interjects with 200 ms of speech while a goes on talking.
-        await SendBatchAsync(_router, (b, Repeat(Speech, 10)));
+        // a pauses for breath and b interjects for 200 ms (two decisions or more): b leads on the
+        // immediate and medium scales, a still on the long one.
+        await TalkAsync(200, [(a, Noise), (b, Speech)]);
         await TalkAsync(800, [(a, Speech), (b, Noise)]);
         Assert.Equal([a.Producer], Snapshot(events));
 

@@ -53,7 +53,10 @@ public sealed class DominantSpeakerDetectorTests
         Assert.Equal(["a"], s.Sequence);
 
         s.Run(1000, ("a", Speech), ("b", Noise));
-        s.Run(200, ("a", Speech), ("b", Speech));   // b interjects
+        // a pauses for breath and b interjects: b leads on the immediate and medium scales, but a's
+        // last second still outweighs b's on the long one.
+        s.Run(200, ("a", Noise), ("b", Speech));
+        s.Decide();
         s.Run(1000, ("a", Speech), ("b", Noise));
         Assert.Equal(["a"], s.Sequence);
 
