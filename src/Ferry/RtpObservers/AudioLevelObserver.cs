@@ -19,7 +19,6 @@ public sealed class AudioLevelObserver : RtpObserver
 
     private readonly Dictionary<Producer, Accumulator> _levels = [];
     private readonly LoopTimer _timer;
-    private readonly int _threshold;
     // mediasoup starts "silent": the first silence event only follows some volumes.
     private bool _silence = true;
 
@@ -27,7 +26,6 @@ public sealed class AudioLevelObserver : RtpObserver
     {
         MaxEntries = options.MaxEntries;
         Threshold = options.Threshold;
-        _threshold = options.Threshold;
         Interval = TimeSpan.FromMilliseconds(options.ClampedInterval);
         _timer = Loop.CreateTimer(OnInterval);
         _timer.StartAfter(Interval);
@@ -70,7 +68,7 @@ public sealed class AudioLevelObserver : RtpObserver
             var volume = -(double)acc.Sum / acc.Count;
             acc.Sum = 0;
             acc.Count = 0;
-            if (volume < _threshold) continue;
+            if (volume < Threshold) continue;
             (loud ??= []).Add(new AudioLevelObserverVolume(producer, (int)Math.Round(volume, MidpointRounding.AwayFromZero)));
         }
         if (loud is not null)
