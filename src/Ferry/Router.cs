@@ -3,6 +3,7 @@ using Ferry.Loop;
 using Ferry.Ortc;
 using Ferry.Protocols.Ortc;
 using Ferry.Rtp;
+using Ferry.RtpObservers;
 using Ferry.Transports;
 using Microsoft.Extensions.Logging;
 
@@ -16,6 +17,7 @@ public sealed partial class Router
 {
     private readonly ConcurrentDictionary<string, Transport> _transports = new();
     private readonly ConcurrentDictionary<string, Producer> _producers = new();
+    private readonly ConcurrentDictionary<string, RtpObserver> _rtpObservers = new();
     private readonly ILogger _logger;
     private volatile bool _closed;
 
@@ -55,6 +57,12 @@ public sealed partial class Router
     /// <summary>Raised when a transport is created.</summary>
     public event Action<Transport>? ObserverNewTransport;
 
+    /// <summary>Raised when an RtpObserver is created.</summary>
+    public event Action<RtpObserver>? ObserverNewRtpObserver;
+
+    /// <summary>Its RtpObservers.</summary>
+    public IReadOnlyCollection<RtpObserver> RtpObservers => (IReadOnlyCollection<RtpObserver>)_rtpObservers.Values;
+
     internal EventLoop Loop => _worker.Loop;
 
     internal ILogger Logger => _logger;
@@ -88,6 +96,38 @@ public sealed partial class Router
             var transport = new DirectTransport(this, options);
             AddTransport(transport);
             return transport;
+        });
+    }
+
+    /// <summary>Creates an AudioLevelObserver: periodic volumes of the audio producers added to it.</summary>
+    /// <exception cref="ArgumentException">Invalid options (mediasoup's TypeError).</exception>
+    /// <exception cref="InvalidStateException">The router is closed.</exception>
+    public Task<AudioLevelObserver> CreateAudioLevelObserverAsync(AudioLevelObserverOptions? options = null)
+    {
+        ThrowIfClosed();
+        options ??= new AudioLevelObserverOptions();
+        options.Validate();
+        return InvokeAsync(() =>
+        {
+            ThrowIfClosed();
+            var observer = new AudioLevelObserver(this, options);
+            AddRtpObserver(observer);
+            return observer;
+        });
+    }
+
+    /// <summary>Creates an ActiveSpeakerObserver: the dominant speaker among the audio producers added to it.</summary>
+    /// <exception cref="InvalidStateException">The router is closed.</exception>
+    public Task<ActiveSpeakerObserver> CreateActiveSpeakerObserverAsync(ActiveSpeakerObserverOptions? options = null)
+    {
+        ThrowIfClosed();
+        options ??= new ActiveSpeakerObserverOptions();
+        return InvokeAsync(() =>
+        {
+            ThrowIfClosed();
+            var observer = new ActiveSpeakerObserver(this, options);
+            AddRtpObserver(observer);
+            return observer;
         });
     }
 
@@ -135,6 +175,7 @@ public sealed partial class Router
         {
             Id = Id,
             TransportIds = _transports.Keys.Order(StringComparer.Ordinal).ToList(),
+            RtpObserverIds = _rtpObservers.Keys.Order(StringComparer.Ordinal).ToList(),
             MapProducerIdConsumerIds = _producers.Values.ToDictionary(p => p.Id, p => (IReadOnlyList<string>)p.Consumers.Select(c => c.Id).ToList()),
             MapConsumerIdProducerId = _producers.Values.SelectMany(p => p.Consumers).ToDictionary(c => c.Id, c => c.ProducerId),
         });
@@ -151,6 +192,14 @@ public sealed partial class Router
 
     internal void RemoveTransport(Transport transport) => _transports.TryRemove(transport.Id, out _);
 
+    internal void RemoveRtpObserver(RtpObserver observer) => _rtpObservers.TryRemove(observer.Id, out _);
+
+    private void AddRtpObserver(RtpObserver observer)
+    {
+        _rtpObservers[observer.Id] = observer;
+        Events.Emit(ObserverNewRtpObserver, observer, _logger);
+    }
+
     private void AddTransport(Transport transport)
     {
         _transports[transport.Id] = transport;
@@ -164,6 +213,9 @@ public sealed partial class Router
         _closed = true;
         foreach (var transport in _transports.Values) transport.CloseOnLoop(TransportCloseReason.RouterClosed);
         _transports.Clear();
+        // After the transports: their producers have already left the observers, silently.
+        foreach (var observer in _rtpObservers.Values) observer.CloseOnLoop(byRouter: true);
+        _rtpObservers.Clear();
         _producers.Clear();
         Worker.RemoveRouter(this);
         if (reason == RouterCloseReason.WorkerClosed) Events.Emit(WorkerClose, _logger);
@@ -187,4 +239,6 @@ public sealed record RouterDump
     public required IReadOnlyDictionary<string, IReadOnlyList<string>> MapProducerIdConsumerIds { get; init; }
     /// <summary>Per consumer, its producer.</summary>
     public required IReadOnlyDictionary<string, string> MapConsumerIdProducerId { get; init; }
+    /// <summary>Its RtpObservers.</summary>
+    public IReadOnlyList<string> RtpObserverIds { get; init; } = [];
 }

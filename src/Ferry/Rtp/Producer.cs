@@ -4,6 +4,7 @@ using Ferry.Protocols.Codecs;
 using Ferry.Protocols.Ortc;
 using Ferry.Protocols.Recovery;
 using Ferry.Protocols.Rtp;
+using Ferry.RtpObservers;
 using Ferry.Transports;
 using Microsoft.Extensions.Logging;
 
@@ -23,6 +24,7 @@ public sealed class Producer
     private readonly CodecKind[] _codecByMappedPayloadType = new CodecKind[128];
     private readonly byte[] _extensionIdMap = new byte[256];
     private readonly List<Consumer> _consumers = [];
+    private readonly List<RtpObserver> _observers = [];
     private readonly KeyFrameRequestManager _keyFrames;
     private readonly LoopTimer _timer;
     private readonly ILogger _logger;
@@ -156,6 +158,7 @@ public sealed class Producer
         if (_closed || _paused == paused) return;
         _paused = paused;
         foreach (var consumer in _consumers.ToArray()) consumer.OnProducerPaused(paused);
+        foreach (var observer in _observers.ToArray()) observer.ProducerPauseChanged(this, paused);
         if (!paused) RequestKeyFrameForAll();
         Events.Emit(paused ? ObserverPause : ObserverResume, _logger);
     }
@@ -163,6 +166,13 @@ public sealed class Producer
     internal void AddConsumer(Consumer consumer) => _consumers.Add(consumer);
 
     internal void RemoveConsumer(Consumer consumer) => _consumers.Remove(consumer);
+
+    internal void AddObserver(RtpObserver observer) => _observers.Add(observer);
+
+    internal void RemoveObserver(RtpObserver observer) => _observers.Remove(observer);
+
+    /// <summary>The router's id of ssrc-audio-level when this (audio) producer sends it, else 0.</summary>
+    internal int AudioLevelExtensionId { get; private set; }
 
     /// <summary>Maps each extension id the endpoint uses to the router's id for that URI; mid, rid and rrid are blanked (consumers write their own).</summary>
     private void BuildExtensionMap(RtpParameters parameters, RtpCapabilities router)
@@ -178,7 +188,9 @@ public sealed class Producer
                 case RtpHeaderExtensionUris.TransportWideCc01: TransportWideCcExtensionId = ext.Id; break;
             }
             var routerExt = router.HeaderExtensions?.FirstOrDefault(h => h.Kind == Kind && h.Uri == ext.Uri);
-            if (routerExt is not null) _extensionIdMap[ext.Id] = (byte)routerExt.PreferredId;
+            if (routerExt is null) continue;
+            _extensionIdMap[ext.Id] = (byte)routerExt.PreferredId;
+            if (Kind == MediaKind.Audio && ext.Uri == RtpHeaderExtensionUris.SsrcAudioLevel) AudioLevelExtensionId = routerExt.PreferredId;
         }
     }
 
@@ -238,8 +250,18 @@ public sealed class Producer
             for (var i = 0; i < consumers.Count; i++) consumers[i].SkipRtp(stream, seq);
             return true;
         }
+        if (_observers.Count > 0) FeedObservers(ref packet);
         for (var i = 0; i < consumers.Count; i++) consumers[i].SendRtp(ref packet, stream, keyFrame, now);
         return true;
+    }
+
+    /// <summary>Hands the packet's audio level (read after mapping, so by the router's id) to the observers watching it.</summary>
+    private void FeedObservers(ref RtpPacket packet)
+    {
+        if (AudioLevelExtensionId == 0 || !packet.TryGetExtension(AudioLevelExtensionId, out var value)) return;
+        if (!RtpExtensionValues.TryReadAudioLevel(value, out var voice, out var level)) return;
+        var observers = _observers;
+        for (var i = 0; i < observers.Count; i++) observers[i].ReceiveAudioLevel(this, level, voice);
     }
 
     internal void ReceiveSenderReport(ReceiveStream stream, ulong ntp, uint rtpTimestamp, TimeSpan now) => stream.OnSenderReport(ntp, rtpTimestamp, now);
@@ -309,6 +331,8 @@ public sealed class Producer
         foreach (var s in Streams) s.Store?.Dispose();
         foreach (var consumer in _consumers.ToArray()) consumer.OnProducerClosed();
         _consumers.Clear();
+        foreach (var observer in _observers.ToArray()) observer.ProducerClosed(this);
+        _observers.Clear();
         if (byTransport) Events.Emit(TransportClose, _logger);
         Events.Emit(ObserverClose, _logger);
     }
