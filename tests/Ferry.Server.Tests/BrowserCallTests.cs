@@ -83,6 +83,9 @@ public sealed class BrowserCallTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.True(previous[pageA].Frames > 50, $"A decoded only {previous[pageA].Frames} frames");
         Assert.True(previous[pageB].Frames > 50, $"B decoded only {previous[pageB].Frames} frames");
 
+        // The fake microphone's beep is heard by the audio level observer: an activeSpeaker notification marks a tile.
+        await WaitAsync(pageA, "() => document.querySelector('.tile.speaking') !== null", 15000);
+
         // The admin API shows the room with both peers, each transport on a worker.
         var detail = await fixture.GetJsonAsync($"/api/rooms/{room}");
         Assert.Equal(2, detail.GetProperty("peers").GetArrayLength());

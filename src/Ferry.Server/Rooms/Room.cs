@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Ferry.RtpObservers;
 using Ferry.Server.Signaling;
 using Microsoft.Extensions.Logging;
 
@@ -16,13 +17,28 @@ public sealed partial class Room
     private readonly ILogger _logger;
     private readonly RoomSettings _settings;
 
-    private Room(string id, Router router, RoomSettings settings, ILogger logger)
+    private Room(string id, Router router, AudioLevelObserver audioLevels, RoomSettings settings, ILogger logger)
     {
         Id = id;
         Router = router;
+        AudioLevels = audioLevels;
         _settings = settings;
         _logger = logger;
+        // mediasoup-demo's activeSpeaker notification: the loudest peer, or null on silence.
+        audioLevels.Volumes += volumes =>
+        {
+            var loudest = volumes[0];
+            var peerId = (loudest.Producer.AppData as IDictionary<string, object?>)?["peerId"] as string;
+            foreach (var peer in JoinedPeers()) peer.Connection.Notify("activeSpeaker", new { peerId, volume = loudest.Volume });
+        };
+        audioLevels.Silence += () =>
+        {
+            foreach (var peer in JoinedPeers()) peer.Connection.Notify("activeSpeaker", new { peerId = (string?)null });
+        };
     }
+
+    /// <summary>The room's audio level observer (every audio producer is added to it).</summary>
+    public AudioLevelObserver AudioLevels { get; }
 
     /// <summary>Room id (the roomId of the URL).</summary>
     public string Id { get; }
@@ -45,7 +61,8 @@ public sealed partial class Room
     internal static async Task<Room> CreateAsync(string id, Worker worker, RoomSettings settings, ILogger logger)
     {
         var router = await worker.CreateRouterAsync(new RouterOptions { MediaCodecs = settings.MediaCodecs });
-        return new Room(id, router, settings, logger);
+        var audioLevels = await router.CreateAudioLevelObserverAsync(new AudioLevelObserverOptions { MaxEntries = 1, Threshold = -80, Interval = 800 });
+        return new Room(id, router, audioLevels, settings, logger);
     }
 
     /// <summary>A new WebSocket for <paramref name="peerId"/>: replaces an older connection with that id, as mediasoup-demo does.</summary>

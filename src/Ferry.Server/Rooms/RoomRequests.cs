@@ -124,6 +124,8 @@ public sealed partial class Room
         var producer = await t.Transport.ProduceAsync(new ProducerOptions { Kind = kind, RtpParameters = rtpParameters, AppData = appData });
         peer.Producers[producer.Id] = producer;
         producer.TransportClose += () => peer.Producers.TryRemove(producer.Id, out _);
+        producer.ScoreChange += score => peer.Connection.Notify("producerScore", new { producerId = producer.Id, score });
+        if (kind == MediaKind.Audio) await AudioLevels.AddProducerAsync(new Ferry.RtpObservers.RtpObserverAddRemoveProducerOptions { ProducerId = producer.Id });
         var others = JoinedPeers(except: peer).ToList();
         return new ProtooResult(new { id = producer.Id }, async () =>
         {

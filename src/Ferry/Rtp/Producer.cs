@@ -118,6 +118,9 @@ public sealed class Producer
     public event Action? TransportClose;
     /// <summary>Raised when the producer closes, for whatever reason.</summary>
     public event Action? ObserverClose;
+    /// <summary>Raised (on the worker thread) when a stream's score changes, with every stream's score.</summary>
+    public event Action<IReadOnlyList<ProducerScore>>? ScoreChange;
+
     /// <summary>Raised when paused.</summary>
     public event Action? ObserverPause;
     /// <summary>Raised when resumed.</summary>
@@ -161,6 +164,22 @@ public sealed class Producer
         foreach (var observer in _observers.ToArray()) observer.ProducerPauseChanged(this, paused);
         if (!paused) RequestKeyFrameForAll();
         Events.Emit(paused ? ObserverPause : ObserverResume, _logger);
+    }
+
+    private int[]? _lastScores;
+
+    /// <summary>After the streams' scores were recomputed (each report interval): raise ScoreChange when one moved.</summary>
+    internal void OnScoresUpdated()
+    {
+        _lastScores ??= new int[Streams.Length];
+        var changed = false;
+        for (var i = 0; i < Streams.Length; i++)
+        {
+            if (!Streams[i].HasPackets || Streams[i].Score == _lastScores[i]) continue;
+            _lastScores[i] = Streams[i].Score;
+            changed = true;
+        }
+        if (changed && ScoreChange is { } handler) Events.Emit(handler, Score, _logger);
     }
 
     internal void AddConsumer(Consumer consumer) => _consumers.Add(consumer);

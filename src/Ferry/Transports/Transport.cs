@@ -428,6 +428,7 @@ public abstract class Transport
             }
         }
         if (count > 0) length = FlushReceiverReport(buffer, length, blocks[..count]);
+        foreach (var producer in _producers.Values) producer.OnScoresUpdated();
         if (length > 0) SendRtcp(_rtcpBuffer, length);
     }
 
