@@ -12,7 +12,7 @@ namespace Ferry;
 /// A router (a "room"): its transports, and the producers any of them may consume. Lives on its
 /// worker's loop; the async methods post there.
 /// </summary>
-public sealed class Router
+public sealed partial class Router
 {
     private readonly ConcurrentDictionary<string, Transport> _transports = new();
     private readonly ConcurrentDictionary<string, Producer> _producers = new();

@@ -14,7 +14,7 @@ namespace Ferry.Rtp;
 /// switches and changes of source; answers NACKs from the producer's packet store and turns PLI/FIR
 /// into key frame requests. Lives on its router's loop.
 /// </summary>
-public sealed class Consumer
+public sealed partial class Consumer
 {
     private const int OutCapacity = PacketStore.Capacity;
     private static readonly TimeSpan MaxRetransmitAge = TimeSpan.FromSeconds(2);
@@ -92,6 +92,7 @@ public sealed class Consumer
         }
         _midValue = Encoding.ASCII.GetBytes(rtpParameters.Mid ?? "");
         _encodingCount = producer.Streams.Length;
+        if (type == ConsumerType.Pipe) InitPipe(rtpParameters);
         if (type is ConsumerType.Simulcast or ConsumerType.Svc)
         {
             var spatial = options.PreferredLayers?.SpatialLayer ?? _encodingCount - 1;
@@ -289,6 +290,7 @@ public sealed class Consumer
         if (!IsActive) return;
         if (!_acceptedPayloadType[packet.PayloadType]) return;
         if (IgnoreDtx && Codec == PayloadCodec.Opus && packet.PayloadLength <= 2) return;
+        if (Type == ConsumerType.Pipe) { SendPipeRtp(ref packet, stream, now); return; }
         if (Type == ConsumerType.Simulcast && stream.EncodingIndex != _currentEncoding)
         {
             if (stream.EncodingIndex != _targetEncoding) return;
@@ -423,6 +425,7 @@ public sealed class Consumer
     /// <summary>Writes this consumer's sender report at <paramref name="ntp"/>; 0 when it has sent nothing.</summary>
     internal int WriteSenderReport(Span<byte> destination, ulong ntp, TimeSpan now)
     {
+        if (Type == ConsumerType.Pipe) return WritePipeSenderReports(destination, ntp, now);
         if (!_haveSent) return 0;
         var rtpTs = _lastOutTs + (uint)((now - _lastSentAt).Ticks * ClockRate / TimeSpan.TicksPerSecond);
         return SenderReport.Write(destination, Ssrc, ntp, rtpTs, (uint)PacketCount, (uint)PayloadByteCount, []);
