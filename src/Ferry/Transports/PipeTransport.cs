@@ -104,7 +104,7 @@ public sealed class PipeTransport : Transport
             throw new ArgumentException("invalid srtpParameters (SRTP not enabled)");
         }
         if (string.IsNullOrEmpty(ip)) throw new ArgumentException("missing ip");
-        if (!IPAddress.TryParse(ip, out var address)) throw new ArgumentException($"invalid ip '{ip}'");
+        if (!PlainTransportOptions.IsStrictIp(ip, out var address)) throw new ArgumentException($"invalid ip '{ip}'");
         if (port is < 1 or > 65535) throw new ArgumentException("missing or invalid port");
         var remote = new IPEndPoint(address, port);
         return Loop.InvokeAsync(() =>

@@ -150,7 +150,7 @@ public sealed class PlainTransport : Transport
         if (!Comedia)
         {
             if (string.IsNullOrEmpty(ip)) throw new ArgumentException("missing ip");
-            if (!IPAddress.TryParse(ip, out var address)) throw new ArgumentException($"invalid ip '{ip}'");
+            if (!PlainTransportOptions.IsStrictIp(ip, out var address)) throw new ArgumentException($"invalid ip '{ip}'");
             if (port is not (>= 1 and <= 65535)) throw new ArgumentException("missing or invalid port");
             if (RtcpMux && rtcpPort is not null) throw new ArgumentException("cannot set rtcpPort with rtcpMux enabled");
             if (!RtcpMux && rtcpPort is not (>= 1 and <= 65535)) throw new ArgumentException("missing or invalid rtcpPort (required with rtcpMux disabled)");

@@ -41,10 +41,25 @@ public sealed record PlainTransportOptions
     internal static void ValidateUdpListenInfo(TransportListenInfo info)
     {
         if (info.Protocol != TransportProtocolName.Udp) throw new ArgumentException("only UDP is supported");
-        _ = info.ParsedIp;
+        if (!IsStrictIp(info.Ip)) throw new ArgumentException($"invalid listen IP '{info.Ip}'");
         if (info.PortRange is { } r && (r.Min < 1 || r.Max > 65535 || r.Min > r.Max)) throw new ArgumentException($"invalid portRange [{r.Min}, {r.Max}]");
         if (info.Port is < 0 or > 65535) throw new ArgumentException($"invalid port {info.Port}");
     }
+
+    /// <summary>
+    /// An IPv4 dotted quad or an IPv6 address. IPAddress.TryParse alone also takes "123" (as 0.0.0.123),
+    /// which mediasoup rejects.
+    /// </summary>
+    internal static bool IsStrictIp(string? ip, out System.Net.IPAddress address)
+    {
+        address = System.Net.IPAddress.None;
+        if (string.IsNullOrEmpty(ip) || !System.Net.IPAddress.TryParse(ip, out var parsed)) return false;
+        if (parsed.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && ip.Split('.').Length != 4) return false;
+        address = parsed;
+        return true;
+    }
+
+    internal static bool IsStrictIp(string? ip) => IsStrictIp(ip, out _);
 }
 
 /// <summary>Options of <see cref="Router.CreatePipeTransportAsync"/> (mediasoup's <c>PipeTransportOptions</c>).</summary>
