@@ -322,6 +322,41 @@ public sealed class PipeTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_pipe_with_rtx_answers_a_nack_per_stream_with_rtx()
+    {
+        using var peer = new UdpRtpPeer();
+        var producer = await _source.ProduceAsync(Vp8Producer());
+        var pipe = await _router1.CreatePipeTransportAsync(new PipeTransportOptions { ListenInfo = new TransportListenInfo { Ip = "127.0.0.1" }, EnableRtx = true });
+        await pipe.ConnectAsync("127.0.0.1", peer.LocalEndPoint.Port);
+        var consumer = await pipe.ConsumeAsync(new PipeConsumerOptions { ProducerId = producer.Id });
+        var ssrc = consumer.RtpParameters.Encodings![0].Ssrc!.Value;
+        var rtxSsrc = consumer.RtpParameters.Encodings![0].Rtx!.Ssrc;
+        for (var i = 0; i < 10; i++) producer.Send(Vp8Packet(11111111, (ushort)(5000 + i), (uint)(i * 3000), keyFrame: i == 0, number: i, mid: "0"));
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => peer.ReceivedRtp.Count >= 10, WaitTimeout));
+        // Forwarded as they came: the producer's sequence numbers and timestamps, the pipe's SSRC.
+        var received = peer.ReceivedRtp.ToArray();
+        for (var i = 0; i < 10; i++)
+        {
+            RtpPacket.TryParse(received[i], out var p);
+            Assert.Equal(ssrc, p.Ssrc);
+            Assert.Equal((ushort)(5000 + i), p.SequenceNumber);
+            Assert.Equal((uint)(i * 3000), p.Timestamp);
+        }
+
+        var nack = new byte[64];
+        var n = GenericNack.Write(nack, 1, ssrc, [5004]);
+        peer.SendRtcp(nack[..n], pipe.Tuple.LocalPort);
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => peer.ReceivedRtp.Count >= 11, WaitTimeout));
+        var retransmitted = peer.ReceivedRtp.ToArray()[10];
+        Assert.True(RtpPacket.TryParse(retransmitted, out var r));
+        Assert.Equal(rtxSsrc, r.Ssrc);
+        Assert.Equal(102, r.PayloadType);
+        Assert.True(r.TryDecodeRtx(101, ssrc));
+        Assert.Equal(5004, r.SequenceNumber);
+        Assert.Equal(4, BitConverter.ToInt32(r.Payload[4..]));
+    }
+
+    [Fact]
     public async Task Routers_on_the_same_worker_can_be_piped()
     {
         var router3 = await _worker1.CreateRouterAsync(DefaultRouterOptions);
