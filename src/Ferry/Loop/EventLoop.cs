@@ -153,6 +153,9 @@ internal sealed unsafe class EventLoop : IDisposable
 
     private void Wake()
     {
+        // Once the loop has exited its eventfd is closed and the number may already belong to another
+        // fd (a socket of another worker, the test host's pipe): writing there would corrupt it.
+        if (_exitedFlag) return;
         ulong one = 1;
         Libc.Write(_wakeFd, (byte*)&one, sizeof(ulong));
     }

@@ -15,7 +15,7 @@ namespace Ferry.Rtp;
 /// switches and changes of source; answers NACKs from the producer's packet store and turns PLI/FIR
 /// into key frame requests. Lives on its router's loop.
 /// </summary>
-public sealed class Consumer
+public sealed partial class Consumer
 {
     private const int OutCapacity = PacketStore.Capacity;
     private static readonly TimeSpan MaxRetransmitAge = TimeSpan.FromSeconds(2);
@@ -94,6 +94,7 @@ public sealed class Consumer
         }
         _midValue = Encoding.ASCII.GetBytes(rtpParameters.Mid ?? "");
         _encodingCount = producer.Streams.Length;
+        if (type == ConsumerType.Pipe) InitPipe(rtpParameters);
         if (type is ConsumerType.Simulcast or ConsumerType.Svc)
         {
             var spatial = options.PreferredLayers?.SpatialLayer ?? _encodingCount - 1;
@@ -294,6 +295,7 @@ public sealed class Consumer
             SkipRtp(stream, packet.SequenceNumber);
             return;
         }
+        if (Type == ConsumerType.Pipe) { SendPipeRtp(ref packet, stream, now); return; }
         if (Type == ConsumerType.Simulcast && stream.EncodingIndex != _currentEncoding)
         {
             if (stream.EncodingIndex != _targetEncoding) return;
@@ -443,6 +445,7 @@ public sealed class Consumer
     /// <summary>Writes this consumer's sender report at <paramref name="ntp"/>; 0 when it has sent nothing.</summary>
     internal int WriteSenderReport(Span<byte> destination, ulong ntp, TimeSpan now)
     {
+        if (Type == ConsumerType.Pipe) return WritePipeSenderReports(destination, ntp, now);
         if (!_haveSent) return 0;
         var rtpTs = _lastOutTs + (uint)((now - _lastSentAt).Ticks * ClockRate / TimeSpan.TicksPerSecond);
         return SenderReport.Write(destination, Ssrc, ntp, rtpTs, (uint)PacketCount, (uint)PayloadByteCount, []);

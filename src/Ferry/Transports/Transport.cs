@@ -124,16 +124,20 @@ public abstract class Transport
         ThrowIfClosed();
         if (string.IsNullOrEmpty(options.ProducerId)) throw new ArgumentException("missing producerId");
         if (options.Mid is "") throw new ArgumentException("if given, mid must be a non empty string");
-        RtpParametersValidation.ValidateCapabilities(options.RtpCapabilities);
+        // A pipe's consumer takes every stream of the producer as it is: no capabilities to negotiate against.
+        var pipe = this as PipeTransport;
+        if (pipe is null) RtpParametersValidation.ValidateCapabilities(options.RtpCapabilities);
         return Router.InvokeAsync(() =>
         {
             ThrowIfClosed();
             if (!Router.TryGetProducer(options.ProducerId, out var producer) || producer.Closed)
                 throw new InvalidOperationException($"Producer with id \"{options.ProducerId}\" not found");
             var enableRtx = options.EnableRtx ?? producer.Kind == MediaKind.Video;
-            var parameters = RtpParametersNegotiation.GetConsumerParameters(producer.ConsumableRtpParameters, options.RtpCapabilities, enableRtx);
-            parameters = parameters with { Mid = options.Mid ?? NextMid() };
-            var type = producer.Type switch
+            var parameters = pipe is not null
+                ? RtpParametersNegotiation.GetPipeConsumerParameters(producer.ConsumableRtpParameters, pipe.EnableRtx)
+                : RtpParametersNegotiation.GetConsumerParameters(producer.ConsumableRtpParameters, options.RtpCapabilities, enableRtx);
+            if (pipe is null) parameters = parameters with { Mid = options.Mid ?? NextMid() };
+            var type = pipe is not null ? ConsumerType.Pipe : producer.Type switch
             {
                 ProducerType.Simulcast => ConsumerType.Simulcast,
                 ProducerType.Svc => ConsumerType.Svc,
@@ -143,6 +147,7 @@ public abstract class Transport
             _consumers.Add(consumer.Id, consumer);
             _consumersBySsrc[consumer.Ssrc] = consumer;
             if (consumer.RtxSsrc is { } rtx) _consumersBySsrc[rtx] = consumer;
+            foreach (var pipeSsrc in consumer.PipeSsrcs) _consumersBySsrc[pipeSsrc] = consumer;
             producer.AddConsumer(consumer);
             EnsureRtcpTimer();
             Events.Emit(ObserverNewConsumer, consumer, Logger);
@@ -326,10 +331,11 @@ public abstract class Transport
                     }
                     break;
                 case RtcpPacketType.TransportFeedback when p.Count == 1 && GenericNack.TryParse(p, out _, out var nackSsrc):
-                    if (_consumersBySsrc.TryGetValue(nackSsrc, out var nc) && nackSsrc == nc.Ssrc)
+                    if (_consumersBySsrc.TryGetValue(nackSsrc, out var nc) && (nackSsrc == nc.Ssrc || nc.Type == ConsumerType.Pipe))
                     {
                         var n = GenericNack.ReadLost(p, _nackScratch);
-                        nc.ReceiveNack(_nackScratch.AsSpan(0, n), now);
+                        if (nc.Type == ConsumerType.Pipe) nc.ReceivePipeNack(nackSsrc, _nackScratch.AsSpan(0, n), now);
+                        else nc.ReceiveNack(_nackScratch.AsSpan(0, n), now);
                     }
                     break;
             }
@@ -465,6 +471,7 @@ public abstract class Transport
         if (!_consumers.Remove(consumer.Id)) return;
         _consumersBySsrc.Remove(consumer.Ssrc);
         if (consumer.RtxSsrc is { } rtx) _consumersBySsrc.Remove(rtx);
+        foreach (var pipeSsrc in consumer.PipeSsrcs) _consumersBySsrc.Remove(pipeSsrc);
         consumer.CloseOnLoop(reason);
     }
 

@@ -27,4 +27,12 @@ public sealed record TransportStats
     public TransportTupleInfo? IceSelectedTuple { get; init; }
     /// <summary>WebRTC: DTLS state.</summary>
     public DtlsStateName? DtlsState { get; init; }
+    /// <summary>Plain: RTP and RTCP share a port.</summary>
+    public bool? RtcpMux { get; init; }
+    /// <summary>Plain: the remote address is learnt from the first packet.</summary>
+    public bool? Comedia { get; init; }
+    /// <summary>Plain and pipe: the RTP tuple.</summary>
+    public TransportTupleInfo? Tuple { get; init; }
+    /// <summary>Plain without rtcp-mux: the RTCP tuple.</summary>
+    public TransportTupleInfo? RtcpTuple { get; init; }
 }
