@@ -67,6 +67,16 @@ public sealed partial class Router
         return timer;
     }
 
+    internal void AddTimerRegistration(LoopTimer timer)
+    {
+        lock (_timers) _timers.Add(timer);
+    }
+
+    internal void RemoveTimerRegistration(LoopTimer timer)
+    {
+        lock (_timers) _timers.Remove(timer);
+    }
+
     /// <summary>Forgets a timer of a closed object.</summary>
     internal void ReleaseTimer(LoopTimer timer)
     {
@@ -85,6 +95,7 @@ public sealed partial class Router
         ThrowIfClosed();
         if (target.Closed) throw new InvalidStateException("target worker closed");
         if (Interlocked.Exchange(ref _moving, 1) != 0) throw new InvalidStateException("a move of this router is already running");
+        await MoveLock.WaitAsync().ConfigureAwait(false);
         try
         {
             var source = _worker;
@@ -99,6 +110,7 @@ public sealed partial class Router
                 _inTransit = true;
                 var sockets = new List<UdpSocket>();
                 foreach (var transport in _transports.Values) sockets.AddRange(transport.Sockets);
+                if (_localPipes is not null) sockets.AddRange(_localPipes.Sockets);
                 foreach (var socket in sockets) socket.Detach(target.Loop);
                 List<LoopTimer> timers;
                 lock (_timers) timers = [.. _timers];
@@ -128,9 +140,16 @@ public sealed partial class Router
         }
         finally
         {
+            MoveLock.Release();
             Volatile.Write(ref _moving, 0);
         }
     }
+
+    /// <summary>
+    /// Moves in a process run one at a time: a transport move stops two loops at once, and two such
+    /// moves in opposite directions must never wait on each other.
+    /// </summary>
+    internal static readonly SemaphoreSlim MoveLock = new(1, 1);
 
     /// <summary>Raised after each completed move, off the worker threads.</summary>
     public event Action<RouterMoveReport>? ObserverMoved;

@@ -188,7 +188,16 @@ public sealed partial class Router
         if (!_producers.TryAdd(producer.Id, producer)) throw new InvalidOperationException($"a Producer with same id \"{producer.Id}\" already exists");
     }
 
-    internal void RemoveProducer(Producer producer) => _producers.TryRemove(producer.Id, out _);
+    internal void RemoveProducer(Producer producer) => _producers.TryRemove(new KeyValuePair<string, Producer>(producer.Id, producer));
+
+    internal void RemoveTransportEntry(Transport transport) => _transports.TryRemove(transport.Id, out _);
+
+    internal void AddTransportEntry(Transport transport) => _transports[transport.Id] = transport;
+
+    private Mobility.LocalPipeTransport? _localPipes;
+
+    /// <summary>The hidden transport holding this router's replicas; created on first use, on the loop.</summary>
+    internal Mobility.LocalPipeTransport LocalPipes => _localPipes ??= new Mobility.LocalPipeTransport(this);
 
     internal void RemoveTransport(Transport transport) => _transports.TryRemove(transport.Id, out _);
 
@@ -212,6 +221,7 @@ public sealed partial class Router
         if (_closed) return;
         _closed = true;
         foreach (var transport in _transports.Values) transport.CloseOnLoop(TransportCloseReason.RouterClosed);
+        _localPipes?.CloseOnLoop(TransportCloseReason.RouterClosed);
         _transports.Clear();
         // After the transports: their producers have already left the observers, silently.
         foreach (var observer in _rtpObservers.Values) observer.CloseOnLoop(byRouter: true);

@@ -71,7 +71,29 @@ internal sealed unsafe class EventLoop : IDisposable
     public event Action<Exception>? Died;
 
     /// <summary>True on the loop's own thread.</summary>
-    public bool IsOnLoop => Environment.CurrentManagedThreadId == _threadId;
+    public bool IsOnLoop => Environment.CurrentManagedThreadId is var t && (t == _threadId || t == _frozenFor);
+
+    // While frozen (see Freeze), the one thread allowed to touch this loop's objects.
+    private volatile int _frozenFor = -1;
+
+    /// <summary>
+    /// Blocks this loop between two commands and lets <paramref name="owner"/> (another loop's thread)
+    /// act on its objects until <paramref name="release"/> is set: how a move changes two loops'
+    /// objects at one instant. <paramref name="frozen"/> is set once the loop is parked.
+    /// </summary>
+    public void Freeze(int owner, ManualResetEventSlim frozen, ManualResetEventSlim release) => Post(() =>
+    {
+        _frozenFor = owner;
+        frozen.Set();
+        release.Wait();
+        _frozenFor = -1;
+    });
+
+    /// <summary>Managed id of the loop's thread.</summary>
+    public int ThreadId => _threadId;
+
+    /// <summary>Queues a reusable command (no allocation per post).</summary>
+    internal void Post(LoopCommand command) => Enqueue(command);
 
     public void Start() => _thread.Start();
 

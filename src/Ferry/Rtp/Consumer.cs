@@ -40,6 +40,8 @@ public sealed partial class Consumer
     private ushort _syncSeq;
     private ushort _lastOutSeq;
     private ushort _lastInSeq;
+    private ushort _dedupUntil;
+    private bool _dedupActive;
     private uint _lastOutTs;
     private TimeSpan _lastSentAt;
     private ushort _rtxSeq = (ushort)Random.Shared.Next(0, 0x8000);
@@ -189,23 +191,23 @@ public sealed partial class Consumer
     private bool IsActive => !_paused && !_producerPaused && !_closed && _producer is not null && Transport.IsConnected;
 
     /// <summary>Pauses sending.</summary>
-    public Task PauseAsync() => Transport.Router.InvokeAsync(() => SetPaused(true));
+    public Task PauseAsync() => Transport.InvokeAsync(() => SetPaused(true));
 
     /// <summary>Resumes sending; asks the producer for a key frame and resynchronises.</summary>
-    public Task ResumeAsync() => Transport.Router.InvokeAsync(() => SetPaused(false));
+    public Task ResumeAsync() => Transport.InvokeAsync(() => SetPaused(false));
 
     /// <summary>Closes the consumer.</summary>
-    public Task CloseAsync() => _closed ? Task.CompletedTask : Transport.Router.InvokeAsync(() => Transport.CloseConsumerOnLoop(this, ConsumerCloseReason.Closed));
+    public Task CloseAsync() => _closed ? Task.CompletedTask : Transport.InvokeAsync(() => Transport.CloseConsumerOnLoop(this, ConsumerCloseReason.Closed));
 
     /// <summary>Asks the producer for a key frame.</summary>
-    public Task RequestKeyFrameAsync() => Transport.Router.InvokeAsync(RequestKeyFrame);
+    public Task RequestKeyFrameAsync() => Transport.InvokeAsync(RequestKeyFrame);
 
     /// <summary>Sets the preferred layers (clamped to what the producer has); simple consumers ignore it.</summary>
     /// <exception cref="ArgumentException">A negative layer.</exception>
     public Task SetPreferredLayersAsync(ConsumerLayers layers)
     {
         if (layers.SpatialLayer < 0 || layers.TemporalLayer < 0) throw new ArgumentException("invalid layers");
-        return Transport.Router.InvokeAsync(() =>
+        return Transport.InvokeAsync(() =>
         {
             if (Type is not (ConsumerType.Simulcast or ConsumerType.Svc)) return;
             _preferredLayers = new ConsumerLayers(Math.Min(layers.SpatialLayer, _encodingCount - 1), layers.TemporalLayer);
@@ -218,11 +220,11 @@ public sealed partial class Consumer
     public Task SetPriorityAsync(int priority)
     {
         if (priority is < 1 or > 255) throw new ArgumentException("invalid priority");
-        return Transport.Router.InvokeAsync(() => { _priority = priority; });
+        return Transport.InvokeAsync(() => { _priority = priority; });
     }
 
     /// <summary>Statistics: the outbound stream, then the producer stream being forwarded (mediasoup's shape).</summary>
-    public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => Transport.Router.InvokeAsync(() =>
+    public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => Transport.InvokeAsync(() =>
     {
         var list = new List<RtpStreamStats> { RtpStreamStats.Outbound(this, Loop.Now) };
         if (_producer is { } p)
@@ -287,9 +289,12 @@ public sealed partial class Consumer
     /// Forwards one packet of the producer (already in the router's space). Copies it into the
     /// transport's send buffer, rewrites it there and sends it; the producer's buffer is untouched.
     /// </summary>
+    /// <summary>Packets not forwarded: consumer inactive, older than the sync point, duplicates after a source switch.</summary>
+    internal long DroppedInactive, DroppedBeforeSync, DroppedDuplicate;
+
     internal void SendRtp(ref RtpPacket packet, ReceiveStream stream, bool keyFrame, TimeSpan now)
     {
-        if (!IsActive) return;
+        if (!IsActive) { DroppedInactive++; return; }
         if (!_acceptedPayloadType[packet.PayloadType] || (IgnoreDtx && Codec == CodecKind.Opus && packet.PayloadLength <= 2))
         {
             SkipRtp(stream, packet.SequenceNumber);
@@ -330,7 +335,15 @@ public sealed partial class Consumer
         else if (SeqNum.IsNewer(_syncSeq, seq))
         {
             // Older than the point we synced at: it belongs to the previous source.
+            DroppedBeforeSync++;
             return;
+        }
+        else if (_dedupActive)
+        {
+            // Just switched to another path of the same producer (a move): what the old path already
+            // delivered arrives again on the new one and is forwarded once (the RFC 7198 idea).
+            if (!SeqNum.IsNewer(seq, _dedupUntil)) { DroppedDuplicate++; return; }
+            _dedupActive = false;
         }
         if (SeqNum.IsNewer(seq, _lastInSeq)) _lastInSeq = seq;
         var outSeq = (ushort)(seq + _seqOffset);
@@ -449,6 +462,21 @@ public sealed partial class Consumer
         if (!_haveSent) return 0;
         var rtpTs = _lastOutTs + (uint)((now - _lastSentAt).Ticks * ClockRate / TimeSpan.TicksPerSecond);
         return SenderReport.Write(destination, Ssrc, ntp, rtpTs, (uint)PacketCount, (uint)PayloadByteCount, []);
+    }
+
+    /// <summary>
+    /// Feeds this consumer from another copy of the same producer (the original or a replica in
+    /// this consumer's router) from the next packet on; the same input numbers keep the output
+    /// continuous, duplicates from the overlap are dropped. Call with both producers' loops stopped.
+    /// </summary>
+    internal void SwitchSource(Producer source)
+    {
+        _producer = source;
+        if (_haveSent && !_syncRequired)
+        {
+            _dedupUntil = _lastInSeq;
+            _dedupActive = true;
+        }
     }
 
     internal void OnProducerClosed()

@@ -33,8 +33,9 @@ public sealed class Producer
     private volatile bool _paused;
     private volatile bool _closed;
 
-    internal Producer(Transport transport, ProducerOptions options, RtpParameters rtpParameters, RtpMapping mapping, RtpParameters consumable, ProducerType type)
+    internal Producer(Transport transport, ProducerOptions options, RtpParameters rtpParameters, RtpMapping mapping, RtpParameters consumable, ProducerType type, Producer? origin = null)
     {
+        Origin = origin;
         Transport = transport;
         Id = options.Id ?? Guid.NewGuid().ToString();
         Kind = options.Kind;
@@ -46,7 +47,7 @@ public sealed class Producer
         _paused = options.Paused;
         _logger = transport.Router.Worker.LoggerFactory.CreateLogger<Producer>();
         _keyFrames = new KeyFrameRequestManager(options.KeyFrameRequestDelay);
-        _timer = transport.Router.CreateTimer(OnTimer);
+        _timer = transport.CreateOwnedTimer(OnTimer);
 
         Array.Fill(_payloadTypeMap, NoMapping);
         foreach (var m in mapping.Codecs) _payloadTypeMap[m.PayloadType] = (byte)m.MappedPayloadType;
@@ -72,7 +73,8 @@ public sealed class Producer
         for (var i = 0; i < encodings.Count; i++)
         {
             var e = encodings[i];
-            streams[i] = new ReceiveStream(i, e.Ssrc, e.Rid, mapping.Encodings[i].MappedSsrc, (uint)mediaCodec.ClockRate, nackEnabled ? new NackGenerator() : null)
+            // A replica's packets come through an in-memory pipe that loses nothing: no NACKs to send.
+            streams[i] = new ReceiveStream(i, e.Ssrc, e.Rid, mapping.Encodings[i].MappedSsrc, (uint)mediaCodec.ClockRate, nackEnabled && origin is null ? new NackGenerator() : null)
             {
                 RtxSsrc = e.Rtx?.Ssrc,
                 Store = nackEnabled ? new PacketStore() : null,
@@ -127,6 +129,25 @@ public sealed class Producer
     public event Action? ObserverResume;
 
     internal RtpParameters ConsumableRtpParameters { get; }
+
+    /// <summary>For a replica (a copy of a producer in another router, fed through an in-memory pipe): the original.</summary>
+    internal Producer? Origin { get; }
+
+    /// <summary>For a replica: the pipe that feeds it.</summary>
+    internal Mobility.LocalPipe? FeedingPipe { get; set; }
+
+    /// <summary>For an origin: its replicas by router, each with the pipe that feeds it.</summary>
+    internal System.Collections.Concurrent.ConcurrentDictionary<Router, Mobility.LocalPipe> Replicas { get; } = new();
+
+    private readonly List<Mobility.LocalPipe> _sinks = [];
+
+    /// <summary>Starts feeding a replica's pipe. Call on this producer's loop.</summary>
+    internal void AddSink(Mobility.LocalPipe pipe) => _sinks.Add(pipe);
+
+    /// <summary>Stops feeding a replica's pipe. Call on this producer's loop.</summary>
+    internal void RemoveSink(Mobility.LocalPipe pipe) => _sinks.Remove(pipe);
+
+    internal int SinkCount => _sinks.Count;
     internal ReceiveStream[] Streams { get; }
     internal IReadOnlyList<Consumer> Consumers => _consumers;
     internal bool UsePli { get; }
@@ -134,16 +155,16 @@ public sealed class Producer
     internal EventLoop Loop => Transport.Loop;
 
     /// <summary>Stops forwarding to consumers; they see producerpause.</summary>
-    public Task PauseAsync() => Transport.Router.InvokeAsync(() => SetPaused(true));
+    public Task PauseAsync() => Transport.InvokeAsync(() => SetPaused(true));
 
     /// <summary>Resumes forwarding; consumers see producerresume and ask for a key frame.</summary>
-    public Task ResumeAsync() => Transport.Router.InvokeAsync(() => SetPaused(false));
+    public Task ResumeAsync() => Transport.InvokeAsync(() => SetPaused(false));
 
     /// <summary>Closes the producer; its consumers close with producerclose.</summary>
-    public Task CloseAsync() => _closed ? Task.CompletedTask : Transport.Router.InvokeAsync(() => Transport.CloseProducerOnLoop(this, byTransport: false));
+    public Task CloseAsync() => _closed ? Task.CompletedTask : Transport.InvokeAsync(() => Transport.CloseProducerOnLoop(this, byTransport: false));
 
     /// <summary>Receive statistics of each stream (mediasoup's inbound-rtp stats).</summary>
-    public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => Transport.Router.InvokeAsync(() =>
+    public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => Transport.InvokeAsync(() =>
         (IReadOnlyList<RtpStreamStats>)Streams.Where(s => s.HasPackets).Select(s => RtpStreamStats.Inbound(s, Kind, MimeTypeOf(s), Loop.Now)).ToList());
 
     /// <summary>Injects an RTP packet (DirectTransport producers only).</summary>
@@ -163,6 +184,11 @@ public sealed class Producer
         foreach (var consumer in _consumers.ToArray()) consumer.OnProducerPaused(paused);
         foreach (var observer in _observers.ToArray()) observer.ProducerPauseChanged(this, paused);
         if (!paused) RequestKeyFrameForAll();
+        foreach (var pipe in Replicas.Values)
+        {
+            var replica = pipe.Replica;
+            replica.Transport.Post(() => replica.SetPaused(paused));
+        }
         Events.Emit(paused ? ObserverPause : ObserverResume, _logger);
     }
 
@@ -262,6 +288,9 @@ public sealed class Producer
         stream.Store?.Store(seq, packet.Data, now);
 
         if (_paused) return true;
+        // Replicas in other routers get every packet, padding included, so their consumers skip the same numbers.
+        var sinks = _sinks;
+        for (var i = 0; i < sinks.Count; i++) sinks[i].Write(packet.Data);
         // Padding-only packets are probing; consumers never forward them.
         var consumers = _consumers;
         if (packet.PayloadLength == 0)
@@ -346,8 +375,22 @@ public sealed class Producer
     {
         if (_closed) return;
         _closed = true;
-        Transport.Router.ReleaseTimer(_timer);
+        Transport.ReleaseOwnedTimer(_timer);
         foreach (var s in Streams) s.Store?.Dispose();
+        foreach (var pipe in Replicas.Values)
+        {
+            pipe.Closed = true;
+            var replica = pipe.Replica;
+            replica.Transport.Post(() => replica.Transport.CloseProducerOnLoop(replica, byTransport: false));
+        }
+        Replicas.Clear();
+        _sinks.Clear();
+        if (Origin is { } origin && FeedingPipe is { } feeding)
+        {
+            feeding.Closed = true;
+            origin.Replicas.TryRemove(new KeyValuePair<Router, Mobility.LocalPipe>(Transport.Router, feeding));
+            origin.Transport.Post(() => origin.RemoveSink(feeding));
+        }
         foreach (var consumer in _consumers.ToArray()) consumer.OnProducerClosed();
         _consumers.Clear();
         foreach (var observer in _observers.ToArray()) observer.ProducerClosed(this);

@@ -28,7 +28,7 @@ public sealed class DirectTransport : Transport
     {
         ThrowIfClosed();
         if (rtcp.Length > _inbound.Length) throw new ArgumentException("RTCP packet too large");
-        return Router.InvokeAsync(() =>
+        return InvokeAsync(() =>
         {
             if (Closed) return;
             rtcp.CopyTo(_inbound, 0);
@@ -37,14 +37,14 @@ public sealed class DirectTransport : Transport
     }
 
     /// <summary>Statistics with mediasoup's field names.</summary>
-    public Task<IReadOnlyList<TransportStats>> GetStatsAsync() => Router.InvokeAsync(() => (IReadOnlyList<TransportStats>)
+    public Task<IReadOnlyList<TransportStats>> GetStatsAsync() => InvokeAsync(() => (IReadOnlyList<TransportStats>)
         [new TransportStats { Type = "direct-transport", TransportId = Id, Timestamp = (long)Loop.Now.TotalMilliseconds }]);
 
     internal void InjectRtp(ReadOnlySpan<byte> packet)
     {
         if (packet.Length > _inbound.Length) throw new ArgumentException("RTP packet too large");
         var copy = packet.ToArray();
-        Router.Post(() =>
+        Post(() =>
         {
             if (Closed) return;
             copy.CopyTo(_inbound, 0);

@@ -109,7 +109,7 @@ public sealed class PipeTransport : Transport
         if (!PlainTransportOptions.IsStrictIp(ip, out var address)) throw new ArgumentException($"invalid ip '{ip}'");
         if (port is < 1 or > 65535) throw new ArgumentException("missing or invalid port");
         var remote = new IPEndPoint(address, port);
-        return Router.InvokeAsync(() =>
+        return InvokeAsync(() =>
         {
             ThrowIfClosed();
             if (_connectCalled) throw new InvalidOperationException("connect() already called");
@@ -130,7 +130,7 @@ public sealed class PipeTransport : Transport
     public Task<IReadOnlyList<TransportStats>> GetStatsAsync()
     {
         ThrowIfClosed();
-        return Router.InvokeAsync(() => (IReadOnlyList<TransportStats>)
+        return InvokeAsync(() => (IReadOnlyList<TransportStats>)
         [
             new TransportStats
             {

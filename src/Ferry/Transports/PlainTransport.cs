@@ -159,7 +159,7 @@ public sealed class PlainTransport : Transport
             remote = new IPEndPoint(address, port.Value);
             if (!RtcpMux) remoteRtcp = new IPEndPoint(address, rtcpPort!.Value);
         }
-        return Router.InvokeAsync(() =>
+        return InvokeAsync(() =>
         {
             ThrowIfClosed();
             if (_connectCalled) throw new InvalidOperationException("connect() already called");
@@ -194,7 +194,7 @@ public sealed class PlainTransport : Transport
     public Task<IReadOnlyList<TransportStats>> GetStatsAsync()
     {
         ThrowIfClosed();
-        return Router.InvokeAsync(() => (IReadOnlyList<TransportStats>)
+        return InvokeAsync(() => (IReadOnlyList<TransportStats>)
         [
             new TransportStats
             {

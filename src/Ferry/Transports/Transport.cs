@@ -14,7 +14,7 @@ namespace Ferry.Transports;
 /// producer streams (by SSRC, then MID, then RID, as mediasoup's RtpListener), RTCP handling and the
 /// periodic reports. Subclasses move the bytes (sockets, SRTP). Lives on its router's loop.
 /// </summary>
-public abstract class Transport
+public abstract partial class Transport
 {
     private static readonly DateTime NtpEpoch = new(1900, 1, 1, 0, 0, 0, DateTimeKind.Utc);
 
@@ -43,8 +43,8 @@ public abstract class Transport
         Id = Guid.NewGuid().ToString();
         AppData = appData;
         Logger = router.Worker.LoggerFactory.CreateLogger(GetType());
-        _rtcpTimer = router.CreateTimer(OnRtcpTimer);
-        _transportCcTimer = router.CreateTimer(OnTransportCcTimer);
+        _rtcpTimer = CreateOwnedTimer(OnRtcpTimer);
+        _transportCcTimer = CreateOwnedTimer(OnTransportCcTimer);
     }
 
     /// <summary>Unique id.</summary>
@@ -91,7 +91,7 @@ public abstract class Transport
     {
         ThrowIfClosed();
         var parameters = RtpParametersValidation.ValidateForProducer(options.Kind, options.RtpParameters);
-        return Router.InvokeAsync(() =>
+        return InvokeAsync(() =>
         {
             ThrowIfClosed();
             if (options.Id is { } id && _producers.ContainsKey(id)) throw new ArgumentException($"a Producer with same id \"{id}\" already exists");
@@ -127,7 +127,7 @@ public abstract class Transport
         // A pipe's consumer takes every stream of the producer as it is: no capabilities to negotiate against.
         var pipe = this as PipeTransport;
         if (pipe is null) RtpParametersValidation.ValidateCapabilities(options.RtpCapabilities);
-        return Router.InvokeAsync(() =>
+        return InvokeAsync(() =>
         {
             ThrowIfClosed();
             if (!Router.TryGetProducer(options.ProducerId, out var producer) || producer.Closed)
@@ -160,16 +160,29 @@ public abstract class Transport
     internal virtual IEnumerable<Loop.UdpSocket> Sockets => [];
 
     internal int ProducerCount => _producers.Count;
+
+    /// <summary>Its producers (loop only).</summary>
+    internal IReadOnlyCollection<Producer> Producers => _producers.Values;
+
+    /// <summary>Its consumers (loop only).</summary>
+    internal IReadOnlyCollection<Consumer> Consumers => _consumers.Values;
+
+    /// <summary>Adds a replica producer (see <see cref="Mobility.LocalPipeTransport"/>); the caller decides when the router's map gets it.</summary>
+    internal void AddReplicaProducer(Producer replica)
+    {
+        AddToListener(replica);
+        _producers.Add(replica.Id, replica);
+    }
     internal int ConsumerCount => _consumers.Count;
 
     /// <summary>Its producers.</summary>
-    public Task<IReadOnlyList<Producer>> GetProducersAsync() => Router.InvokeAsync(() => (IReadOnlyList<Producer>)_producers.Values.ToList());
+    public Task<IReadOnlyList<Producer>> GetProducersAsync() => InvokeAsync(() => (IReadOnlyList<Producer>)_producers.Values.ToList());
 
     /// <summary>Its consumers.</summary>
-    public Task<IReadOnlyList<Consumer>> GetConsumersAsync() => Router.InvokeAsync(() => (IReadOnlyList<Consumer>)_consumers.Values.ToList());
+    public Task<IReadOnlyList<Consumer>> GetConsumersAsync() => InvokeAsync(() => (IReadOnlyList<Consumer>)_consumers.Values.ToList());
 
     /// <summary>Closes the transport, its producers (their consumers elsewhere close too) and its consumers.</summary>
-    public Task CloseAsync() => _closed ? Task.CompletedTask : Router.InvokeAsync(() => CloseOnLoop(TransportCloseReason.Closed));
+    public Task CloseAsync() => _closed ? Task.CompletedTask : InvokeAsync(() => CloseOnLoop(TransportCloseReason.Closed));
 
     private string NextMid()
     {
@@ -366,7 +379,7 @@ public abstract class Transport
     /// <summary>Sends a plain RTCP compound held in <paramref name="buffer"/> (room for the SRTCP trailer).</summary>
     private protected abstract void SendRtcp(Span<byte> buffer, int length);
 
-    internal void SendKeyFrameRequest(uint mediaSsrc, bool useFir)
+    internal virtual void SendKeyFrameRequest(uint mediaSsrc, bool useFir)
     {
         if (!IsConnected) return;
         var length = useFir
@@ -480,8 +493,8 @@ public abstract class Transport
         Loop.AssertOnLoop();
         if (_closed) return;
         _closed = true;
-        Router.ReleaseTimer(_rtcpTimer);
-        Router.ReleaseTimer(_transportCcTimer);
+        ReleaseOwnedTimer(_rtcpTimer);
+        ReleaseOwnedTimer(_transportCcTimer);
         foreach (var producer in _producers.Values.ToArray()) CloseProducerOnLoop(producer, byTransport: true);
         foreach (var consumer in _consumers.Values.ToArray()) CloseConsumerOnLoop(consumer, ConsumerCloseReason.TransportClosed);
         ReleaseResources();

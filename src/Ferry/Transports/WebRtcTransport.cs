@@ -50,7 +50,7 @@ public sealed class WebRtcTransport : Transport
         var fingerprints = certificate.Fingerprints.OrderBy(f => f.Algorithm == "sha-256" ? 1 : 0)
             .Select(f => new DtlsFingerprint { Algorithm = f.Algorithm, Value = f.Value }).ToList();
         _dtlsParameters = new DtlsParameters { Role = DtlsRoleName.Auto, Fingerprints = fingerprints };
-        _timer = router.CreateTimer(OnTimer);
+        _timer = CreateOwnedTimer(OnTimer);
         _receiver = new SocketReceiver(this);
         IceCandidates = [];
     }
@@ -157,7 +157,7 @@ public sealed class WebRtcTransport : Transport
         if (dtlsParameters.Fingerprints is not { Count: > 0 }) throw new ArgumentException("empty fingerprints");
         var fingerprint = dtlsParameters.Fingerprints[0];
         if (fingerprint.Algorithm is not ("sha-1" or "sha-224" or "sha-256" or "sha-384" or "sha-512")) throw new ArgumentException($"invalid fingerprint algorithm '{fingerprint.Algorithm}'");
-        return Router.InvokeAsync(() =>
+        return InvokeAsync(() =>
         {
             ThrowIfClosed();
             if (_connectCalled) throw new InvalidOperationException("connect() already called");
@@ -186,7 +186,7 @@ public sealed class WebRtcTransport : Transport
     public Task<IceParameters> RestartIceAsync()
     {
         ThrowIfClosed();
-        return Router.InvokeAsync(() =>
+        return InvokeAsync(() =>
         {
             ThrowIfClosed();
             var (ufrag, password) = IceLiteAgent.GenerateCredentials();
@@ -198,7 +198,7 @@ public sealed class WebRtcTransport : Transport
     }
 
     /// <summary>Transport statistics with mediasoup's field names.</summary>
-    public Task<IReadOnlyList<TransportStats>> GetStatsAsync() => Router.InvokeAsync(() => (IReadOnlyList<TransportStats>)
+    public Task<IReadOnlyList<TransportStats>> GetStatsAsync() => InvokeAsync(() => (IReadOnlyList<TransportStats>)
     [
         new TransportStats
         {
@@ -406,7 +406,7 @@ public sealed class WebRtcTransport : Transport
 
     private protected override void ReleaseResources()
     {
-        Router.ReleaseTimer(_timer);
+        ReleaseOwnedTimer(_timer);
         if (_dtls is { } dtls)
         {
             // Tell the peer (close_notify), as mediasoup does on close.

@@ -1,0 +1,147 @@
+using Ferry.Protocols.Ortc;
+using Ferry.Protocols.Rtp;
+using Ferry.Rtp;
+using Ferry.Testing.Clients;
+using Ferry.Transports;
+using static Ferry.Tests.Transports.MediaFixtures;
+
+namespace Ferry.Tests.Mobility;
+
+/// <summary>
+/// Transports move between routers on different workers while media flows: the producer's transport
+/// and the consumers' transports, in any order, hundreds of times. The far ends (ICE, DTLS and SRTP
+/// built on Ferry.Protocols) see every packet once, in order, with continuous numbers.
+/// </summary>
+public sealed class TransportMoveTests : IAsyncLifetime
+{
+    private readonly List<Worker> _workers = [];
+    private readonly List<Router> _routers = [];
+
+    public async Task InitializeAsync()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            var worker = await Worker.CreateAsync();
+            _workers.Add(worker);
+            _routers.Add(await worker.CreateRouterAsync(DefaultRouterOptions));
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var w in _workers) await w.CloseAsync();
+    }
+
+    private static void AssertExactlyOnceInOrder(WebRtcTestClient receiver, int total)
+    {
+        var received = receiver.ReceivedRtp.ToArray();
+        Assert.Equal(Enumerable.Range(0, total), received.Select(NumberOf));
+        RtpPacket.TryParse(received[0], out var first);
+        var firstSeq = first.SequenceNumber;
+        var ssrc = first.Ssrc;
+        for (var i = 0; i < received.Length; i++)
+        {
+            RtpPacket.TryParse(received[i], out var p);
+            Assert.Equal((ushort)(firstSeq + i), p.SequenceNumber);
+            Assert.Equal(ssrc, p.Ssrc);
+        }
+        Assert.Equal(0, receiver.SrtpFailures);
+    }
+
+    [Theory]
+    [InlineData("sender")]
+    [InlineData("receiver")]
+    [InlineData("both")]
+    public async Task Media_flows_exactly_once_while_producer_and_consumer_transports_move_among_routers_on_all_workers(string which)
+    {
+        var home = _routers[0];
+        var (sendTransport, sender) = await ConnectedAsync(home);
+        var (moverTransport, mover) = await ConnectedAsync(home);
+        var (stayTransport, stayer) = await ConnectedAsync(home);
+        using var senderScope = sender;
+        using var moverScope = mover;
+        using var stayerScope = stayer;
+        var producer = await sendTransport.ProduceAsync(Vp8Producer());
+        var moving = await moverTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = home.RtpCapabilities });
+        var staying = await stayTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = home.RtpCapabilities });
+
+        const int Total = 3000;
+        var sending = Task.Run(() =>
+        {
+            for (var i = 0; i < Total; i++)
+            {
+                sender.SendRtp(Vp8Packet(11111111, (ushort)(60000 + i), (uint)(i * 300), keyFrame: i == 0, number: i, mid: "0"));
+                if (i % 4 == 0) Thread.Sleep(1);
+            }
+        });
+        var reports = new List<TransportMoveReport>();
+        var random = new Random(5);
+        while (!sending.IsCompleted || reports.Count < 200)
+        {
+            // Any of the two moving transports, to any router (the stayer's router stays the home one).
+            var transport = which switch
+            {
+                "sender" => (Transport)sendTransport,
+                "receiver" => moverTransport,
+                _ => random.Next(2) == 0 ? sendTransport : moverTransport,
+            };
+            var target = _routers[random.Next(_routers.Count)];
+            reports.Add(await transport.MoveToAsync(target));
+            Assert.Same(target, transport.Router);
+        }
+        await sending;
+        var ok = await WebRtcTestClient.WaitUntilAsync(() => mover.ReceivedRtp.Count >= Total && stayer.ReceivedRtp.Count >= Total, WaitTimeout);
+        if (!ok)
+        {
+            var ps = await producer.GetStatsAsync();
+            Assert.Fail($"mover {mover.ReceivedRtp.Count}, stayer {stayer.ReceivedRtp.Count} of {Total} after {reports.Count} moves; producer got {ps.FirstOrDefault()?.PacketCount}; " +
+                $"mover drops {moving.DroppedInactive}/{moving.DroppedBeforeSync}/{moving.DroppedDuplicate}, stayer drops {staying.DroppedInactive}/{staying.DroppedBeforeSync}/{staying.DroppedDuplicate}");
+        }
+        await Task.Delay(300);
+        AssertExactlyOnceInOrder(mover, Total);
+        AssertExactlyOnceInOrder(stayer, Total);
+        Assert.All(reports, r => Assert.Equal(0, r.PacketsDropped));
+        Assert.Contains(reports, r => r.FromWorkerId != r.ToWorkerId);
+        Assert.Equal(DtlsStateName.Connected, moverTransport.DtlsState);
+        Assert.Equal(IceStateName.Completed, sendTransport.IceState);
+        Assert.False(moving.Closed);
+        Assert.False(staying.Closed);
+
+        // No replica is left that nobody consumes, and every consumer has its producer.
+        foreach (var router in _routers)
+        {
+            var replicas = await router.InvokeAsync(() => router.LocalPipes.Producers.Select(r => r.Consumers.Count).ToList());
+            Assert.All(replicas, count => Assert.True(count > 0));
+        }
+        Assert.NotNull(moving.Producer);
+        Assert.NotNull(staying.Producer);
+        Assert.Equal(producer.Id, moving.ProducerId);
+    }
+
+    [Fact]
+    public async Task Moving_back_home_removes_the_pipes_and_closing_the_producer_still_closes_every_consumer()
+    {
+        var home = _routers[0];
+        var (sendTransport, sender) = await ConnectedAsync(home);
+        var (recvTransport, receiver) = await ConnectedAsync(home);
+        using var senderScope = sender;
+        using var receiverScope = receiver;
+        var producer = await sendTransport.ProduceAsync(Vp8Producer());
+        var consumer = await recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = home.RtpCapabilities });
+
+        var away = await recvTransport.MoveToAsync(_routers[1]);
+        Assert.Equal([$"{producer.Id}@{_routers[1].Id}"], away.PipesCreated);
+        Assert.True(_routers[1].CanConsume(producer.Id, home.RtpCapabilities));
+        var back = await recvTransport.MoveToAsync(home);
+        Assert.Contains($"{producer.Id}@{_routers[1].Id}", back.PipesRemoved);
+        Assert.False(_routers[1].CanConsume(producer.Id, home.RtpCapabilities));
+
+        await recvTransport.MoveToAsync(_routers[2]);
+        var closed = new TaskCompletionSource();
+        consumer.ProducerClose += () => closed.TrySetResult();
+        await producer.CloseAsync();
+        await closed.Task.WaitAsync(WaitTimeout);
+        Assert.True(consumer.Closed);
+        Assert.False(_routers[2].CanConsume(producer.Id, home.RtpCapabilities));
+    }
+}
