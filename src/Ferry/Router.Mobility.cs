@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Ferry.Loop;
+using Ferry.Rtp;
 using Ferry.Transports;
 using Microsoft.Extensions.Logging;
 
@@ -150,6 +151,30 @@ public sealed partial class Router
     /// moves in opposite directions must never wait on each other.
     /// </summary>
     internal static readonly SemaphoreSlim MoveLock = new(1, 1);
+
+    /// <summary>
+    /// Makes <paramref name="producer"/> (of any router of this process) consumable in this router: the
+    /// producer itself when it is here, else its replica here, fed by an in-memory pipe from the
+    /// original (created on first use; it keeps the producer's id, pause state and close).
+    /// </summary>
+    /// <exception cref="InvalidStateException">This router or the producer is closed.</exception>
+    public async Task<Producer> ImportProducerAsync(Producer producer)
+    {
+        ThrowIfClosed();
+        var origin = producer.Origin ?? producer;
+        if (origin.Closed) throw new InvalidStateException("producer closed");
+        await MoveLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (origin.Transport.Router == this) return origin;
+            await Transport.EnsureReplicaAsync(origin, this, register: true).ConfigureAwait(false);
+            return origin.Replicas[this].Replica;
+        }
+        finally
+        {
+            MoveLock.Release();
+        }
+    }
 
     /// <summary>Raised after each completed move, off the worker threads.</summary>
     public event Action<RouterMoveReport>? ObserverMoved;

@@ -31,9 +31,48 @@ public sealed class BrowserMoveTests(ServerFixture fixture) : IClassFixture<Serv
     }
 
     [Fact]
-    public async Task A_call_goes_on_unnoticed_while_its_router_moves_between_workers_every_two_seconds()
+    public Task A_call_goes_on_unnoticed_while_its_router_moves_between_workers_every_two_seconds() =>
+        RunCallWithMovesAsync("router", async room =>
+        {
+            var router = (await fixture.GetJsonAsync($"/api/rooms/{room}")).GetProperty("routers")[0];
+            var routerId = router.GetProperty("id").GetString()!;
+            var current = router.GetProperty("workerId").GetString();
+            var target = (await WorkerIdsAsync()).First(id => id != current);
+            return [await PostMoveAsync($"/api/routers/{routerId}/move", target)];
+        }, expectedTransportsPerMove: 4);
+
+    [Fact]
+    public Task A_call_goes_on_unnoticed_while_every_transport_moves_to_another_worker_every_two_seconds() =>
+        RunCallWithMovesAsync("transports", async room =>
+        {
+            var workers = await WorkerIdsAsync();
+            var reports = new List<JsonElement>();
+            foreach (var peer in (await fixture.GetJsonAsync($"/api/rooms/{room}")).GetProperty("peers").EnumerateArray())
+            {
+                foreach (var transport in peer.GetProperty("transports").EnumerateArray())
+                {
+                    var current = transport.GetProperty("workerId").GetString();
+                    var target = workers.First(id => id != current);
+                    reports.Add(await PostMoveAsync($"/api/transports/{transport.GetProperty("id").GetString()}/move", target));
+                }
+            }
+            return reports;
+        }, expectedTransportsPerMove: null);
+
+    private async Task<List<string>> WorkerIdsAsync() =>
+        (await fixture.GetJsonAsync("/api/workers")).EnumerateArray().Select(w => w.GetProperty("id").GetString()!).ToList();
+
+    private async Task<JsonElement> PostMoveAsync(string path, string workerId)
     {
-        var room = "moves-" + Guid.NewGuid().ToString("N")[..6];
+        var response = await fixture.Http.PostAsJsonAsync($"{fixture.Server.Url}{path}", new { workerId });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{path}: {(int)response.StatusCode} {body}");
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    private async Task RunCallWithMovesAsync(string name, Func<string, Task<List<JsonElement>>> moveEverything, int? expectedTransportsPerMove)
+    {
+        var room = $"moves-{name}-" + Guid.NewGuid().ToString("N")[..6];
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await BrowserCallTests.LaunchAsync(playwright);
         await using var contextA = await browser.NewContextAsync();
@@ -53,8 +92,6 @@ public sealed class BrowserMoveTests(ServerFixture fixture) : IClassFixture<Serv
         // A control period first: what this machine's browsers conceal without any move.
         var controlStart = new Dictionary<IPage, Snapshot> { [pageA] = await SnapshotAsync(pageA), [pageB] = await SnapshotAsync(pageB) };
         await Task.Delay(TimeSpan.FromSeconds(10));
-        var routerId = (await fixture.GetJsonAsync($"/api/rooms/{room}")).GetProperty("routers")[0].GetProperty("id").GetString()!;
-        var workerIds = (await fixture.GetJsonAsync("/api/workers")).EnumerateArray().Select(w => w.GetProperty("id").GetString()!).ToList();
         var before = new Dictionary<IPage, Snapshot> { [pageA] = await SnapshotAsync(pageA), [pageB] = await SnapshotAsync(pageB) };
         var pairChangesBefore = new Dictionary<IPage, int[]>
         {
@@ -68,11 +105,7 @@ public sealed class BrowserMoveTests(ServerFixture fixture) : IClassFixture<Serv
             await Task.Delay(1000);
             if (second % 2 == 0 && Environment.GetEnvironmentVariable("FERRY_CONTROL_NO_MOVES") != "1")
             {
-                var current = (await fixture.GetJsonAsync($"/api/rooms/{room}")).GetProperty("routers")[0].GetProperty("workerId").GetString();
-                var target = workerIds.First(id => id != current);
-                var response = await fixture.Http.PostAsJsonAsync($"{fixture.Server.Url}/api/routers/{routerId}/move", new { workerId = target });
-                response.EnsureSuccessStatusCode();
-                moves.Add(await response.Content.ReadFromJsonAsync<JsonElement>());
+                moves.AddRange(await moveEverything(room));
             }
             foreach (var page in new[] { pageA, pageB })
             {
@@ -85,9 +118,10 @@ public sealed class BrowserMoveTests(ServerFixture fixture) : IClassFixture<Serv
 
         // FERRY_CONTROL_NO_MOVES=1 runs the same call without moves: the baseline for the figures below.
         var control = Environment.GetEnvironmentVariable("FERRY_CONTROL_NO_MOVES") == "1";
-        Assert.Equal(control ? 0 : 15, moves.Count);
+        Assert.Equal(control ? 0 : 15 * (expectedTransportsPerMove is null ? 4 : 1), moves.Count);
         Assert.All(moves, m => Assert.Equal(0, m.GetProperty("packetsDropped").GetInt64()));
-        Assert.All(moves, m => Assert.Equal(4, m.GetProperty("transports").GetInt32()));
+        if (expectedTransportsPerMove is { } n) Assert.All(moves, m => Assert.Equal(n, m.GetProperty("transports").GetInt32()));
+        else Assert.All(moves, m => Assert.NotEqual(m.GetProperty("fromWorkerId").GetString(), m.GetProperty("toWorkerId").GetString()));
         foreach (var page in new[] { pageA, pageB })
         {
             var end = last[page];

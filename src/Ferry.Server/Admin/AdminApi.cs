@@ -37,6 +37,23 @@ internal static class AdminApi
                 return Results.Conflict(new { error = e.Message });
             }
         });
+        group.MapPost("/api/transports/{transportId}/move", async (string transportId, MoveRequest request) =>
+        {
+            var found = rooms.Rooms.SelectMany(r => r.Peers.SelectMany(p => p.Transports.Values.Select(t => (Room: r, t.Transport)))).FirstOrDefault(x => x.Transport.Id == transportId);
+            if (found.Transport is null) return Results.NotFound(new { error = $"transport {transportId} not found" });
+            Router? target = null;
+            if (request.RouterId is { } routerId) target = found.Room.Routers.FirstOrDefault(r => r.Id == routerId);
+            else if (request.WorkerId is { } workerId && workers.Find(workerId) is { } worker) target = await found.Room.GetRouterOnAsync(worker);
+            if (target is null) return Results.BadRequest(new { error = "give workerId (a worker of this node) or routerId (a router of the transport's room)" });
+            try
+            {
+                return Results.Json(await found.Transport.MoveToAsync(target), ServerJson.Options);
+            }
+            catch (InvalidOperationException e)
+            {
+                return Results.Conflict(new { error = e.Message });
+            }
+        });
         group.MapPost("/api/workers/{workerId}/drain", async (string workerId) =>
         {
             if (workers.Find(workerId) is not { } worker) return Results.NotFound(new { error = $"worker {workerId} not found" });
@@ -59,7 +76,7 @@ internal static class AdminApi
     }
 
     /// <summary>Body of a move request.</summary>
-    internal sealed record MoveRequest(string? WorkerId);
+    internal sealed record MoveRequest(string? WorkerId, string? RouterId = null);
 
     private static bool Authorized(HttpContext context, string? token)
     {
@@ -94,7 +111,7 @@ internal static class AdminApi
     private static object RoomDetail(Room room) => new
     {
         id = room.Id,
-        routers = new[] { new { id = room.Router.Id, workerId = room.Router.Worker.Id } },
+        routers = room.Routers.Select(r => new { id = r.Id, workerId = r.Worker.Id }).ToList(),
         peers = room.Peers.Where(p => p.Joined).Select(p => new
         {
             id = p.Id, displayName = p.DisplayName,

@@ -43,8 +43,26 @@ public sealed partial class Room
     /// <summary>Room id (the roomId of the URL).</summary>
     public string Id { get; }
 
-    /// <summary>The room's router.</summary>
+    /// <summary>The room's first router (the one its audio level observer lives in).</summary>
     public Router Router { get; }
+
+    private readonly List<Router> _extraRouters = [];
+
+    /// <summary>Every router of the room: the first, and one per other worker its transports were moved to.</summary>
+    public IReadOnlyList<Router> Routers
+    {
+        get { lock (_extraRouters) return [Router, .. _extraRouters]; }
+    }
+
+    /// <summary>The room's router on <paramref name="worker"/>, created when it has none there.</summary>
+    public async Task<Router> GetRouterOnAsync(Worker worker)
+    {
+        var existing = Routers.FirstOrDefault(r => r.Worker == worker && !r.Closed);
+        if (existing is not null) return existing;
+        var router = await worker.CreateRouterAsync(new RouterOptions { MediaCodecs = _settings.MediaCodecs });
+        lock (_extraRouters) _extraRouters.Add(router);
+        return router;
+    }
 
     /// <summary>When the room was created.</summary>
     public DateTime CreatedAt { get; } = DateTime.UtcNow;
@@ -97,7 +115,7 @@ public sealed partial class Room
             if (_peers.IsEmpty && !Closed)
             {
                 Closed = true;
-                await Router.CloseAsync();
+                foreach (var router in Routers) await router.CloseAsync();
                 _logger.LogInformation("room {RoomId} closed (last peer left)", Id);
                 RoomClosed?.Invoke(this);
             }

@@ -144,13 +144,16 @@ public sealed partial class Room
         await _lock.WaitAsync();
         try
         {
-            if (consumerPeer.Closed || producer.Closed || consumerPeer.RtpCapabilities is not { } caps || !Router.CanConsume(producer.Id, caps)) return;
+            if (consumerPeer.Closed || producer.Closed || consumerPeer.RtpCapabilities is not { } caps) return;
             var transport = consumerPeer.Transports.Values.FirstOrDefault(t => t.Consuming)?.Transport;
             if (transport is null)
             {
                 _logger.LogWarning("peer {PeerId} has no consuming transport", consumerPeer.Id);
                 return;
             }
+            // The consuming transport may live in another router of the room (it was moved): bring the producer there.
+            await transport.Router.ImportProducerAsync(producer);
+            if (!transport.Router.CanConsume(producer.Id, caps)) return;
             consumer = await transport.ConsumeAsync(new ConsumerOptions
             {
                 ProducerId = producer.Id, RtpCapabilities = caps, Paused = true, EnableRtx = true, IgnoreDtx = true,

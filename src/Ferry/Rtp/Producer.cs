@@ -214,6 +214,8 @@ public sealed class Producer
 
     internal void AddObserver(RtpObserver observer) => _observers.Add(observer);
 
+    internal IReadOnlyList<RtpObserver> Observers => _observers;
+
     internal void RemoveObserver(RtpObserver observer) => _observers.Remove(observer);
 
     /// <summary>The router's id of ssrc-audio-level when this (audio) producer sends it, else 0.</summary>

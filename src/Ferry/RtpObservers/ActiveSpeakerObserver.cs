@@ -68,6 +68,12 @@ public sealed class ActiveSpeakerObserver : RtpObserver
 
     private protected override void OnResumed() => _timer.StartAfter(Interval);
 
+    // The detector keeps the original producer as the speaker's identity: same id and appData.
+    private protected override void OnProducerSwapped(Producer producer, Producer replacement)
+    {
+        if (_speakers.Remove(producer, out var speaker)) _speakers[replacement] = speaker;
+    }
+
     private protected override void OnClosed()
     {
         Router.ReleaseTimer(_timer);

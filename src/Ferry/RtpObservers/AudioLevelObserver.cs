@@ -98,6 +98,11 @@ public sealed class AudioLevelObserver : RtpObserver
 
     private protected override void OnProducerRemoved(Producer producer) => _levels.Remove(producer);
 
+    private protected override void OnProducerSwapped(Producer producer, Producer replacement)
+    {
+        if (_levels.Remove(producer, out var acc)) _levels[replacement] = acc;
+    }
+
     private protected override void OnPaused()
     {
         _timer.Stop();

@@ -147,6 +147,22 @@ public abstract class RtpObserver
         return true;
     }
 
+    /// <summary>
+    /// The producer moved to another router and <paramref name="replacement"/> (its copy that stays in
+    /// this observer's router) takes its place, with its accumulated state. Call on this router's loop.
+    /// </summary>
+    internal void SwapProducer(Producer producer, Producer replacement)
+    {
+        var index = _producers.IndexOf(producer);
+        if (index < 0) return;
+        _producers[index] = replacement;
+        producer.RemoveObserver(this);
+        replacement.AddObserver(this);
+        OnProducerSwapped(producer, replacement);
+    }
+
+    private protected abstract void OnProducerSwapped(Producer producer, Producer replacement);
+
     /// <summary>The producer closed: it leaves silently, as in mediasoup (no removeproducer event).</summary>
     internal void ProducerClosed(Producer producer)
     {

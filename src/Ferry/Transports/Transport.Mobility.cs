@@ -77,7 +77,8 @@ public abstract partial class Transport
                 if (await EnsureReplicaAsync(origin, target, register: true).ConfigureAwait(false)) created.Add($"{origin.Id}@{target.Id}");
             }
             // ... and of our producers in the source router, for the consumers that stay there.
-            var staying = await InvokeAsync(() => _producers.Values.Where(p => p.Consumers.Any(c => c.Transport != this)).ToList()).ConfigureAwait(false);
+            // (Observers of the source router keep watching that copy.)
+            var staying = await InvokeAsync(() => _producers.Values.Where(p => p.Observers.Count > 0 || p.Consumers.Any(c => c.Transport != this)).ToList()).ConfigureAwait(false);
             foreach (var producer in staying)
             {
                 if (await EnsureReplicaAsync(producer, source, register: false).ConfigureAwait(false)) created.Add($"{producer.Id}@{source.Id}");
@@ -97,7 +98,7 @@ public abstract partial class Transport
             // 3. Break: replicas nobody consumes any more.
             foreach (var router in new[] { source, target })
             {
-                var idle = await router.InvokeAsync(() => router.LocalPipes.Producers.Where(r => r.Consumers.Count == 0).ToList()).ConfigureAwait(false);
+                var idle = await router.InvokeAsync(() => router.LocalPipes.Producers.Where(r => r.Consumers.Count == 0 && r.Observers.Count == 0).ToList()).ConfigureAwait(false);
                 foreach (var replica in idle)
                 {
                     await router.InvokeAsync(() => router.LocalPipes.CloseProducerOnLoop(replica, byTransport: false)).ConfigureAwait(false);
@@ -114,7 +115,7 @@ public abstract partial class Transport
     }
 
     /// <summary>Creates the replica of <paramref name="origin"/> in <paramref name="router"/> unless there is one; false when it existed.</summary>
-    private static async Task<bool> EnsureReplicaAsync(Producer origin, Router router, bool register)
+    internal static async Task<bool> EnsureReplicaAsync(Producer origin, Router router, bool register)
     {
         if (origin.Replicas.ContainsKey(router)) return false;
         var (replica, pipe) = await router.InvokeAsync(() => router.LocalPipes.CreateReplica(origin)).ConfigureAwait(false);
@@ -178,6 +179,7 @@ public abstract partial class Transport
                     back.Replica.AddConsumer(consumer);
                     consumer.SwitchSource(back.Replica);
                 }
+                foreach (var observer in producer.Observers.ToArray()) observer.SwapProducer(producer, back.Replica);
             }
             // A replica of it already in the target router gives way to the original.
             if (producer.Replicas.TryRemove(target, out var there))
@@ -186,6 +188,7 @@ public abstract partial class Transport
                 there.Closed = true;
                 producer.RemoveSink(there);
                 var replica = there.Replica;
+                foreach (var observer in replica.Observers.ToArray()) observer.SwapProducer(replica, producer);
                 foreach (var consumer in replica.Consumers.ToList())
                 {
                     replica.RemoveConsumer(consumer);
