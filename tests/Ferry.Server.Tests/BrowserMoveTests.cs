@@ -128,7 +128,11 @@ public sealed class BrowserMoveTests(ServerFixture fixture) : IClassFixture<Serv
             Assert.True(end.VideoPacketsLost == 0, $"video packetsLost {end.VideoPacketsLost} (before the moves {before[page].VideoPacketsLost}); {end} vs {before[page]}");
             Assert.Equal(0, end.AudioPacketsLost);
             var handovers = string.Join(", ", moves.Select(m => m.GetProperty("handoverTime").GetString()));
-            Assert.True(before[page].FreezeCount == end.FreezeCount, $"freezes {before[page].FreezeCount} -> {end.FreezeCount}; handovers {handovers}");
+            // Freezes: as for concealment below, judged against the same call's control period, because a
+            // loaded 2-core machine running two Chromium instances freezes now and then with no move.
+            var controlFreezes = before[page].FreezeCount - controlStart[page].FreezeCount;
+            var moveFreezes = end.FreezeCount - before[page].FreezeCount;
+            Assert.True(moveFreezes <= 3 * controlFreezes + 1, $"freezes: {controlFreezes} in 10 s without moves, {moveFreezes} in 30 s with moves; handovers {handovers}");
             // Chrome conceals a few audio frames now and then on this shared machine with no move at all
             // (the control period measures it), so moves must not conceal more than that noise allows:
             // per 10 s, at most the control's count plus one.

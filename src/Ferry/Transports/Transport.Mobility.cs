@@ -85,15 +85,13 @@ public abstract partial class Transport
             }
 
             // 2. The handover, with both loops stopped at one instant.
-            var started = Stopwatch.GetTimestamp();
             var dropsBefore = source.Worker.Loop.Counters.SendDrops;
             // The loops of the producers our consumers read from are stopped too: each writes to the old
             // and the new path of a consumer, and the switch must see both paths at the same packet.
             var loops = new HashSet<EventLoop> { source.Loop };
             foreach (var origin in consumed) loops.Add(origin.Loop);
             loops.Remove(target.Loop);
-            var (producers, consumers) = await RunWithLoopsStoppedAsync(target.Loop, loops, () => Handover(source, target, removed)).ConfigureAwait(false);
-            var handover = Stopwatch.GetElapsedTime(started);
+            var ((producers, consumers), handover) = await RunWithLoopsStoppedAsync(target.Loop, loops, () => Handover(source, target, removed)).ConfigureAwait(false);
 
             // 3. Break: replicas nobody consumes any more.
             foreach (var router in new[] { source, target })
@@ -125,8 +123,11 @@ public abstract partial class Transport
         return true;
     }
 
-    /// <summary>Runs <paramref name="work"/> on <paramref name="runner"/> while every loop of <paramref name="others"/> is parked.</summary>
-    private static async Task<T> RunWithLoopsStoppedAsync<T>(EventLoop runner, IReadOnlyCollection<EventLoop> others, Func<T> work)
+    /// <summary>
+    /// Runs <paramref name="work"/> on <paramref name="runner"/> while every loop of <paramref name="others"/> is parked.
+    /// Also returns how long media stood still: from the first loop parking to all of them running again.
+    /// </summary>
+    private static async Task<(T Result, TimeSpan Stalled)> RunWithLoopsStoppedAsync<T>(EventLoop runner, IReadOnlyCollection<EventLoop> others, Func<T> work)
     {
         // Not disposed: a parked loop may still be returning from its wait when the runner finishes.
         var frozen = others.Select(_ => new ManualResetEventSlim()).ToList();
@@ -136,10 +137,12 @@ public abstract partial class Transport
             {
                 var i = 0;
                 foreach (var loop in others) loop.Freeze(runner.ThreadId, frozen[i++], release);
+                // The runner itself stops handling packets from here.
+                var stalled = Stopwatch.GetTimestamp();
                 foreach (var f in frozen) f.Wait();
                 try
                 {
-                    return work();
+                    return (work(), Stopwatch.GetElapsedTime(stalled));
                 }
                 finally
                 {
@@ -237,7 +240,7 @@ public abstract partial class Transport
 /// <param name="Consumers">Consumers moved with it.</param>
 /// <param name="PipesCreated">Replicas created before the handover, as producerId@routerId.</param>
 /// <param name="PipesRemoved">Replicas removed after it.</param>
-/// <param name="HandoverTime">From the start of the handover to both loops running again.</param>
+/// <param name="HandoverTime">How long media stood still: from the first loop involved parking to all of them running again.</param>
 /// <param name="PacketsDropped">Packets the server dropped meanwhile.</param>
 public sealed record TransportMoveReport(string TransportId, string FromRouterId, string ToRouterId, string FromWorkerId, string ToWorkerId,
     int Producers, int Consumers, IReadOnlyList<string> PipesCreated, IReadOnlyList<string> PipesRemoved, TimeSpan HandoverTime, long PacketsDropped);
