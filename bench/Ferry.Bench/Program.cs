@@ -16,7 +16,7 @@ internal static class Program
         if (args is ["load-client", ..]) return await LoadClientHost.RunAsync().ConfigureAwait(false);
         if (args.Length == 0 || args[0] is not ("all" or "smoke"))
         {
-            await Console.Error.WriteLineAsync("usage: Ferry.Bench all|smoke [--out FILE] [--only forwarding,capacity,memory,moves,join] [--quiet]").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("usage: Ferry.Bench all|smoke [--out FILE] [--only forwarding,capacity,memory,moves,join] [--n 50,100] [--quiet]").ConfigureAwait(false);
             return 2;
         }
         var results = await RunAsync(args).ConfigureAwait(false);
@@ -39,6 +39,7 @@ internal static class Program
                 case "--out": output = args[++i]; break;
                 case "--only": only = [.. args[++i].Split(',')]; break;
                 case "--quiet": quiet = true; break;
+                case "--n": config = config with { ForwardingConsumers = [.. args[++i].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture))] }; break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
@@ -106,6 +107,7 @@ internal sealed record BenchConfig
     public required int MemoryCount { get; init; }
     public required (int Consumers, int Moves)[] Moves { get; init; }
     public required int JoinSamples { get; init; }
+    public required int Rounds { get; init; }
 
     /// <summary>~1 Mbit/s per stream: 100 packets of 1200 payload bytes a second.</summary>
     public int PacketsPerSecond { get; init; } = 100;
@@ -120,6 +122,7 @@ internal sealed record BenchConfig
         MemoryCount = 2000,
         Moves = [(1, 200), (10, 200), (100, 100)],
         JoinSamples = 30,
+        Rounds = 2,
     };
 
     public static BenchConfig Smoke => new()
@@ -131,6 +134,7 @@ internal sealed record BenchConfig
         MemoryCount = 40,
         Moves = [(1, 5), (10, 5)],
         JoinSamples = 3,
+        Rounds = 1,
     };
 }
 
