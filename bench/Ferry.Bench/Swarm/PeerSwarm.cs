@@ -33,6 +33,9 @@ internal sealed class PeerSwarm : IDisposable
     private readonly DtlsContext _context;
     private readonly DtlsCertificate _certificate;
     private MediaSource? _source;
+    // The stream's numbering outlives each start and stop, as a real sender's does across a pause:
+    // a restart at a random sequence number would look like old packets to the producer.
+    private readonly StreamPosition _position = new();
 
     public PeerSwarm()
     {
@@ -90,7 +93,7 @@ internal sealed class PeerSwarm : IDisposable
     {
         StopSource();
         var peer = _peers[peerId];
-        _source = new MediaSource(this, spec, peer.Socket, peer.Remote, peer.SendSession ?? throw new InvalidOperationException("peer not connected"), peer);
+        _source = new MediaSource(this, spec, _position, peer.Socket, peer.Remote, peer.SendSession ?? throw new InvalidOperationException("peer not connected"), peer);
         _source.Start();
     }
 
@@ -100,7 +103,7 @@ internal sealed class PeerSwarm : IDisposable
         StopSource();
         var socket = UdpSocket.Bind(Loop, IPAddress.Loopback, 0, 0, NullReceiver.Instance);
         var srtp = key is null ? null : new SrtpSession(profile, key, salt);
-        _source = new MediaSource(this, spec, socket, SockAddr.From(to), srtp, null);
+        _source = new MediaSource(this, spec, new StreamPosition(), socket, SockAddr.From(to), srtp, null);
         _source.Start();
     }
 
@@ -383,14 +386,15 @@ internal sealed class PeerSwarm : IDisposable
         private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(2048, pinned: true);
         private readonly byte[] _payload;
         private readonly bool _ownsSocket;
+        private readonly StreamPosition _position;
         private TimeSpan _start;
-        private ushort _seq = (ushort)Random.Shared.Next(0, 0x10000);
         private bool _stopped;
 
-        public MediaSource(PeerSwarm swarm, SourceSpec spec, UdpSocket socket, SockAddr to, SrtpSession? srtp, Peer? peer)
+        public MediaSource(PeerSwarm swarm, SourceSpec spec, StreamPosition position, UdpSocket socket, SockAddr to, SrtpSession? srtp, Peer? peer)
         {
             _swarm = swarm;
             _spec = spec;
+            _position = position;
             _socket = socket;
             _to = to;
             _srtp = srtp;
@@ -426,8 +430,8 @@ internal sealed class PeerSwarm : IDisposable
         {
             var keyFrame = Sent % _spec.KeyFrameInterval == 0 || _peer is { KeyFrameRequested: true };
             if (_peer is not null) _peer.KeyFrameRequested = false;
-            var timestamp = (uint)(Sent * 90000 / _spec.PacketsPerSecond);
-            var w = new RtpPacketWriter(_buffer, 96, _seq++, timestamp, _spec.Ssrc, marker: true);
+            var timestamp = (uint)(_position.Index++ * 90000 / _spec.PacketsPerSecond);
+            var w = new RtpPacketWriter(_buffer, 96, _position.Seq++, timestamp, _spec.Ssrc, marker: true);
             w.AddExtension(4, "0"u8);
             _payload[0] = 0x10; // VP8 descriptor: S=1, partition 0
             _payload[1] = keyFrame ? (byte)0x00 : (byte)0x01; // VP8 header: P=0 marks a key frame
@@ -448,6 +452,13 @@ internal sealed class PeerSwarm : IDisposable
             }
         }
     }
+}
+
+/// <summary>Where the swarm's stream is: next sequence number and packet index (for timestamps).</summary>
+internal sealed class StreamPosition
+{
+    public ushort Seq = (ushort)Random.Shared.Next(0, 0x10000);
+    public long Index;
 }
 
 /// <summary>What a media source sends.</summary>
