@@ -116,13 +116,13 @@ internal sealed record BenchConfig
     public static BenchConfig Full => new()
     {
         ForwardingConsumers = [50, 100, 200, 400],
-        CapacityConsumers = [600, 800, 1000, 1300, 1600, 2000],
+        CapacityConsumers = [600, 800, 1000, 1300, 1600, 2000, 2500, 3000],
         Warmup = TimeSpan.FromSeconds(1),
-        Window = TimeSpan.FromSeconds(4),
+        Window = TimeSpan.FromSeconds(3),
         MemoryCount = 2000,
         Moves = [(1, 200), (10, 200), (100, 100)],
         JoinSamples = 30,
-        Rounds = 2,
+        Rounds = 3,
     };
 
     public static BenchConfig Smoke => new()

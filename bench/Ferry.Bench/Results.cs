@@ -70,7 +70,8 @@ internal sealed class BenchResults
         if (Capacity is { } c)
         {
             s.AppendLine();
-            s.AppendLine(CultureInfo.InvariantCulture, $"Capacity at ~1 Mbit/s per stream, <0.5% loss: N = {c.MaxConsumers} (worker CPU {c.WorkerCpuPercent:F0}%, loss {c.LossPercent:F3}%); next step N = {c.FailedConsumers}: {c.FailedReason}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"Capacity at ~1 Mbit/s per stream, <0.5% loss: N = {c.MaxConsumers} (worker CPU {c.WorkerCpuPercent:F0}%, loss {c.LossPercent:F3}%)");
+            s.AppendLine(CultureInfo.InvariantCulture, c.FailedConsumers > 0 ? $"  failed at N = {c.FailedConsumers}: {c.FailedReason}" : $"  {c.FailedReason}");
         }
         return s.ToString();
     }
