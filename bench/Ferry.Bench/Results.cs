@@ -71,7 +71,8 @@ internal sealed class BenchResults
         {
             s.AppendLine();
             s.AppendLine(CultureInfo.InvariantCulture, $"Capacity at ~1 Mbit/s per stream, <0.5% loss: N = {c.MaxConsumers} (worker CPU {c.WorkerCpuPercent:F0}%, loss {c.LossPercent:F3}%)");
-            s.AppendLine(CultureInfo.InvariantCulture, c.FailedConsumers > 0 ? $"  failed at N = {c.FailedConsumers}: {c.FailedReason}" : $"  {c.FailedReason}");
+            var limit = c.FailedConsumers > 0 ? string.Create(CultureInfo.InvariantCulture, $"failed at N = {c.FailedConsumers}: {c.FailedReason}") : c.FailedReason;
+            s.AppendLine("  " + limit);
         }
         return s.ToString();
     }
