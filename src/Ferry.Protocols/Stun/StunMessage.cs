@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
@@ -169,13 +170,14 @@ public readonly ref struct StunMessage
 
     internal static void ComputeIntegrity(ReadOnlySpan<byte> message, int attributeOffset, ReadOnlySpan<byte> key, Span<byte> mac)
     {
-        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA1, key);
-        Span<byte> header = stackalloc byte[4];
-        message[..2].CopyTo(header);
-        BinaryPrimitives.WriteUInt16BigEndian(header[2..], (ushort)(attributeOffset + 24 - StunConstants.HeaderLength));
-        hmac.AppendData(header);
-        hmac.AppendData(message[4..attributeOffset]);
-        hmac.GetHashAndReset(mac);
+        // One-shot HMAC over a copy with the adjusted length: an IncrementalHash would allocate per
+        // check, and consent checks arrive every few seconds on every transport for as long as it lives.
+        byte[]? rented = null;
+        var copy = attributeOffset <= 1024 ? stackalloc byte[attributeOffset] : (rented = ArrayPool<byte>.Shared.Rent(attributeOffset)).AsSpan(0, attributeOffset);
+        message[..attributeOffset].CopyTo(copy);
+        BinaryPrimitives.WriteUInt16BigEndian(copy[2..], (ushort)(attributeOffset + 24 - StunConstants.HeaderLength));
+        HMACSHA1.HashData(key, copy, mac);
+        if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
     }
 
     internal static uint ComputeFingerprint(ReadOnlySpan<byte> message, int attributeOffset)

@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Ferry.Bench;
+
+/// <summary>Everything one run measured; written as bench/results/latest.json.</summary>
+internal sealed class BenchResults
+{
+    public required string Mode { get; init; }
+    public required string Date { get; init; }
+    public required string Machine { get; init; }
+    public required int Cores { get; init; }
+    public required string Command { get; init; }
+    public string Runtime { get; init; } = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription;
+    public List<ForwardingResult> Forwarding { get; } = [];
+    public MemoryResult? Memory { get; set; }
+    public List<MoveResult> Moves { get; } = [];
+    public JoinResult? Join { get; set; }
+    public CapacityResult? Capacity { get; set; }
+    public double Seconds { get; set; }
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>The human-readable table printed at the end of a run.</summary>
+    public string ToTable()
+    {
+        var s = new StringBuilder();
+        s.AppendLine(CultureInfo.InvariantCulture, $"Ferry bench ({Mode}) {Date}, {Machine}, {Cores} cores, {Runtime}, {Seconds:F0} s");
+        if (Forwarding.Count > 0)
+        {
+            s.AppendLine();
+            s.AppendLine("Forwarding: worker-thread CPU per packet sent (us), 1 producer -> N WebRtcTransports, SRTP");
+            s.AppendLine("     N   pps-out   Ferry   floor  floor+SRTP  Ferry/floor  Ferry/floor+SRTP  worker-CPU  loss%   alloc B/pkt");
+            foreach (var f in Forwarding)
+                s.AppendLine(CultureInfo.InvariantCulture,
+                    $"{f.Consumers,6} {f.PacketsPerSecondOut,9:F0} {f.FerryUsPerPacket,7:F2} {f.FloorUsPerPacket,7:F2} {f.FloorSrtpUsPerPacket,11:F2} {f.FerryOverFloor,12:F2} {f.FerryOverFloorSrtp,17:F2} {f.WorkerCpuPercent,10:F0}% {f.LossPercent,6:F3} {f.AllocatedBytesPerPacket,13:F3}");
+        }
+        if (Memory is { } m)
+        {
+            s.AppendLine();
+            s.AppendLine(CultureInfo.InvariantCulture, $"Memory (bytes each, {m.Count} created): managed / native");
+            s.AppendLine(CultureInfo.InvariantCulture, $"  WebRtcTransport (not connected)      {m.TransportManaged,10:F0} / {m.TransportNative,10:F0}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"  Producer                             {m.ProducerManaged,10:F0} / {m.ProducerNative,10:F0}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"  Consumer                             {m.ConsumerManaged,10:F0} / {m.ConsumerNative,10:F0}");
+            if (m.ConnectedCount > 0)
+                s.AppendLine(CultureInfo.InvariantCulture, $"  connected transport + consumer (N={m.ConnectedCount}) {m.ConnectedManaged,10:F0} / {m.ConnectedNative,10:F0}");
+        }
+        if (Moves.Count > 0)
+        {
+            s.AppendLine();
+            s.AppendLine("Moves: router.MoveToAsync handover while media flows");
+            s.AppendLine(" consumers  moves  p50 ms  p99 ms  max ms  lost/expected at receivers  server drops");
+            foreach (var v in Moves)
+                s.AppendLine(CultureInfo.InvariantCulture, $"{v.Consumers,10} {v.Moves,6} {v.HandoverP50Ms,7:F3} {v.HandoverP99Ms,7:F3} {v.HandoverMaxMs,7:F3} {v.PacketsLost,12}/{v.PacketsExpected,-15} {v.ServerDrops,12}");
+        }
+        if (Join is { } j)
+        {
+            s.AppendLine();
+            s.AppendLine(CultureInfo.InvariantCulture, $"Join ({j.Samples} joins): createWebRtcTransport -> first packet at the new consumer: p50 {j.FirstPacketP50Ms:F1} ms, p99 {j.FirstPacketP99Ms:F1} ms (DTLS connected at p50 {j.ConnectedP50Ms:F1} ms)");
+        }
+        if (Capacity is { } c)
+        {
+            s.AppendLine();
+            s.AppendLine(CultureInfo.InvariantCulture, $"Capacity at ~1 Mbit/s per stream, <0.5% loss: N = {c.MaxConsumers} (worker CPU {c.WorkerCpuPercent:F0}%, loss {c.LossPercent:F3}%)");
+            var limit = c.FailedConsumers > 0 ? string.Create(CultureInfo.InvariantCulture, $"failed at N = {c.FailedConsumers}: {c.FailedReason}") : c.FailedReason;
+            s.AppendLine("  " + limit);
+        }
+        return s.ToString();
+    }
+}
+
+/// <summary>One step of the forwarding ladder.</summary>
+internal sealed record ForwardingResult
+{
+    public required int Consumers { get; init; }
+    public required int PacketsPerSecondIn { get; init; }
+    public required double PacketsPerSecondOut { get; init; }
+    public required double FerryUsPerPacket { get; init; }
+    public required double FloorUsPerPacket { get; init; }
+    public required double FloorSrtpUsPerPacket { get; init; }
+    public double FerryOverFloor => FloorUsPerPacket > 0 ? FerryUsPerPacket / FloorUsPerPacket : 0;
+    public double FerryOverFloorSrtp => FloorSrtpUsPerPacket > 0 ? FerryUsPerPacket / FloorSrtpUsPerPacket : 0;
+    public required double WorkerCpuPercent { get; init; }
+    public required double LoadClientCpuPercent { get; init; }
+    public required long PacketsSent { get; init; }
+    public required long PacketsLost { get; init; }
+    public required long PacketsExpected { get; init; }
+    public double LossPercent => PacketsExpected > 0 ? 100.0 * PacketsLost / PacketsExpected : 0;
+    public required double AllocatedBytesPerPacket { get; init; }
+    public required long SrtpFailures { get; init; }
+}
+
+/// <summary>Bytes per object, from creating many and dividing.</summary>
+internal sealed record MemoryResult
+{
+    public required int Count { get; init; }
+    public required double TransportManaged { get; init; }
+    public required double TransportNative { get; init; }
+    public required double ProducerManaged { get; init; }
+    public required double ProducerNative { get; init; }
+    public required double ConsumerManaged { get; init; }
+    public required double ConsumerNative { get; init; }
+    public int ConnectedCount { get; set; }
+    public double ConnectedManaged { get; set; }
+    public double ConnectedNative { get; set; }
+}
+
+/// <summary>Handover times of many moves of one router.</summary>
+internal sealed record MoveResult
+{
+    public required int Consumers { get; init; }
+    public required int Moves { get; init; }
+    public required double HandoverP50Ms { get; init; }
+    public required double HandoverP99Ms { get; init; }
+    public required double HandoverMaxMs { get; init; }
+    public required long PacketsLost { get; init; }
+    public required long PacketsExpected { get; init; }
+    public required long ServerDrops { get; init; }
+}
+
+/// <summary>Time for a new consumer to get its first packet.</summary>
+internal sealed record JoinResult
+{
+    public required int Samples { get; init; }
+    public required double FirstPacketP50Ms { get; init; }
+    public required double FirstPacketP99Ms { get; init; }
+    public required double ConnectedP50Ms { get; init; }
+}
+
+/// <summary>The largest N carried.</summary>
+internal sealed record CapacityResult
+{
+    public required int MaxConsumers { get; init; }
+    public required double WorkerCpuPercent { get; init; }
+    public required double LossPercent { get; init; }
+    public required int FailedConsumers { get; init; }
+    public required string FailedReason { get; init; }
+}
+
+/// <summary>Small statistics helpers.</summary>
+internal static class Stats
+{
+    /// <summary>The nearest-rank percentile <paramref name="p"/> (0..100) of <paramref name="values"/>.</summary>
+    public static double Percentile(IReadOnlyList<double> values, double p)
+    {
+        if (values.Count == 0) return 0;
+        var sorted = values.Order().ToArray();
+        var rank = (int)Math.Ceiling(p / 100 * sorted.Length);
+        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
+    }
+}

@@ -1,0 +1,46 @@
+using System.Text.Json;
+using Ferry.Bench;
+
+namespace Ferry.Bench.Tests;
+
+/// <summary>
+/// The bench's smoke mode, run in-process (it still starts its load client as a second process):
+/// proves that every figure is produced and written, not what the figures are.
+/// </summary>
+public sealed class SmokeRunTests
+{
+    [Fact]
+    public async Task Smoke_run_produces_every_figure_and_writes_them_as_json()
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"ferry-bench-smoke-{Guid.NewGuid():N}.json");
+        try
+        {
+            var results = await Program.RunAsync(["smoke", "--out", output, "--quiet"]);
+
+            var step = Assert.Single(results.Forwarding);
+            Assert.True(step.PacketsSent > 0, "Ferry forwarded nothing");
+            Assert.True(step.FerryUsPerPacket > 0 && step.FloorUsPerPacket > 0 && step.FloorSrtpUsPerPacket > 0);
+            Assert.True(step.PacketsExpected > 0, "the load client received nothing");
+            Assert.Equal(0, step.SrtpFailures);
+
+            var memory = Assert.IsType<MemoryResult>(results.Memory);
+            Assert.True(memory.TransportManaged > 0 && memory.ProducerManaged > 0 && memory.ConsumerManaged > 0);
+            Assert.True(memory.ConnectedCount > 0);
+
+            Assert.Equal(2, results.Moves.Count);
+            Assert.All(results.Moves, m => Assert.True(m.HandoverP50Ms > 0 && m.PacketsExpected > 0));
+
+            var join = Assert.IsType<JoinResult>(results.Join);
+            Assert.True(join.FirstPacketP50Ms > 0);
+
+            using var json = JsonDocument.Parse(await File.ReadAllTextAsync(output));
+            var root = json.RootElement;
+            foreach (var name in new[] { "forwarding", "memory", "moves", "join" }) Assert.True(root.TryGetProperty(name, out _), $"no '{name}' in the JSON");
+            Assert.True(root.GetProperty("forwarding")[0].TryGetProperty("ferryOverFloorSrtp", out _));
+        }
+        finally
+        {
+            File.Delete(output);
+        }
+    }
+}
