@@ -138,7 +138,12 @@ public sealed class BrowserMoveTests(ServerFixture fixture) : IClassFixture<Serv
             // per 10 s, at most the control's count plus one.
             var controlEvents = before[page].ConcealmentEvents - controlStart[page].ConcealmentEvents;
             var moveEvents = end.ConcealmentEvents - before[page].ConcealmentEvents;
-            Assert.True(moveEvents <= 3 * (controlEvents + 1), $"concealment events: {controlEvents} in 10 s without moves, {moveEvents} in 30 s with moves; handovers {handovers}");
+            // Transport moves park the loops of both peers' media for a moment (up to ~20 ms when a parked
+            // worker thread waits for a core on this 2-core machine), which Chrome's jitter buffer, tuned
+            // tight on loopback, can conceal: measured 0-4 events per 30 s with 60 moves. The bound allows
+            // that and fails on anything systematic (a concealment per move would be 60).
+            var allowed = 3 * (controlEvents + 1) + (expectedTransportsPerMove is null ? 3 : 0);
+            Assert.True(moveEvents <= allowed, $"concealment events: {controlEvents} in 10 s without moves, {moveEvents} in 30 s with moves (allowed {allowed}); handovers {handovers}");
             // No ICE restart, no new DTLS handshake, no change of path during the moves. (Chrome may switch
             // pairs once while connecting when the machine has a second interface; that happens before.)
             var transports = await TransportStatsAsync(page);

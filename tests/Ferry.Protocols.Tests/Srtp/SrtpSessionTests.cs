@@ -185,7 +185,10 @@ public class SrtpSessionTests
         var (sender, receiver) = Pair(profile);
         var buffer = new byte[1500];
         var template = new byte[1500];
-        for (var round = 0; round < 2; round++)
+        // Steady state: some round after the first allocates nothing. (Under a loaded test run the runtime
+        // can still be re-compiling hot methods during round two, which costs a few bytes once.)
+        var perRound = new List<long>();
+        for (var round = 0; round < 6; round++)
         {
             var before = GC.GetAllocatedBytesForCurrentThread();
             for (var i = 0; i < 10_000; i++)
@@ -196,8 +199,10 @@ public class SrtpSessionTests
                 sender.ProtectRtp(buffer, n, out var m);
                 if (receiver.UnprotectRtp(buffer, m, out _) != SrtpResult.Ok) throw new InvalidOperationException();
             }
-            if (round == 1) Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            perRound.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+            if (round >= 1 && perRound[^1] == 0) return;
         }
+        Assert.Fail($"allocated bytes per 10,000 packets, by round: {string.Join(", ", perRound)}");
     }
 
     [Fact]
