@@ -100,6 +100,7 @@ public sealed class FerryServer : IAsyncDisposable
             app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
         }
         AdminApi.Map(app, workers, rooms, options.AdminToken);
+        BroadcasterApi.Map(app, rooms);
         await app.StartAsync();
         var address = app.Urls.First();
         return new FerryServer(app, workers, rooms, address.TrimEnd('/'));

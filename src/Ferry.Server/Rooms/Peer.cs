@@ -10,17 +10,21 @@ namespace Ferry.Server.Rooms;
 /// <summary>One participant of a room: its signaling connection and its media objects.</summary>
 public sealed class Peer
 {
-    internal Peer(string id, ProtooConnection connection)
+    internal Peer(string id, IPeerChannel connection, bool broadcaster = false)
     {
         Id = id;
         Connection = connection;
+        IsBroadcaster = broadcaster;
     }
+
+    /// <summary>A sender without a WebSocket (mediasoup-demo's broadcaster HTTP API): it consumes only what it asks for.</summary>
+    public bool IsBroadcaster { get; }
 
     /// <summary>The peerId of the WebSocket URL.</summary>
     public string Id { get; }
 
-    /// <summary>Its protoo connection.</summary>
-    public ProtooConnection Connection { get; }
+    /// <summary>Its protoo connection (silent for a broadcaster).</summary>
+    public IPeerChannel Connection { get; }
 
     /// <summary>True after join.</summary>
     public bool Joined { get; internal set; }
@@ -51,8 +55,11 @@ public sealed class Peer
 /// <param name="Transport">The transport.</param>
 /// <param name="Producing">Used to send.</param>
 /// <param name="Consuming">Used to receive.</param>
-public sealed record PeerTransport(WebRtcTransport Transport, bool Producing, bool Consuming)
+public sealed record PeerTransport(Transport Transport, bool Producing, bool Consuming)
 {
+    /// <summary>The transport as a WebRtcTransport, or a clear refusal.</summary>
+    public WebRtcTransport WebRtc => Transport as WebRtcTransport ?? throw new Signaling.ProtooRequestException($"transport with id \"{Transport.Id}\" is not a WebRTC transport");
+
     /// <summary>True once connectWebRtcTransport succeeded.</summary>
     public bool Connected { get; set; }
 }

@@ -97,7 +97,7 @@ public sealed partial class Room
     {
         var t = FindTransport(peer, data);
         var dtlsParameters = ServerJson.Read<DtlsParameters>(data, "dtlsParameters");
-        await t.Transport.ConnectAsync(dtlsParameters);
+        await t.WebRtc.ConnectAsync(dtlsParameters);
         t.Connected = true;
         return new ProtooResult(null);
     }
@@ -105,7 +105,7 @@ public sealed partial class Room
     private async Task<ProtooResult> RestartIceAsync(Peer peer, JsonElement data)
     {
         var t = FindTransport(peer, data);
-        return new ProtooResult(await t.Transport.RestartIceAsync());
+        return new ProtooResult(await t.WebRtc.RestartIceAsync());
     }
 
     private async Task<ProtooResult> ProduceAsync(Peer peer, JsonElement data)
@@ -144,7 +144,8 @@ public sealed partial class Room
         await _lock.WaitAsync();
         try
         {
-            if (consumerPeer.Closed || producer.Closed || consumerPeer.RtpCapabilities is not { } caps) return;
+            // Broadcasters consume only what they ask for through the HTTP API.
+            if (consumerPeer.Closed || consumerPeer.IsBroadcaster || producer.Closed || consumerPeer.RtpCapabilities is not { } caps) return;
             var transport = consumerPeer.Transports.Values.FirstOrDefault(t => t.Consuming)?.Transport;
             if (transport is null)
             {
@@ -233,7 +234,7 @@ public sealed partial class Room
     }
 
     private async Task<ProtooResult> GetTransportStatsAsync(Peer peer, JsonElement data) =>
-        new(await FindTransport(peer, data).Transport.GetStatsAsync());
+        new(await FindTransport(peer, data).WebRtc.GetStatsAsync());
 
     private static async Task<ProtooResult> GetProducerStatsAsync(Peer peer, JsonElement data)
     {

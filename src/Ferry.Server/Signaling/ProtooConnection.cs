@@ -17,7 +17,7 @@ public sealed record ProtooResult(object? Data, Func<Task>? After = null);
 /// One protoo peer over a WebSocket (subprotocol "protoo"): JSON requests, responses and
 /// notifications both ways. Sends go through one queue so concurrent writers never interleave frames.
 /// </summary>
-public sealed class ProtooConnection
+public sealed class ProtooConnection : IPeerChannel
 {
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(20);
 
