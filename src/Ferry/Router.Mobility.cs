@@ -95,6 +95,7 @@ public sealed partial class Router
     {
         ThrowIfClosed();
         if (target.Closed) throw new InvalidStateException("target worker closed");
+        if (_transports.Values.Any(t => !t.Movable)) throw new InvalidStateException("the router has transports on a WebRtcServer, which stays on its worker");
         if (Interlocked.Exchange(ref _moving, 1) != 0) throw new InvalidStateException("a move of this router is already running");
         await MoveLock.WaitAsync().ConfigureAwait(false);
         try

@@ -118,6 +118,29 @@ public sealed class Worker : IAsyncDisposable
         });
     }
 
+    private readonly ConcurrentDictionary<string, Transports.WebRtcServer> _webRtcServers = new();
+
+    /// <summary>Its WebRtcServers.</summary>
+    public IReadOnlyCollection<Transports.WebRtcServer> WebRtcServers => (IReadOnlyCollection<Transports.WebRtcServer>)_webRtcServers.Values;
+
+    /// <summary>Creates a WebRtcServer: shared UDP sockets for many WebRtcTransports of this worker.</summary>
+    /// <exception cref="ArgumentException">Invalid listen infos.</exception>
+    /// <exception cref="InvalidStateException">The worker is closed.</exception>
+    public Task<Transports.WebRtcServer> CreateWebRtcServerAsync(Transports.WebRtcServerOptions options)
+    {
+        ThrowIfClosed();
+        if (options.ListenInfos is not { Count: > 0 }) throw new ArgumentException("missing listenInfos");
+        foreach (var info in options.ListenInfos) _ = info.ParsedIp;
+        return Loop.InvokeAsync(() =>
+        {
+            var server = Transports.WebRtcServer.Create(this, options);
+            _webRtcServers[server.Id] = server;
+            return server;
+        });
+    }
+
+    internal void RemoveWebRtcServer(Transports.WebRtcServer server) => _webRtcServers.TryRemove(server.Id, out _);
+
     internal void RemoveRouter(Router router) => _routers.TryRemove(router.Id, out _);
 
     internal void AddRouter(Router router) => _routers[router.Id] = router;
@@ -163,6 +186,7 @@ public sealed class Worker : IAsyncDisposable
     private void CloseRoutersOnLoop()
     {
         foreach (var router in _routers.Values) router.CloseOnLoop(RouterCloseReason.WorkerClosed);
+        foreach (var server in _webRtcServers.Values) server.CloseOnLoop();
     }
 
     /// <inheritdoc />

@@ -61,6 +61,7 @@ public abstract partial class Transport
         ThrowIfClosed();
         if (target.Closed) throw new InvalidStateException("target router closed");
         if (this is LocalPipeTransport) throw new InvalidStateException("pipe transports move with their router");
+        if (!Movable && target.Worker != Router.Worker) throw new InvalidStateException("a transport on a WebRtcServer moves only within its worker");
         await Router.MoveLock.WaitAsync().ConfigureAwait(false);
         try
         {

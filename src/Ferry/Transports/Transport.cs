@@ -61,6 +61,12 @@ public abstract partial class Transport
 
     /// <summary>Raised when the transport closes because its router closed.</summary>
     public event Action? RouterClose;
+    /// <summary>Raised when the transport closes because its WebRtcServer closed.</summary>
+    public event Action? ListenServerClose;
+
+    /// <summary>False for transports that cannot change loops on their own (those on a WebRtcServer).</summary>
+    internal virtual bool Movable => true;
+
     /// <summary>Raised when the transport closes, for whatever reason.</summary>
     public event Action? ObserverClose;
     /// <summary>Raised when a producer is created on it.</summary>
@@ -500,6 +506,7 @@ public abstract partial class Transport
         ReleaseResources();
         if (reason != TransportCloseReason.RouterClosed) Router.RemoveTransport(this);
         if (reason == TransportCloseReason.RouterClosed) Events.Emit(RouterClose, Logger);
+        if (reason == TransportCloseReason.ListenServerClosed) Events.Emit(ListenServerClose, Logger);
         Events.Emit(ObserverClose, Logger);
     }
 
@@ -517,4 +524,5 @@ internal enum TransportCloseReason : byte
 {
     Closed,
     RouterClosed,
+    ListenServerClosed,
 }

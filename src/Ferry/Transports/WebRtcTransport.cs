@@ -26,6 +26,7 @@ public sealed class WebRtcTransport : Transport
     private readonly byte[] _stunResponse = new byte[StunResponseCapacity];
     private readonly SocketReceiver _receiver;
     private DtlsEndpoint? _dtls;
+    private WebRtcServer? _server;
     private DtlsRole? _localRole;
     private DtlsFingerprintValue? _remoteFingerprint;
     private SrtpSession? _srtpSend;
@@ -116,9 +117,18 @@ public sealed class WebRtcTransport : Transport
 
     private void Listen(WebRtcTransportOptions options)
     {
+        if (options.WebRtcServer is { } server)
+        {
+            if (server.Worker != Router.Worker || server.Closed) throw new InvalidStateException("the WebRtcServer must be open and on the router's worker");
+            IceCandidates = server.Candidates(options.EnableUdp, options.PreferUdp);
+            if (IceCandidates.Count == 0) throw new ArgumentException("no listen info gives a candidate (enableUdp/enableTcp)");
+            _server = server;
+            server.AddUfrag(_iceParameters.UsernameFragment, this);
+            return;
+        }
         var candidates = new List<IceCandidate>();
         var localPreference = 10000;
-        foreach (var info in options.ListenInfos)
+        foreach (var info in options.ListenInfos!)
         {
             if (info.Protocol == TransportProtocolName.Tcp)
             {
@@ -191,6 +201,7 @@ public sealed class WebRtcTransport : Transport
             ThrowIfClosed();
             var (ufrag, password) = IceLiteAgent.GenerateCredentials();
             _ice.Restart(ufrag, password, Loop.Now);
+            _server?.AddUfrag(ufrag, this);
             _iceParameters = new IceParameters { UsernameFragment = ufrag, Password = password, IceLite = true };
             Pump();
             return _iceParameters;
@@ -210,13 +221,23 @@ public sealed class WebRtcTransport : Transport
 
     private sealed class SocketReceiver(WebRtcTransport owner) : IUdpReceiver
     {
-        public void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from) => owner.OnDatagram(socket, data, from);
+        public void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from) => owner.HandleDatagram(socket, data, from, from.ToTuple(TransportProtocol.Udp));
     }
 
-    private void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from)
+    /// <summary>A transport on a WebRtcServer moves only with that server's worker.</summary>
+    internal override bool Movable => _server is null;
+
+    /// <summary>The server this transport's sockets belong to closed: the transport closes (mediasoup's listenserverclose).</summary>
+    internal void OnListenServerClosed()
+    {
+        _server = null;
+        CloseOnLoop(TransportCloseReason.ListenServerClosed);
+    }
+
+    /// <summary>One datagram from the tuple <paramref name="tuple"/>, from its own socket or its WebRtcServer.</summary>
+    internal void HandleDatagram(UdpSocket socket, Span<byte> data, in SockAddr from, TransportTuple tuple)
     {
         if (Closed) return;
-        var tuple = from.ToTuple(TransportProtocol.Udp);
         var now = Loop.Now;
         switch (PacketClassifier.Classify(data))
         {
@@ -252,7 +273,11 @@ public sealed class WebRtcTransport : Transport
     private void OnStun(UdpSocket socket, ReadOnlySpan<byte> data, TransportTuple tuple, in SockAddr from, TimeSpan now)
     {
         var result = _ice.HandleStun(data, tuple, now, _stunResponse, out var length);
-        if (result == IceStunResult.Success && !_tupleRoutes.ContainsKey(tuple)) _tupleRoutes[tuple] = (socket, from);
+        if (result == IceStunResult.Success && !_tupleRoutes.ContainsKey(tuple))
+        {
+            _tupleRoutes[tuple] = (socket, from);
+            _server?.OnTupleValidated(tuple, this);
+        }
         if (length > 0) socket.SendTo(_stunResponse.AsSpan(0, length), from);
         Pump();
     }
@@ -406,6 +431,7 @@ public sealed class WebRtcTransport : Transport
 
     private protected override void ReleaseResources()
     {
+        _server?.Remove(this);
         ReleaseOwnedTimer(_timer);
         if (_dtls is { } dtls)
         {

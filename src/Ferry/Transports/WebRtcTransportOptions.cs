@@ -32,8 +32,11 @@ public sealed record TransportPortRange(int Min, int Max);
 /// <summary>Options of <see cref="Router.CreateWebRtcTransportAsync"/>.</summary>
 public sealed record WebRtcTransportOptions
 {
-    /// <summary>Where to listen; the order is the candidates' preference order.</summary>
-    public required IReadOnlyList<TransportListenInfo> ListenInfos { get; init; }
+    /// <summary>Where to listen; the order is the candidates' preference order. Not with <see cref="WebRtcServer"/>.</summary>
+    public IReadOnlyList<TransportListenInfo>? ListenInfos { get; init; }
+
+    /// <summary>A server of the router's worker whose shared sockets this transport uses instead of its own.</summary>
+    public WebRtcServer? WebRtcServer { get; init; }
 
     /// <summary>Offer UDP candidates. Default true.</summary>
     public bool EnableUdp { get; init; } = true;
@@ -61,7 +64,9 @@ public sealed record WebRtcTransportOptions
 
     internal void Validate()
     {
-        if (ListenInfos is null || ListenInfos.Count == 0) throw new ArgumentException("missing listenInfos");
+        if (WebRtcServer is not null && ListenInfos is not null) throw new ArgumentException("webRtcServer and listenInfos go alone");
+        if (WebRtcServer is not null) return;
+        if (ListenInfos is null || ListenInfos.Count == 0) throw new ArgumentException("missing listenInfos or webRtcServer");
         foreach (var info in ListenInfos)
         {
             _ = info.ParsedIp;
