@@ -222,7 +222,7 @@ internal sealed unsafe class EventLoop : IDisposable
         {
             _exitedFlag = true;
             AbandonCommands();
-            Libc.Close(_wakeFd);
+            // The wake fd stays open until Dispose: a thread that saw the loop alive may still write to it.
             Libc.Close(_epoll);
             NativeMemory.Free(_events);
             _events = null;
@@ -299,5 +299,8 @@ internal sealed unsafe class EventLoop : IDisposable
     {
         Stop();
         if (_thread.IsAlive && !IsOnLoop) _thread.Join();
+        if (!_thread.IsAlive && Interlocked.Exchange(ref _wakeClosed, 1) == 0) Libc.Close(_wakeFd);
     }
+
+    private int _wakeClosed;
 }
