@@ -307,9 +307,16 @@ public sealed partial class Consumer
             if (KeyFrameSupported && !keyFrame) return;
             _currentEncoding = stream.EncodingIndex;
             _syncRequired = true;
-            var layers = new ConsumerLayers(_currentEncoding, ScalabilityMode.Parse(_producer!.RtpParameters.Encodings![_currentEncoding].ScalabilityMode).TemporalLayers - 1);
+            var available = ScalabilityMode.Parse(_producer!.RtpParameters.Encodings![_currentEncoding].ScalabilityMode).TemporalLayers - 1;
+            var layers = new ConsumerLayers(_currentEncoding, Math.Min(available, _preferredLayers?.TemporalLayer ?? available));
             _currentLayers = layers;
             Events.Emit(LayersChange, layers, _logger);
+        }
+        // Temporal layers above the preferred one are not sent (simulcast streams with L1Tn); their numbers are skipped.
+        if (Type == ConsumerType.Simulcast && _preferredLayers?.TemporalLayer is { } maxTemporal && stream.LastTemporalLayer > maxTemporal)
+        {
+            SkipRtp(stream, packet.SequenceNumber);
+            return;
         }
         var seq = packet.SequenceNumber;
         if (_syncRequired)

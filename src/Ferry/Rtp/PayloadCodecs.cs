@@ -16,6 +16,4 @@ internal static class PayloadCodecs
 
     /// <summary>True when the codec has key frames the engine can recognise (consumers then sync on them).</summary>
     public static bool SupportsKeyFrames(CodecKind codec) => codec is CodecKind.Vp8 or CodecKind.Vp9 or CodecKind.H264 or CodecKind.H265 or CodecKind.Av1;
-
-    public static bool IsKeyFrame(CodecKind codec, ReadOnlySpan<byte> payload) => CodecPayload.IsKeyFrame(codec, payload);
 }

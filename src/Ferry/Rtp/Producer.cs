@@ -268,7 +268,14 @@ public sealed class Producer
 
         var seq = packet.SequenceNumber;
         var codec = _codecByMappedPayloadType[mapped];
-        var keyFrame = Kind == MediaKind.Video && PayloadCodecs.IsKeyFrame(codec, packet.Payload);
+        // One read of the payload descriptor per packet, for every consumer: key frame and temporal layer.
+        var keyFrame = false;
+        stream.LastTemporalLayer = -1;
+        if (Kind == MediaKind.Video && CodecPayload.TryRead(codec, packet.Payload, out var descriptor))
+        {
+            keyFrame = descriptor.IsKeyFrame;
+            stream.LastTemporalLayer = descriptor.TemporalLayer;
+        }
         if (stream.Nack is { } nack)
         {
             var result = nack.ReceivePacket(seq, keyFrame, now);

@@ -63,6 +63,9 @@ internal sealed class ReceiveStream
     public ulong LastSrNtp { get; private set; }
     public uint LastSrRtpTimestamp { get; private set; }
 
+    /// <summary>Temporal layer of the last packet (-1 when its payload carries none): what consumers filter on.</summary>
+    public int LastTemporalLayer { get; set; } = -1;
+
     /// <summary>Time of the last media packet, for "active" and the layer selection.</summary>
     public TimeSpan LastPacketAt { get; private set; } = TimeSpan.MinValue;
 

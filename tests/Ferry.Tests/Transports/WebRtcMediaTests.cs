@@ -299,6 +299,74 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
         for (var i = 0; i < 20; i++) Assert.Equal(i != 7, reported[(ushort)(1000 + i)]);
     }
 
+    /// <summary>A VP8 packet with a temporal layer index (X=1, T=1 in the RFC 7741 descriptor).</summary>
+    private static byte[] Vp8LayeredPacket(uint ssrc, ushort seq, uint timestamp, bool keyFrame, int temporalLayer, int number)
+    {
+        var buffer = new byte[400];
+        var w = new RtpPacketWriter(buffer, 96, seq, timestamp, ssrc, marker: true);
+        w.AddExtension(4, "0"u8);
+        var payload = new byte[64];
+        payload[0] = 0x90;                              // X=1, S=1, PartID 0
+        payload[1] = 0x20;                              // T=1
+        payload[2] = (byte)(temporalLayer << 6);        // TID, Y=0, KEYIDX 0
+        payload[3] = keyFrame ? (byte)0x00 : (byte)0x01; // VP8 payload header: P bit
+        BitConverter.TryWriteBytes(payload.AsSpan(8), number);
+        return buffer[..w.SetPayload(payload)];
+    }
+
+    [Fact]
+    public async Task A_simulcast_consumer_forwards_its_preferred_stream_and_temporal_layer_with_continuous_numbers()
+    {
+        var (sendTransport, sender) = await ConnectedAsync(_router);
+        var (recvTransport, receiver) = await ConnectedAsync(_router);
+        using var senderScope = sender;
+        using var receiverScope = receiver;
+        var options = Vp8Producer();
+        options = options with
+        {
+            RtpParameters = options.RtpParameters with
+            {
+                Encodings =
+                [
+                    new RtpEncodingParameters { Ssrc = 1000, ScalabilityMode = "L1T3" },
+                    new RtpEncodingParameters { Ssrc = 2000, ScalabilityMode = "L1T3" },
+                ],
+            },
+        };
+        var producer = await sendTransport.ProduceAsync(options);
+        Assert.Equal(ProducerType.Simulcast, producer.Type);
+        var consumer = await recvTransport.ConsumeAsync(new ConsumerOptions
+        {
+            ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities, PreferredLayers = new ConsumerLayers(1, 0),
+        });
+        Assert.Equal(ConsumerType.Simulcast, consumer.Type);
+        var layers = new List<ConsumerLayers?>();
+        consumer.LayersChange += l => { lock (layers) layers.Add(l); };
+
+        // Both streams, temporal pattern 0,2,1,2 (L1T3); only stream 1's TL0 frames must come out.
+        var expected = new List<int>();
+        for (var i = 0; i < 40; i++)
+        {
+            var tid = (i % 4) switch { 0 => 0, 1 => 2, 2 => 1, _ => 2 };
+            sender.SendRtp(Vp8LayeredPacket(1000, (ushort)(100 + i), (uint)(i * 3000), keyFrame: i == 0, temporalLayer: tid, number: 1000 + i));
+            sender.SendRtp(Vp8LayeredPacket(2000, (ushort)(500 + i), (uint)(i * 3000), keyFrame: i == 0, temporalLayer: tid, number: 2000 + i));
+            if (tid == 0) expected.Add(2000 + i);
+        }
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count >= expected.Count, WaitTimeout));
+        await Task.Delay(100);
+        var received = receiver.ReceivedRtp.ToArray();
+        Assert.Equal(expected, received.Select(p => { RtpPacket.TryParse(p, out var v); return BitConverter.ToInt32(v.Payload[8..]); }));
+        RtpPacket.TryParse(received[0], out var first);
+        for (var i = 0; i < received.Length; i++)
+        {
+            RtpPacket.TryParse(received[i], out var p);
+            Assert.Equal((ushort)(first.SequenceNumber + i), p.SequenceNumber);
+            Assert.Equal(consumer.RtpParameters.Encodings![0].Ssrc, p.Ssrc);
+        }
+        lock (layers) Assert.Equal([new ConsumerLayers(1, 0)], layers);
+        Assert.Equal(new ConsumerLayers(1, 0), consumer.CurrentLayers);
+    }
+
     private static bool ContainsPli(byte[] rtcp, uint mediaSsrc)
     {
         var e = new RtcpCompoundEnumerator(rtcp);
