@@ -215,6 +215,16 @@ public sealed partial class Consumer
         });
     }
 
+    /// <summary>A mediasoup-style dump.</summary>
+    public Task<ConsumerDump> DumpAsync() => Transport.InvokeAsync(() => new ConsumerDump
+    {
+        Id = Id, ProducerId = ProducerId, Kind = Kind, Type = Type, RtpParameters = RtpParameters, Paused = _paused, ProducerPaused = _producerPaused, Priority = _priority,
+        SupportedCodecPayloadTypes = Enumerable.Range(0, 128).Where(pt => _acceptedPayloadType[pt]).ToList(),
+        RtpStream = new RtpStreamDump(0, Ssrc, null, null, RtxSsrc, _score, PacketCount),
+        PreferredSpatialLayer = _preferredLayers?.SpatialLayer, PreferredTemporalLayer = _preferredLayers?.TemporalLayer,
+        CurrentSpatialLayer = _currentLayers?.SpatialLayer, CurrentTemporalLayer = _currentLayers?.TemporalLayer,
+    });
+
     /// <summary>Sets the priority (1..255).</summary>
     /// <exception cref="ArgumentException">Out of range.</exception>
     public Task SetPriorityAsync(int priority)

@@ -167,6 +167,13 @@ public sealed class Producer
     public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => Transport.InvokeAsync(() =>
         (IReadOnlyList<RtpStreamStats>)Streams.Where(s => s.HasPackets).Select(s => RtpStreamStats.Inbound(s, Kind, MimeTypeOf(s), Loop.Now)).ToList());
 
+    /// <summary>A mediasoup-style dump.</summary>
+    public Task<ProducerDump> DumpAsync() => Transport.InvokeAsync(() => new ProducerDump
+    {
+        Id = Id, Kind = Kind, Type = Type, RtpParameters = RtpParameters, RtpMapping = RtpMapping, Paused = _paused,
+        RtpStreams = Streams.Select(s => new RtpStreamDump(s.EncodingIndex, s.Ssrc, s.Rid, s.MappedSsrc, s.RtxSsrc, s.Score, s.PacketCount)).ToList(),
+    });
+
     /// <summary>Injects an RTP packet (DirectTransport producers only).</summary>
     /// <exception cref="InvalidStateException">The producer is not on a DirectTransport.</exception>
     public void Send(ReadOnlySpan<byte> rtpPacket)

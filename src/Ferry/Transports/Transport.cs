@@ -181,6 +181,16 @@ public abstract partial class Transport
     }
     internal int ConsumerCount => _consumers.Count;
 
+    /// <summary>A mediasoup-style dump: producers, consumers and where incoming RTP goes.</summary>
+    public Task<TransportDump> DumpAsync() => InvokeAsync(() => new TransportDump
+    {
+        Id = Id, Direct = this is DirectTransport,
+        ProducerIds = _producers.Keys.ToList(), ConsumerIds = _consumers.Keys.ToList(),
+        MapSsrcConsumerId = _consumers.Values.ToDictionary(c => c.Ssrc, c => c.Id),
+        MapRtxSsrcConsumerId = _consumers.Values.Where(c => c.RtxSsrc is not null).ToDictionary(c => c.RtxSsrc!.Value, c => c.Id),
+        RtpListener = new RtpListenerDump(_ssrcTable.ToDictionary(kv => kv.Key, kv => kv.Value.Producer.Id), _midTable.ToDictionary(kv => kv.Key, kv => kv.Value.Id)),
+    });
+
     /// <summary>Its producers.</summary>
     public Task<IReadOnlyList<Producer>> GetProducersAsync() => InvokeAsync(() => (IReadOnlyList<Producer>)_producers.Values.ToList());
 

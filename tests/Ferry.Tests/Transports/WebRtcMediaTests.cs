@@ -102,6 +102,22 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
         var consumerStats = await consumer.GetStatsAsync();
         Assert.Equal(50, consumerStats[0].PacketCount);
         Assert.Equal(0, receiver.SrtpFailures);
+
+        // Dumps, with mediasoup's shapes.
+        var producerDump = await producer.DumpAsync();
+        Assert.Equal(11111111u, Assert.Single(producerDump.RtpStreams).Ssrc);
+        Assert.Equal(51, producerDump.RtpStreams[0].PacketCount);
+        Assert.Equal([new Ferry.Ortc.RtpMapping.CodecMapping(96, consumerPt), new Ferry.Ortc.RtpMapping.CodecMapping(97, consumerPt + 1)], producerDump.RtpMapping.Codecs);
+        var consumerDump = await consumer.DumpAsync();
+        Assert.Equal([consumerPt], consumerDump.SupportedCodecPayloadTypes);
+        Assert.Equal(consumerSsrc, consumerDump.RtpStream.Ssrc);
+        var sendDump = await sendTransport.DumpAsync();
+        Assert.Equal(producer.Id, sendDump.RtpListener.SsrcTable[11111111]);
+        Assert.Equal(producer.Id, sendDump.RtpListener.SsrcTable[22222222]);
+        Assert.Equal(producer.Id, sendDump.RtpListener.MidTable["0"]);
+        var recvDump = await recvTransport.DumpAsync();
+        Assert.Equal(consumer.Id, recvDump.MapSsrcConsumerId[consumerSsrc]);
+        Assert.False(recvDump.Direct);
     }
 
     [Fact]
