@@ -41,6 +41,10 @@ public sealed partial class Consumer
     private ushort _lastOutSeq;
     private ushort _lastInSeq;
     private ushort _dedupUntil;
+    private RateCounter _sendRate;
+
+    /// <summary>Send bitrate over the last second.</summary>
+    internal long Bitrate(TimeSpan now) => _sendRate.Rate(now);
     private bool _dedupActive;
     private uint _lastOutTs;
     private TimeSpan _lastSentAt;
@@ -380,6 +384,7 @@ public sealed partial class Consumer
         _outValid[slot] = stream.Store is not null;
         PacketCount++;
         ByteCount += length;
+        _sendRate.Add(length, now);
         PayloadByteCount += packet.PayloadLength;
         Transport.SendRtpFromConsumer(this, length);
     }

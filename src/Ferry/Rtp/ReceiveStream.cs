@@ -18,6 +18,10 @@ internal sealed class ReceiveStream
     private uint _lastTransit;
     private bool _haveTransit;
     private double _jitter;
+    private RateCounter _rate;
+
+    /// <summary>Receive bitrate over the last second.</summary>
+    public long Bitrate(TimeSpan now) => _rate.Rate(now);
 
     public ReceiveStream(int encodingIndex, uint? ssrc, string? rid, uint mappedSsrc, uint clockRate, NackGenerator? nack)
     {
@@ -76,6 +80,7 @@ internal sealed class ReceiveStream
         if (_baseSeq < 0) _baseSeq = ext;
         PacketCount++;
         ByteCount += length;
+        _rate.Add(length, now);
         LastPacketAt = now;
         // RFC 3550 A.8: transit difference in timestamp units.
         var arrival = (uint)(now.Ticks * ClockRate / TimeSpan.TicksPerSecond);

@@ -47,7 +47,7 @@ public sealed record RtpStreamStats
     public long PacketCount { get; init; }
     /// <summary>Bytes.</summary>
     public long ByteCount { get; init; }
-    /// <summary>Bitrate, bps (not yet measured: 0).</summary>
+    /// <summary>Bitrate over the last second, bps.</summary>
     public long Bitrate { get; init; }
 
     internal static RtpStreamStats Inbound(ReceiveStream s, MediaKind kind, string mimeType, TimeSpan now) => new()
@@ -55,7 +55,7 @@ public sealed record RtpStreamStats
         Type = "inbound-rtp", Timestamp = (long)now.TotalMilliseconds, Ssrc = s.Ssrc, RtxSsrc = s.RtxSsrc, Rid = s.Rid, Kind = kind, MimeType = mimeType,
         PacketsLost = s.PacketsLost, FractionLost = s.FractionLost, PacketsRepaired = s.RetransmittedRecovered, NackCount = s.NackCount,
         NackPacketCount = s.NackPacketCount, PliCount = s.PliCount, FirCount = s.FirCount, Score = s.Score, Jitter = (uint)s.Jitter,
-        PacketCount = s.PacketCount, ByteCount = s.ByteCount,
+        PacketCount = s.PacketCount, ByteCount = s.ByteCount, Bitrate = s.Bitrate(now),
     };
 
     internal static RtpStreamStats Outbound(Consumer c, TimeSpan now) => new()
@@ -63,6 +63,6 @@ public sealed record RtpStreamStats
         Type = "outbound-rtp", Timestamp = (long)now.TotalMilliseconds, Ssrc = c.Ssrc, RtxSsrc = c.RtxSsrc, Kind = c.Kind, MimeType = c.RtpParameters.Codecs[0].MimeType,
         PacketsLost = c.PacketsLost, FractionLost = c.FractionLost, PacketsRetransmitted = c.RetransmittedPackets, NackCount = c.NackCount,
         PliCount = c.PliCount, FirCount = c.FirCount, Score = c.Score.Score, RoundTripTime = c.RoundTripTime?.TotalMilliseconds,
-        PacketCount = c.PacketCount, ByteCount = c.ByteCount,
+        PacketCount = c.PacketCount, ByteCount = c.ByteCount, Bitrate = c.Bitrate(now),
     };
 }

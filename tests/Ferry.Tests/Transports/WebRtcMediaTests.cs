@@ -198,6 +198,28 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stats_report_the_bitrate_of_the_last_second()
+    {
+        var (sendTransport, sender) = await ConnectedAsync(_router);
+        var (recvTransport, receiver) = await ConnectedAsync(_router);
+        using var senderScope = sender;
+        using var receiverScope = receiver;
+        var producer = await sendTransport.ProduceAsync(Vp8Producer());
+        var consumer = await recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities });
+        // 40 packets of about 230 bytes a second: about 74 kbit/s.
+        for (var i = 0; i < 100; i++)
+        {
+            sender.SendRtp(Vp8Packet(11111111, (ushort)i, (uint)(i * 3000), keyFrame: i == 0, number: i, mid: "0"));
+            await Task.Delay(25);
+        }
+        var inbound = Assert.Single(await producer.GetStatsAsync());
+        var outbound = (await consumer.GetStatsAsync())[0];
+        // Generous bounds: the pacing above is only as exact as this shared machine's timers.
+        Assert.InRange(inbound.Bitrate, 15_000, 400_000);
+        Assert.InRange(outbound.Bitrate, 15_000, 400_000);
+    }
+
+    [Fact]
     public async Task A_nack_from_the_receiver_is_answered_with_rtx()
     {
         var (sendTransport, sender) = await ConnectedAsync(_router);
