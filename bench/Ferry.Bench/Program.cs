@@ -16,7 +16,7 @@ internal static class Program
         if (args is ["load-client", ..]) return await LoadClientHost.RunAsync().ConfigureAwait(false);
         if (args.Length == 0 || args[0] is not ("all" or "smoke"))
         {
-            await Console.Error.WriteLineAsync("usage: Ferry.Bench all|smoke [--out FILE] [--only forwarding,capacity,memory,moves,join] [--n 50,100] [--quiet]").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("usage: Ferry.Bench all|smoke [--out FILE] [--only forwarding,capacity,memory,moves,join,pipes,transport-moves] [--n 50,100] [--quiet]").ConfigureAwait(false);
             return 2;
         }
         var results = await RunAsync(args).ConfigureAwait(false);
@@ -66,6 +66,8 @@ internal static class Program
         if (Wants("memory")) await scenarios.MemoryAsync(results).ConfigureAwait(false);
         if (Wants("moves")) await scenarios.MovesAsync(results).ConfigureAwait(false);
         if (Wants("join")) await scenarios.JoinAsync(results).ConfigureAwait(false);
+        if (Wants("pipes")) await scenarios.PipesAsync(results).ConfigureAwait(false);
+        if (Wants("transport-moves")) await scenarios.TransportMovesAsync(results).ConfigureAwait(false);
 
         results.Seconds = clock.Elapsed.TotalSeconds;
         progress.Done();
@@ -108,6 +110,10 @@ internal sealed record BenchConfig
     public required (int Consumers, int Moves)[] Moves { get; init; }
     public required int JoinSamples { get; init; }
     public required int Rounds { get; init; }
+    public required (int Consumers, int Moves)[] TransportMoves { get; init; }
+
+    /// <summary>Rate of the stream piped between workers (pipes scenario).</summary>
+    public int PipePacketsPerSecond { get; init; } = 1000;
 
     /// <summary>~1 Mbit/s per stream: 100 packets of 1200 payload bytes a second.</summary>
     public int PacketsPerSecond { get; init; } = 100;
@@ -123,6 +129,7 @@ internal sealed record BenchConfig
         Moves = [(1, 200), (10, 200), (100, 100)],
         JoinSamples = 30,
         Rounds = 3,
+        TransportMoves = [(1, 200), (10, 220)],
     };
 
     public static BenchConfig Smoke => new()
@@ -135,6 +142,7 @@ internal sealed record BenchConfig
         Moves = [(1, 5), (10, 5)],
         JoinSamples = 3,
         Rounds = 1,
+        TransportMoves = [(1, 4), (10, 11)],
     };
 }
 

@@ -19,6 +19,8 @@ internal sealed class BenchResults
     public List<MoveResult> Moves { get; } = [];
     public JoinResult? Join { get; set; }
     public CapacityResult? Capacity { get; set; }
+    public PipeResult? Pipes { get; set; }
+    public List<TransportMoveResult> TransportMoves { get; } = [];
     public double Seconds { get; set; }
 
     private static readonly JsonSerializerOptions Json = new()
@@ -27,6 +29,8 @@ internal sealed class BenchResults
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
+
+    private static double Per(long microseconds, long packets) => packets > 0 ? microseconds / (double)packets : 0;
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
@@ -61,6 +65,23 @@ internal sealed class BenchResults
             s.AppendLine(" consumers  moves  p50 ms  p99 ms  max ms  lost/expected at receivers  server drops");
             foreach (var v in Moves)
                 s.AppendLine(CultureInfo.InvariantCulture, $"{v.Consumers,10} {v.Moves,6} {v.HandoverP50Ms,7:F3} {v.HandoverP99Ms,7:F3} {v.HandoverMaxMs,7:F3} {v.PacketsLost,12}/{v.PacketsExpected,-15} {v.ServerDrops,12}");
+        }
+        if (TransportMoves.Count > 0)
+        {
+            s.AppendLine();
+            s.AppendLine("Transport moves: transport.MoveToAsync between routers on two workers while media flows");
+            s.AppendLine(" consumers  moves  p50 ms  p99 ms  max ms  lost/expected at receivers  server drops  pipes +/-");
+            foreach (var v in TransportMoves)
+                s.AppendLine(CultureInfo.InvariantCulture, $"{v.Consumers,10} {v.Moves,6} {v.HandoverP50Ms,7:F3} {v.HandoverP99Ms,7:F3} {v.HandoverMaxMs,7:F3} {v.PacketsLost,12}/{v.PacketsExpected,-15} {v.ServerDrops,12}  +{v.PipesCreated}/-{v.PipesRemoved}");
+        }
+        if (Pipes is { } p)
+        {
+            s.AppendLine();
+            s.AppendLine(CultureInfo.InvariantCulture, $"Pipes: worker A -> router on worker B, {p.PacketsPerSecond} pkt/s of {p.PayloadBytes} B; CPU of both worker threads per packet delivered (us)");
+            s.AppendLine("  pipe       A+B us/pkt  A us/pkt  B us/pkt  packets  lost/expected");
+            s.AppendLine(CultureInfo.InvariantCulture, $"  in-memory {p.InMemoryUsPerPacket,11:F2} {Per(p.InMemoryWorkerAUs, p.InMemoryPackets),9:F2} {Per(p.InMemoryWorkerBUs, p.InMemoryPackets),9:F2} {p.InMemoryPackets,8} {p.InMemoryLost}/{p.InMemoryExpected}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"  UDP       {p.UdpUsPerPacket,11:F2} {Per(p.UdpWorkerAUs, p.UdpPackets),9:F2} {Per(p.UdpWorkerBUs, p.UdpPackets),9:F2} {p.UdpPackets,8} {p.UdpLost}/{p.UdpExpected}");
+            s.AppendLine(CultureInfo.InvariantCulture, $"  in-memory / UDP = {p.InMemoryOverUdp:F2}");
         }
         if (Join is { } j)
         {
@@ -125,6 +146,43 @@ internal sealed record MoveResult
     public required long PacketsLost { get; init; }
     public required long PacketsExpected { get; init; }
     public required long ServerDrops { get; init; }
+}
+
+/// <summary>Handover times of many transport moves between two routers on two workers.</summary>
+internal sealed record TransportMoveResult
+{
+    public required int Consumers { get; init; }
+    public required int Moves { get; init; }
+    public required double HandoverP50Ms { get; init; }
+    public required double HandoverP99Ms { get; init; }
+    public required double HandoverMaxMs { get; init; }
+    public required long PacketsLost { get; init; }
+    public required long PacketsExpected { get; init; }
+    public required long ServerDrops { get; init; }
+    public required long PipesCreated { get; init; }
+    public required long PipesRemoved { get; init; }
+}
+
+/// <summary>CPU per packet piped from a router on one worker to a router on another, in-memory and over UDP.</summary>
+internal sealed record PipeResult
+{
+    public required int PacketsPerSecond { get; init; }
+    public required int PayloadBytes { get; init; }
+    public required int Rounds { get; init; }
+    public required double InMemoryUsPerPacket { get; init; }
+    public required long InMemoryWorkerAUs { get; init; }
+    public required long InMemoryWorkerBUs { get; init; }
+    public required long InMemoryPackets { get; init; }
+    public required long InMemoryLost { get; init; }
+    public required long InMemoryExpected { get; init; }
+    public required long InMemoryPipeDropped { get; init; }
+    public required double UdpUsPerPacket { get; init; }
+    public required long UdpWorkerAUs { get; init; }
+    public required long UdpWorkerBUs { get; init; }
+    public required long UdpPackets { get; init; }
+    public required long UdpLost { get; init; }
+    public required long UdpExpected { get; init; }
+    public double InMemoryOverUdp => UdpUsPerPacket > 0 ? InMemoryUsPerPacket / UdpUsPerPacket : 0;
 }
 
 /// <summary>Time for a new consumer to get its first packet.</summary>

@@ -10,7 +10,7 @@ using Ferry.Transports;
 namespace Ferry.Bench;
 
 /// <summary>The measurements, one method per figure of the benchmark issue.</summary>
-internal sealed class Scenarios(BenchConfig config, Progress progress)
+internal sealed partial class Scenarios(BenchConfig config, Progress progress)
 {
     private const uint ProducerSsrc = 11111111;
     // Handshakes in flight at once: enough to overlap the round trips, few enough that DTLS retransmission timers stay quiet.

@@ -33,10 +33,18 @@ public sealed class SmokeRunTests
             var join = Assert.IsType<JoinResult>(results.Join);
             Assert.True(join.FirstPacketP50Ms > 0);
 
+            Assert.Equal(2, results.TransportMoves.Count);
+            Assert.All(results.TransportMoves, m => Assert.True(m.HandoverP50Ms > 0 && m.PacketsExpected > 0));
+
+            var pipes = Assert.IsType<PipeResult>(results.Pipes);
+            Assert.True(pipes.InMemoryUsPerPacket > 0 && pipes.UdpUsPerPacket > 0 && pipes.InMemoryOverUdp > 0);
+            Assert.True(pipes.InMemoryExpected > 0 && pipes.UdpExpected > 0, "nothing reached the consumer through a pipe");
+
             using var json = JsonDocument.Parse(await File.ReadAllTextAsync(output));
             var root = json.RootElement;
-            foreach (var name in new[] { "forwarding", "memory", "moves", "join" }) Assert.True(root.TryGetProperty(name, out _), $"no '{name}' in the JSON");
+            foreach (var name in new[] { "forwarding", "memory", "moves", "join", "pipes", "transportMoves" }) Assert.True(root.TryGetProperty(name, out _), $"no '{name}' in the JSON");
             Assert.True(root.GetProperty("forwarding")[0].TryGetProperty("ferryOverFloorSrtp", out _));
+            Assert.True(root.GetProperty("pipes").TryGetProperty("inMemoryOverUdp", out _));
         }
         finally
         {
