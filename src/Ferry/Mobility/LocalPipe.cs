@@ -11,7 +11,8 @@ namespace Ferry.Mobility;
 /// </summary>
 internal sealed class LocalPipe : LoopCommand
 {
-    public const int Capacity = 2048;
+    // Half a second of a 1000 packets/s stream: a reader is woken within microseconds; the ring only covers a parked loop.
+    public const int Capacity = 512;
     private const int SlotSize = 1500;
 
     private readonly byte[] _memory = GC.AllocateUninitializedArray<byte>(Capacity * SlotSize);
