@@ -41,7 +41,8 @@ public sealed class WebRtcTestClient : IDisposable
     public WebRtcTestClient(IReadOnlyList<SrtpProfile>? profiles = null)
     {
         _context = new DtlsContext(Certificate, profiles);
-        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 10 };
+        // A large receive buffer: on a loaded machine this thread can lag, and the test must see what the server sent.
+        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 10, ReceiveBufferSize = 4 << 20 };
         _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _thread = new Thread(Run) { IsBackground = true, Name = "webrtc-test-client" };
         _thread.Start();
