@@ -70,32 +70,61 @@ public abstract partial class Transport
             var created = new List<string>();
             var removed = new List<string>();
 
-            // 1. Make before break: replicas of what our consumers consume, in the target router.
-            var consumed = await InvokeAsync(() => _consumers.Values.Select(c => c.Producer).OfType<Producer>().Select(p => p.Origin ?? p).Distinct().ToList()).ConfigureAwait(false);
-            foreach (var origin in consumed)
+            List<Producer> consumed;
+            int producers, consumers;
+            TimeSpan handover;
+            long dropsBefore;
+            try
             {
-                if (origin.Transport.Router == target || origin.Closed) continue;
-                if (await EnsureReplicaAsync(origin, target, register: true).ConfigureAwait(false)) created.Add($"{origin.Id}@{target.Id}");
-            }
-            // ... and of our producers in the source router, for the consumers that stay there.
-            // (Observers of the source router keep watching that copy.)
-            var staying = await InvokeAsync(() => _producers.Values.Where(p => p.Observers.Count > 0 || p.Consumers.Any(c => c.Transport != this)).ToList()).ConfigureAwait(false);
-            foreach (var producer in staying)
-            {
-                if (await EnsureReplicaAsync(producer, source, register: false).ConfigureAwait(false)) created.Add($"{producer.Id}@{source.Id}");
-            }
+                // 1. Make before break: replicas of what our consumers consume, in the target router.
+                consumed = await InvokeAsync(() => _consumers.Values.Select(c => c.Producer).OfType<Producer>().Select(p => p.Origin ?? p).Distinct().ToList()).ConfigureAwait(false);
+                foreach (var origin in consumed)
+                {
+                    if (origin.Transport.Router == target || origin.Closed) continue;
+                    if (await EnsureReplicaAsync(origin, target, register: true).ConfigureAwait(false)) created.Add($"{origin.Id}@{target.Id}");
+                }
+                // ... and of our producers in the source router, for the consumers that stay there.
+                // (Observers of the source router keep watching that copy.)
+                var staying = await InvokeAsync(() => _producers.Values.Where(p => p.Observers.Count > 0 || p.Consumers.Any(c => c.Transport != this)).ToList()).ConfigureAwait(false);
+                foreach (var producer in staying)
+                {
+                    if (await EnsureReplicaAsync(producer, source, register: false).ConfigureAwait(false)) created.Add($"{producer.Id}@{source.Id}");
+                }
 
-            // 2. The handover, with both loops stopped at one instant.
-            var dropsBefore = source.Worker.Loop.Counters.SendDrops;
-            // The loops of the producers our consumers read from are stopped too: each writes to the old
-            // and the new path of a consumer, and the switch must see both paths at the same packet.
-            var loops = new HashSet<EventLoop> { source.Loop };
-            foreach (var origin in consumed) loops.Add(origin.Loop);
-            loops.Remove(target.Loop);
-            var ((producers, consumers), handover) = await RunWithLoopsStoppedAsync(target.Loop, loops, () => Handover(source, target, removed)).ConfigureAwait(false);
+                // 2. The handover, with both loops stopped at one instant.
+                dropsBefore = source.Worker.Loop.Counters.SendDrops;
+                // The loops of the producers our consumers read from are stopped too: each writes to the old
+                // and the new path of a consumer, and the switch must see both paths at the same packet.
+                var loops = new HashSet<EventLoop> { source.Loop };
+                foreach (var origin in consumed) loops.Add(origin.Loop);
+                loops.Remove(target.Loop);
+                ((producers, consumers), handover) = await RunWithLoopsStoppedAsync(target.Loop, loops, () => Handover(source, target, removed)).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Nothing changed hands before the handover; what the preparation created goes again.
+                await RemoveIdleReplicasAsync([source, target], removed).ConfigureAwait(false);
+                throw;
+            }
 
             // 3. Break: replicas nobody consumes any more.
-            foreach (var router in new[] { source, target })
+            await RemoveIdleReplicasAsync([source, target], removed).ConfigureAwait(false);
+            return new TransportMoveReport(Id, source.Id, target.Id, source.Worker.Id, target.Worker.Id, producers, consumers, created, removed,
+                handover, source.Worker.Loop.Counters.SendDrops - dropsBefore);
+        }
+        finally
+        {
+            Router.MoveLock.Release();
+        }
+    }
+
+    /// <summary>Closes the replicas of <paramref name="routers"/> that nobody consumes or observes; a closed router is skipped.</summary>
+    private static async Task RemoveIdleReplicasAsync(IEnumerable<Router> routers, List<string> removed)
+    {
+        foreach (var router in routers)
+        {
+            if (router.Closed) continue;
+            try
             {
                 var idle = await router.InvokeAsync(() => router.LocalPipes.Producers.Where(r => r.Consumers.Count == 0 && r.Observers.Count == 0).ToList()).ConfigureAwait(false);
                 foreach (var replica in idle)
@@ -104,12 +133,10 @@ public abstract partial class Transport
                     removed.Add($"{replica.Id}@{router.Id}");
                 }
             }
-            return new TransportMoveReport(Id, source.Id, target.Id, source.Worker.Id, target.Worker.Id, producers, consumers, created, removed,
-                handover, source.Worker.Loop.Counters.SendDrops - dropsBefore);
-        }
-        finally
-        {
-            Router.MoveLock.Release();
+            catch (InvalidOperationException)
+            {
+                // The router or its worker closed meanwhile: its replicas went with it.
+            }
         }
     }
 
