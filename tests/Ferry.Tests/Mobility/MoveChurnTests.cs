@@ -11,26 +11,8 @@ namespace Ferry.Tests.Mobility;
 /// created and closed and media flows. Afterwards nothing leaks (replicas, pipes, sockets, timers)
 /// and no consumer is left without its producer.
 /// </summary>
-public sealed class MoveChurnTests : IAsyncLifetime
+public sealed class MoveChurnTests : ThreeWorkers
 {
-    private readonly List<Worker> _workers = [];
-    private readonly List<Router> _routers = [];
-
-    public async Task InitializeAsync()
-    {
-        for (var i = 0; i < 3; i++)
-        {
-            var worker = await Worker.CreateAsync();
-            _workers.Add(worker);
-            _routers.Add(await worker.CreateRouterAsync(DefaultRouterOptions));
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var w in _workers) await w.CloseAsync();
-    }
-
     [Fact]
     public async Task Random_moves_creates_and_closes_leave_no_leak_and_no_orphan_consumer()
     {

@@ -12,26 +12,8 @@ namespace Ferry.Tests.Mobility;
 /// and the consumers' transports, in any order, hundreds of times. The far ends (ICE, DTLS and SRTP
 /// built on Ferry.Protocols) see every packet once, in order, with continuous numbers.
 /// </summary>
-public sealed class TransportMoveTests : IAsyncLifetime
+public sealed class TransportMoveTests : ThreeWorkers
 {
-    private readonly List<Worker> _workers = [];
-    private readonly List<Router> _routers = [];
-
-    public async Task InitializeAsync()
-    {
-        for (var i = 0; i < 3; i++)
-        {
-            var worker = await Worker.CreateAsync();
-            _workers.Add(worker);
-            _routers.Add(await worker.CreateRouterAsync(DefaultRouterOptions));
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var w in _workers) await w.CloseAsync();
-    }
-
     private static void AssertExactlyOnceInOrder(WebRtcTestClient receiver, int total)
     {
         var received = receiver.ReceivedRtp.ToArray();
