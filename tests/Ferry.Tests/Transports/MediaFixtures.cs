@@ -87,6 +87,24 @@ internal static class MediaFixtures
         return BitConverter.ToInt32(p.Payload[4..]);
     }
 
+    /// <summary>Two connected WebRtcTransports of <paramref name="router"/> and their clients: one to send, one to receive.</summary>
+    public static async Task<Call> CallAsync(Router router)
+    {
+        var (sendTransport, sender) = await ConnectedAsync(router);
+        var (recvTransport, receiver) = await ConnectedAsync(router);
+        return new Call(sendTransport, sender, recvTransport, receiver);
+    }
+
+    /// <summary>What <see cref="CallAsync"/> sets up; disposing it disposes both clients.</summary>
+    public sealed record Call(WebRtcTransport SendTransport, WebRtcTestClient Sender, WebRtcTransport RecvTransport, WebRtcTestClient Receiver) : IDisposable
+    {
+        public void Dispose()
+        {
+            Sender.Dispose();
+            Receiver.Dispose();
+        }
+    }
+
     /// <summary>A connected WebRtcTransport and its client.</summary>
     public static async Task<(WebRtcTransport Transport, WebRtcTestClient Client)> ConnectedAsync(Router router)
     {

@@ -59,10 +59,8 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
     [Fact]
     public async Task Video_reaches_the_consumer_rewritten_and_continuous_and_a_key_frame_is_requested()
     {
-        var (sendTransport, sender) = await ConnectedAsync(_router);
-        var (recvTransport, receiver) = await ConnectedAsync(_router);
-        using var _ = sender;
-        using var __ = receiver;
+        using var call = await CallAsync(_router);
+        var (sendTransport, sender, recvTransport, receiver) = call;
         var producer = await sendTransport.ProduceAsync(Vp8Producer());
         Assert.Equal(ProducerType.Simple, producer.Type);
         var consumer = await recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities });
@@ -123,10 +121,8 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
     [Fact]
     public async Task Pause_and_resume_keep_sequence_numbers_continuous()
     {
-        var (sendTransport, sender) = await ConnectedAsync(_router);
-        var (recvTransport, receiver) = await ConnectedAsync(_router);
-        using var _ = sender;
-        using var __ = receiver;
+        using var call = await CallAsync(_router);
+        var (sendTransport, sender, recvTransport, receiver) = call;
         var producer = await sendTransport.ProduceAsync(Vp8Producer());
         var consumer = await recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities });
         ushort seq = 100;
@@ -164,10 +160,8 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
     [Fact]
     public async Task Padding_only_packets_are_not_forwarded_and_leave_no_gap_in_sequence_numbers()
     {
-        var (sendTransport, sender) = await ConnectedAsync(_router);
-        var (recvTransport, receiver) = await ConnectedAsync(_router);
-        using var senderScope = sender;
-        using var receiverScope = receiver;
+        using var call = await CallAsync(_router);
+        var (sendTransport, sender, recvTransport, receiver) = call;
         var producer = await sendTransport.ProduceAsync(Vp8Producer());
         await recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities });
         var number = 0;
@@ -200,10 +194,8 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
     [Fact]
     public async Task Stats_report_the_bitrate_of_the_last_second()
     {
-        var (sendTransport, sender) = await ConnectedAsync(_router);
-        var (recvTransport, receiver) = await ConnectedAsync(_router);
-        using var senderScope = sender;
-        using var receiverScope = receiver;
+        using var call = await CallAsync(_router);
+        var (sendTransport, sender, recvTransport, receiver) = call;
         var producer = await sendTransport.ProduceAsync(Vp8Producer());
         var consumer = await recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities });
         // 40 packets of about 230 bytes a second: about 74 kbit/s.
@@ -222,10 +214,8 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
     [Fact]
     public async Task A_nack_from_the_receiver_is_answered_with_rtx()
     {
-        var (sendTransport, sender) = await ConnectedAsync(_router);
-        var (recvTransport, receiver) = await ConnectedAsync(_router);
-        using var _ = sender;
-        using var __ = receiver;
+        using var call = await CallAsync(_router);
+        var (sendTransport, sender, recvTransport, receiver) = call;
         var producer = await sendTransport.ProduceAsync(Vp8Producer());
         var consumer = await recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities });
         var rtx = consumer.RtpParameters.Encodings![0].Rtx!.Ssrc;
@@ -355,10 +345,8 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
     [Fact]
     public async Task A_simulcast_consumer_forwards_its_preferred_stream_and_temporal_layer_with_continuous_numbers()
     {
-        var (sendTransport, sender) = await ConnectedAsync(_router);
-        var (recvTransport, receiver) = await ConnectedAsync(_router);
-        using var senderScope = sender;
-        using var receiverScope = receiver;
+        using var call = await CallAsync(_router);
+        var (sendTransport, sender, recvTransport, receiver) = call;
         var options = Vp8Producer();
         options = options with
         {
