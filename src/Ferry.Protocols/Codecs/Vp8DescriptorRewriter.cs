@@ -36,19 +36,40 @@ public sealed class Vp8DescriptorRewriter
     /// Rewrites the descriptor at the start of <paramref name="payload"/>. False (and the payload left
     /// unchanged) when the descriptor does not parse. Fields the packet does not carry are skipped.
     /// </summary>
-    public bool TryRewrite(Span<byte> payload)
+    public bool TryRewrite(Span<byte> payload) => TryRewrite(payload, out _, out _);
+
+    /// <summary>
+    /// As <see cref="TryRewrite(Span{byte})"/>, and gives the values written (-1 for a field the packet
+    /// does not carry), so a retransmission of the packet can carry the same ones.
+    /// </summary>
+    public bool TryRewrite(Span<byte> payload, out int pictureId, out int tl0PicIdx)
     {
+        pictureId = tl0PicIdx = -1;
         if (!Vp8PayloadDescriptor.TryParse(payload, out var d)) return false;
         if (d.HasPictureId)
         {
             // A 7-bit source is unwrapped against its previous value so its wrap at 128 keeps counting up.
-            var output = _pictureId.Map(d.PictureId, d.HasLongPictureId ? 0x7FFF : 0x7F);
-            d.WritePictureId(payload, output);
+            pictureId = _pictureId.Map(d.PictureId, d.HasLongPictureId ? 0x7FFF : 0x7F);
+            d.WritePictureId(payload, pictureId);
         }
         if (d.HasTl0PicIdx)
         {
-            payload[d.Tl0PicIdxOffset] = (byte)_tl0.Map(d.Tl0PicIdx, 0xFF);
+            tl0PicIdx = _tl0.Map(d.Tl0PicIdx, 0xFF) & 0xFF;
+            payload[d.Tl0PicIdxOffset] = (byte)tl0PicIdx;
         }
+        return true;
+    }
+
+    /// <summary>
+    /// A packet the forwarder deliberately does not send (a temporal layer above the one it forwards):
+    /// its picture does not count, so the pictures sent after it stay consecutive. Further packets of the
+    /// same picture change nothing. False when the descriptor does not parse.
+    /// </summary>
+    /// <remarks>Only pictures above temporal layer 0 are ever dropped, so TL0PICIDX needs no shift.</remarks>
+    public bool Drop(ReadOnlySpan<byte> payload)
+    {
+        if (!Vp8PayloadDescriptor.TryParse(payload, out var d)) return false;
+        if (d.HasPictureId) _pictureId.Drop(d.PictureId, d.HasLongPictureId ? 0x7FFF : 0x7F);
         return true;
     }
 }

@@ -29,17 +29,42 @@ public sealed class Vp9DescriptorRewriter
     /// Rewrites the descriptor at the start of <paramref name="payload"/>. False (payload unchanged) when it does
     /// not parse. Fields the packet does not carry are skipped.
     /// </summary>
-    public bool TryRewrite(Span<byte> payload)
+    public bool TryRewrite(Span<byte> payload) => TryRewrite(payload, out _, out _);
+
+    /// <summary>
+    /// As <see cref="TryRewrite(Span{byte})"/>, and gives the values written (-1 for a field the packet
+    /// does not carry), so a retransmission of the packet can carry the same ones.
+    /// </summary>
+    public bool TryRewrite(Span<byte> payload, out int pictureId, out int tl0PicIdx)
     {
+        pictureId = tl0PicIdx = -1;
         if (!Vp9PayloadDescriptor.TryParse(payload, out var d)) return false;
         var hasPictureId = d.HasPictureId;
         var longField = d.HasLongPictureId;
-        var pictureId = d.PictureId;
+        var rawPictureId = d.PictureId;
         var tl0Offset = d.Tl0PicIdxOffset;
         var tl0 = d.Tl0PicIdx;
         if (hasPictureId)
-            Vp9PayloadDescriptor.WritePictureId(payload, longField, _pictureId.Map(pictureId, longField ? 0x7FFF : 0x7F));
-        if (tl0Offset >= 0) payload[tl0Offset] = (byte)_tl0.Map(tl0, 0xFF);
+        {
+            pictureId = _pictureId.Map(rawPictureId, longField ? 0x7FFF : 0x7F);
+            Vp9PayloadDescriptor.WritePictureId(payload, longField, pictureId);
+        }
+        if (tl0Offset >= 0)
+        {
+            tl0PicIdx = _tl0.Map(tl0, 0xFF) & 0xFF;
+            payload[tl0Offset] = (byte)tl0PicIdx;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// A packet deliberately not sent (a temporal layer above the one forwarded): its picture does not
+    /// count, so later pictures stay consecutive. False when the descriptor does not parse.
+    /// </summary>
+    public bool Drop(ReadOnlySpan<byte> payload)
+    {
+        if (!Vp9PayloadDescriptor.TryParse(payload, out var d)) return false;
+        if (d.HasPictureId) _pictureId.Drop(d.PictureId, d.HasLongPictureId ? 0x7FFF : 0x7F);
         return true;
     }
 }

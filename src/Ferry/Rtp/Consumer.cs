@@ -101,11 +101,11 @@ public sealed partial class Consumer
         _midValue = Encoding.ASCII.GetBytes(rtpParameters.Mid ?? "");
         _encodingCount = producer.Streams.Length;
         if (type == ConsumerType.Pipe) InitPipe(rtpParameters);
-        if (type is ConsumerType.Simulcast or ConsumerType.Svc)
+        if (type == ConsumerType.Simulcast) InitSimulcast(producer, options);
+        else if (type == ConsumerType.Svc)
         {
             var spatial = options.PreferredLayers?.SpatialLayer ?? _encodingCount - 1;
             _preferredLayers = new ConsumerLayers(Math.Clamp(spatial, 0, _encodingCount - 1), options.PreferredLayers?.TemporalLayer);
-            _targetEncoding = type == ConsumerType.Simulcast ? _preferredLayers.SpatialLayer : 0;
         }
     }
 
@@ -288,17 +288,6 @@ public sealed partial class Consumer
         else p.RequestKeyFrameForAll();
     }
 
-    /// <summary>Picks the simulcast stream to forward: the preferred one, or the best lower one that is flowing.</summary>
-    internal void UpdateTargetLayer(TimeSpan now)
-    {
-        if (Type != ConsumerType.Simulcast || _producer is not { } p || _preferredLayers is not { } preferred) return;
-        var target = preferred.SpatialLayer;
-        while (target > 0 && now - p.Streams[target].LastPacketAt > TimeSpan.FromSeconds(1)) target--;
-        if (target == _targetEncoding) return;
-        _targetEncoding = target;
-        if (IsActive) p.RequestKeyFrameMapped(p.Streams[target].MappedSsrc, now);
-    }
-
     /// <summary>
     /// Forwards one packet of the producer (already in the router's space). Copies it into the
     /// transport's send buffer, rewrites it there and sends it; the producer's buffer is untouched.
@@ -315,23 +304,7 @@ public sealed partial class Consumer
             return;
         }
         if (Type == ConsumerType.Pipe) { SendPipeRtp(ref packet, stream, now); return; }
-        if (Type == ConsumerType.Simulcast && stream.EncodingIndex != _currentEncoding)
-        {
-            if (stream.EncodingIndex != _targetEncoding) return;
-            if (KeyFrameSupported && !keyFrame) return;
-            _currentEncoding = stream.EncodingIndex;
-            _syncRequired = true;
-            var available = ScalabilityMode.Parse(_producer!.RtpParameters.Encodings![_currentEncoding].ScalabilityMode).TemporalLayers - 1;
-            var layers = new ConsumerLayers(_currentEncoding, Math.Min(available, _preferredLayers?.TemporalLayer ?? available));
-            _currentLayers = layers;
-            Events.Emit(LayersChange, layers, _logger);
-        }
-        // Temporal layers above the preferred one are not sent (simulcast streams with L1Tn); their numbers are skipped.
-        if (Type == ConsumerType.Simulcast && _preferredLayers?.TemporalLayer is { } maxTemporal && stream.LastTemporalLayer > maxTemporal)
-        {
-            SkipRtp(stream, packet.SequenceNumber);
-            return;
-        }
+        if (Type == ConsumerType.Simulcast && !SelectSimulcast(ref packet, stream, keyFrame)) return;
         var seq = packet.SequenceNumber;
         if (_syncRequired)
         {
@@ -352,6 +325,7 @@ public sealed partial class Consumer
             _syncSeq = seq;
             _lastInSeq = seq;
             _syncRequired = false;
+            ResyncDescriptors();
         }
         else if (SeqNum.IsNewer(_syncSeq, seq))
         {
@@ -368,7 +342,7 @@ public sealed partial class Consumer
         }
         if (SeqNum.IsNewer(seq, _lastInSeq)) _lastInSeq = seq;
         var outSeq = (ushort)(seq + _seqOffset);
-        var length = Rewrite(packet.Data, outSeq, _tsOffset, now, out var outTs);
+        var length = Rewrite(packet.Data, outSeq, _tsOffset, now, out var outTs, DescriptorRewrite.Fresh);
         if (length < 0) return;
         if (!_haveSent || SeqNum.IsNewer(outSeq, _lastOutSeq))
         {
@@ -382,6 +356,7 @@ public sealed partial class Consumer
         _outToInSeq[slot] = seq;
         _outTsOffset[slot] = _tsOffset;
         _outValid[slot] = stream.Store is not null;
+        if (_outEncoding.Length > 0) _outEncoding[slot] = (byte)stream.EncodingIndex;
         PacketCount++;
         ByteCount += length;
         _sendRate.Add(length, now);
@@ -404,12 +379,15 @@ public sealed partial class Consumer
     }
 
     /// <summary>Copies <paramref name="source"/> into the transport's send buffer and applies this consumer's rewrite; returns the length.</summary>
-    private int Rewrite(ReadOnlySpan<byte> source, ushort outSeq, uint tsOffset, TimeSpan now, out uint outTs)
+    private int Rewrite(ReadOnlySpan<byte> source, ushort outSeq, uint tsOffset, TimeSpan now, out uint outTs, DescriptorRewrite descriptor)
     {
         var buffer = Transport.SendBuffer;
         source.CopyTo(buffer);
         outTs = 0;
         if (!RtpPacket.TryParse(buffer, source.Length, out var outPacket)) return -1;
+        // Before any header extension changes size, so the payload is where the parse found it.
+        if (descriptor != DescriptorRewrite.None && (_vp8 is not null || _vp9 is not null))
+            RewriteDescriptor(outPacket.Payload, outSeq % OutCapacity, descriptor == DescriptorRewrite.Retransmission);
         outPacket.Ssrc = Ssrc;
         outPacket.SequenceNumber = outSeq;
         outTs = outPacket.Timestamp + tsOffset;
@@ -435,14 +413,15 @@ public sealed partial class Consumer
     {
         NackCount++;
         if (_producer is not { } p || _closed) return;
-        var index = _currentEncoding >= 0 ? _currentEncoding : 0;
-        if (index >= p.Streams.Length || p.Streams[index].Store is not { } store) return;
         foreach (var outSeq in lost)
         {
             var slot = outSeq % OutCapacity;
             if (!_outValid[slot] || _outSeqAt[slot] != outSeq) continue;
+            // A simulcast consumer's packet came from whichever stream it forwarded then.
+            var index = _outEncoding.Length > 0 ? _outEncoding[slot] : 0;
+            if (index >= p.Streams.Length || p.Streams[index].Store is not { } store) continue;
             if (!store.TryGet(_outToInSeq[slot], now, MaxRetransmitAge, out var original)) continue;
-            var length = Rewrite(original, outSeq, _outTsOffset[slot], now, out _);
+            var length = Rewrite(original, outSeq, _outTsOffset[slot], now, out _, DescriptorRewrite.Retransmission);
             if (length < 0) continue;
             if (RtxSsrc is { } rtxSsrc)
             {
@@ -522,6 +501,17 @@ public sealed partial class Consumer
     {
         if (Rtp is { } handler) Events.Emit(handler, packet.ToArray(), _logger);
     }
+}
+
+/// <summary>What a consumer's rewrite does to a VP8/VP9 payload descriptor.</summary>
+internal enum DescriptorRewrite : byte
+{
+    /// <summary>Left as it is.</summary>
+    None,
+    /// <summary>A packet sent the first time: the next continuous values.</summary>
+    Fresh,
+    /// <summary>A retransmission: the values the packet first went out with.</summary>
+    Retransmission,
 }
 
 /// <summary>Why a consumer closed.</summary>

@@ -70,6 +70,15 @@ internal sealed class ReceiveStream
     /// <summary>Temporal layer of the last packet (-1 when its payload carries none): what consumers filter on.</summary>
     public int LastTemporalLayer { get; set; } = -1;
 
+    /// <summary>The last packet is a switching-up point to its temporal layer (VP8 Y, VP9 U).</summary>
+    public bool LastLayerSync { get; set; }
+
+    /// <summary>The last packet starts a frame (from the payload when it says so, else a new RTP timestamp): where a consumer may change temporal layer.</summary>
+    public bool LastStartsFrame { get; set; }
+
+    /// <summary>RTP timestamp of the last media packet, for frame boundaries of codecs whose payload does not mark them.</summary>
+    public uint LastTimestamp { get; set; }
+
     /// <summary>Time of the last media packet, for "active" and the layer selection.</summary>
     public TimeSpan LastPacketAt { get; private set; } = TimeSpan.MinValue;
 

@@ -183,4 +183,52 @@ public class Vp8RewriterTests
             }
         }
     }
+    [Fact]
+    public void Dropped_pictures_leave_no_hole_and_count_once_whatever_their_packets()
+    {
+        var r = new Vp8DescriptorRewriter();
+        // Temporal pattern 0,2,1,2 with layer 2 dropped: pictures 10, 12, 14 go out as 10, 11, 12.
+        var sent = new List<int>();
+        foreach (var (id, tid) in new[] { (10, 0), (11, 2), (11, 2), (12, 1), (13, 2), (14, 0) })
+        {
+            var p = Long(id, 5, tid);
+            if (tid == 2) Assert.True(r.Drop(p));
+            else
+            {
+                Assert.True(r.TryRewrite(p, out var written, out _));
+                Assert.Equal(Read(p).PictureId, written);
+                sent.Add(written);
+            }
+        }
+        Assert.Equal([10, 11, 12], sent);
+    }
+
+    [Fact]
+    public void A_late_packet_from_before_a_drop_keeps_the_number_it_had()
+    {
+        var r = new Vp8DescriptorRewriter();
+        var a = Long(100, 1);
+        var late = Long(101, 1);
+        r.TryRewrite(a);
+        r.Drop(Long(102, 1, tid: 2));
+        var next = Long(103, 1);
+        r.TryRewrite(next);
+        r.TryRewrite(late);
+        Assert.Equal(100, Read(a).PictureId);
+        Assert.Equal(102, Read(next).PictureId);
+        Assert.Equal(101, Read(late).PictureId);
+    }
+
+    [Fact]
+    public void A_drop_before_the_first_packet_of_a_new_source_changes_nothing()
+    {
+        var r = new Vp8DescriptorRewriter();
+        r.TryRewrite(Long(50, 1));
+        r.SwitchSource();
+        r.Drop(Long(7000, 9, tid: 2));
+        var key = Long(7001, 10);
+        r.TryRewrite(key);
+        Assert.Equal((51, 2, 15), Read(key));
+        Assert.False(r.Drop([0x90, 0x80, 0x80]));
+    }
 }

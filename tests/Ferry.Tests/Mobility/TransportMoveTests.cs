@@ -126,4 +126,62 @@ public sealed class TransportMoveTests : ThreeWorkers
         Assert.True(consumer.Closed);
         Assert.False(_routers[2].CanConsume(producer.Id, home.RtpCapabilities));
     }
+    [Fact]
+    public async Task A_simulcast_consumer_keeps_picture_ids_continuous_while_transports_move_and_it_switches_streams()
+    {
+        var home = _routers[0];
+        var (sendTransport, sender) = await ConnectedAsync(home);
+        var (recvTransport, receiver) = await ConnectedAsync(home);
+        using var senderScope = sender;
+        using var receiverScope = receiver;
+        var producer = await sendTransport.ProduceAsync(SimulcastVp8Producer(1000, 2000));
+        var consumer = await recvTransport.ConsumeAsync(new ConsumerOptions
+        {
+            ProducerId = producer.Id, RtpCapabilities = home.RtpCapabilities, PreferredLayers = new ConsumerLayers(1, 2),
+        });
+        var low = new Transports.Vp8StreamSource(1000, 100, 100, 10, 10_000);
+        var high = new Transports.Vp8StreamSource(2000, 65000, 32000, 250, 20_000);
+        const int Frames = 600;
+        // Key frames every 100 frames; at frame 250 the consumer asks for the low stream without its top temporal layer.
+        var expected = new List<int>();
+        var sending = Task.Run(async () =>
+        {
+            for (var i = 0; i < Frames; i++)
+            {
+                var key = i % 100 == 0;
+                var l = low.Next(keyFrame: key);
+                var h = high.Next(keyFrame: key);
+                sender.SendRtp(l.Packet);
+                sender.SendRtp(h.Packet);
+                // From frame 251 the high stream loses its top temporal layer at once; the low one follows at its key frame.
+                if (i <= 250 || (i < 300 && h.Tid <= 1)) expected.Add(h.Number);
+                else if (i >= 300 && l.Tid <= 1) expected.Add(l.Number);
+                if (i == 250)
+                {
+                    Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count >= expected.Count, WaitTimeout));
+                    await consumer.SetPreferredLayersAsync(new ConsumerLayers(0, 1));
+                }
+                Thread.Sleep(3);
+            }
+        });
+        var moves = 0;
+        var random = new Random(11);
+        while (!sending.IsCompleted)
+        {
+            var transport = random.Next(3) == 0 ? (Transport)sendTransport : recvTransport;
+            await transport.MoveToAsync(_routers[random.Next(_routers.Count)]);
+            moves++;
+        }
+        await sending;
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count >= expected.Count, WaitTimeout),
+            $"received {receiver.ReceivedRtp.Count} of {expected.Count} after {moves} moves; missing " +
+            string.Join(",", expected.Except(receiver.ReceivedRtp.ToArray().Select(p => ReadVp8Frame(p).Number)).Take(40)) +
+            $"; drops {consumer.DroppedInactive}/{consumer.DroppedBeforeSync}/{consumer.DroppedDuplicate}/{consumer.DroppedTemporal}");
+        await Task.Delay(200);
+        var frames = receiver.ReceivedRtp.ToArray().Select(ReadVp8Frame).ToList();
+        Assert.Equal(expected, frames.Select(f => f.Number));
+        AssertContinuousPictures(frames);
+        Assert.True(moves >= 5, $"only {moves} moves");
+        Assert.Equal(new ConsumerLayers(0, 1), consumer.CurrentLayers);
+    }
 }

@@ -80,6 +80,63 @@ internal static class MediaFixtures
         return buffer[..length];
     }
 
+    /// <summary>A simulcast VP8 producer with one L1T3 encoding per SSRC in <paramref name="ssrcs"/> (no RTX).</summary>
+    public static ProducerOptions SimulcastVp8Producer(params uint[] ssrcs)
+    {
+        var options = Vp8Producer();
+        return options with
+        {
+            RtpParameters = options.RtpParameters with
+            {
+                Encodings = ssrcs.Select(s => new RtpEncodingParameters { Ssrc = s, ScalabilityMode = "L1T3" }).ToList(),
+            },
+        };
+    }
+
+    /// <summary>
+    /// A one-packet VP8 frame with the full descriptor (RFC 7741: X, I with a 15-bit PictureID, L, T with
+    /// TID and Y), MID "0", and <paramref name="number"/> after the VP8 payload header.
+    /// </summary>
+    public static byte[] Vp8FramePacket(uint ssrc, ushort seq, uint timestamp, bool keyFrame, int temporalLayer, bool layerSync, int pictureId, byte tl0PicIdx, int number)
+    {
+        var buffer = new byte[400];
+        var w = new RtpPacketWriter(buffer, 96, seq, timestamp, ssrc, marker: true);
+        w.AddExtension(4, "0"u8);
+        var payload = new byte[64];
+        payload[0] = 0x90;                                                   // X=1, S=1, PartID 0
+        payload[1] = 0xE0;                                                   // I=1, L=1, T=1
+        payload[2] = (byte)(0x80 | (pictureId >> 8) & 0x7F);                 // M=1, PictureID high
+        payload[3] = (byte)pictureId;
+        payload[4] = tl0PicIdx;
+        payload[5] = (byte)(temporalLayer << 6 | (layerSync ? 0x20 : 0));    // TID, Y
+        payload[6] = keyFrame ? (byte)0x00 : (byte)0x01;                     // VP8 payload header: P bit
+        BitConverter.TryWriteBytes(payload.AsSpan(8), number);
+        return buffer[..w.SetPayload(payload)];
+    }
+
+    /// <summary>What a receiver reads from a packet built by <see cref="Vp8FramePacket"/> after the server rewrote it.</summary>
+    public static (ushort Seq, int PictureId, int Tl0, int Tid, bool Sync, int Number) ReadVp8Frame(byte[] rtp)
+    {
+        Assert.True(RtpPacket.TryParse(rtp, out var p));
+        Assert.True(Ferry.Protocols.Codecs.Vp8PayloadDescriptor.TryParse(p.Payload, out var d));
+        return (p.SequenceNumber, d.PictureId, d.Tl0PicIdx, d.TemporalLayerId, d.IsLayerSync, BitConverter.ToInt32(p.Payload[8..]));
+    }
+
+    /// <summary>
+    /// Asserts that picture ids go up by one per packet (15 bits) and TL0PICIDX by one exactly at each
+    /// temporal layer 0 frame (8 bits): what a receiver needs to see no missing frame.
+    /// </summary>
+    public static void AssertContinuousPictures(IReadOnlyList<(ushort Seq, int PictureId, int Tl0, int Tid, bool Sync, int Number)> frames)
+    {
+        for (var i = 1; i < frames.Count; i++)
+        {
+            Assert.True((frames[i - 1].PictureId + 1) % 0x8000 == frames[i].PictureId, $"picture id {frames[i - 1].PictureId} then {frames[i].PictureId} at {i}");
+            var expectedTl0 = frames[i].Tid == 0 ? (frames[i - 1].Tl0 + 1) % 256 : frames[i - 1].Tl0;
+            Assert.True(expectedTl0 == frames[i].Tl0, $"TL0PICIDX {frames[i - 1].Tl0} then {frames[i].Tl0} (tid {frames[i].Tid}) at {i}");
+            Assert.Equal((ushort)(frames[i - 1].Seq + 1), frames[i].Seq);
+        }
+    }
+
     /// <summary>The number written by <see cref="Vp8Packet"/>.</summary>
     public static int NumberOf(byte[] rtp)
     {

@@ -1,0 +1,133 @@
+using Ferry.Protocols.Ortc;
+using Ferry.Rtp;
+using Ferry.Testing.Clients;
+using static Ferry.Tests.Transports.MediaFixtures;
+
+namespace Ferry.Tests.Transports;
+
+/// <summary>
+/// A simulcast consumer's switches as a receiver sees them: one continuous VP8 stream (sequence numbers,
+/// PictureID, TL0PICIDX) whatever stream or temporal layer the server forwards, and temporal switches
+/// up only where the encoder marked a switching point.
+/// </summary>
+public sealed class SimulcastLayerTests : IAsyncLifetime
+{
+    private Worker _worker = null!;
+    private Router _router = null!;
+
+    public async Task InitializeAsync()
+    {
+        _worker = await Worker.CreateAsync();
+        _router = await _worker.CreateRouterAsync(DefaultRouterOptions);
+    }
+
+    public async Task DisposeAsync() => await _worker.CloseAsync();
+
+    private static List<(ushort Seq, int PictureId, int Tl0, int Tid, bool Sync, int Number)> Frames(WebRtcTestClient receiver) =>
+        receiver.ReceivedRtp.ToArray().Select(ReadVp8Frame).ToList();
+
+    private static async Task WaitForAsync(WebRtcTestClient receiver, int count)
+    {
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count >= count, WaitTimeout),
+            $"received {receiver.ReceivedRtp.Count} of {count}");
+    }
+
+    [Fact]
+    public async Task Picture_ids_and_tl0picidx_stay_continuous_across_stream_switches()
+    {
+        using var call = await CallAsync(_router);
+        var producer = await call.SendTransport.ProduceAsync(SimulcastVp8Producer(1000, 2000));
+        var consumer = await call.RecvTransport.ConsumeAsync(new ConsumerOptions
+        {
+            ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities, PreferredLayers = new ConsumerLayers(1, 2),
+        });
+        var layers = new List<ConsumerLayers?>();
+        consumer.LayersChange += l => { lock (layers) layers.Add(l); };
+        // Each stream numbers its own way; the high one wraps both PictureID and TL0PICIDX during the test.
+        var low = new Vp8StreamSource(1000, 100, 100, 10, 10_000);
+        var high = new Vp8StreamSource(2000, 65000, 32760, 250, 20_000);
+        var expected = new List<int>();
+        void Both(int frames, bool lowKey = false, bool highKey = false, bool expectLow = false)
+        {
+            for (var i = 0; i < frames; i++)
+            {
+                var l = low.Next(keyFrame: lowKey && i == 0);
+                var h = high.Next(keyFrame: highKey && i == 0);
+                call.Sender.SendRtp(l.Packet);
+                call.Sender.SendRtp(h.Packet);
+                // Low goes out first in each pair: the low frame paired with the high key frame still belongs to the low stream.
+                if (highKey && i == 0 && expectLow) expected.Add(l.Number);
+                expected.Add(expectLow && !highKey ? l.Number : h.Number);
+            }
+        }
+
+        Both(10, lowKey: true, highKey: true);
+        await WaitForAsync(call.Receiver, expected.Count);
+        await consumer.SetPreferredLayersAsync(new ConsumerLayers(0, 2));
+        Both(6);                                     // the high stream goes on until the low one has a key frame
+        Both(8, lowKey: true, expectLow: true);
+        await WaitForAsync(call.Receiver, expected.Count);
+        await consumer.SetPreferredLayersAsync(new ConsumerLayers(1, 2));
+        Both(5, expectLow: true);
+        Both(8, highKey: true, expectLow: true);
+        await WaitForAsync(call.Receiver, expected.Count);
+        await Task.Delay(100);
+
+        var frames = Frames(call.Receiver);
+        Assert.Equal(expected, frames.Select(f => f.Number));
+        AssertContinuousPictures(frames);
+        lock (layers) Assert.Equal([new ConsumerLayers(1, 2), new ConsumerLayers(0, 2), new ConsumerLayers(1, 2)], layers);
+    }
+
+    [Fact]
+    public async Task A_temporal_switch_up_waits_for_a_layer_sync_frame_and_a_switch_down_is_immediate()
+    {
+        using var call = await CallAsync(_router);
+        var producer = await call.SendTransport.ProduceAsync(SimulcastVp8Producer(1000, 2000));
+        var consumer = await call.RecvTransport.ConsumeAsync(new ConsumerOptions
+        {
+            ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities, PreferredLayers = new ConsumerLayers(1, 0),
+        });
+        var layers = new List<ConsumerLayers?>();
+        consumer.LayersChange += l => { lock (layers) layers.Add(l); };
+        var low = new Vp8StreamSource(1000, 100, 100, 10, 10_000);
+        var high = new Vp8StreamSource(2000, 500, 7000, 40, 20_000);
+        var expected = new List<int>();
+        // Sends four frames on both streams; the high stream's forwarded ones are those at or below maxTid.
+        void Round(int maxTid, bool key = false, int syncLayer = -1, int switchAt = -1, int tidAfterSwitch = -1)
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                call.Sender.SendRtp(low.Next(keyFrame: key && i == 0).Packet);
+                var h = high.Next(keyFrame: key && i == 0, syncLayer: syncLayer);
+                call.Sender.SendRtp(h.Packet);
+                if (h.Tid == syncLayer && h.Tid > maxTid) maxTid = h.Tid;
+                if (h.Tid <= maxTid) expected.Add(h.Number);
+            }
+        }
+
+        Round(0, key: true);
+        Round(0);
+        await WaitForAsync(call.Receiver, expected.Count);
+        await consumer.SetPreferredLayersAsync(new ConsumerLayers(1, 2));
+        Round(0);                    // no switching point yet: layer 0 only
+        Round(0);
+        Round(0, syncLayer: 1);      // Y on a layer 1 frame: layer 1 from that frame on
+        await WaitForAsync(call.Receiver, expected.Count);
+        Round(1);
+        Round(1, syncLayer: 2);      // Y on a layer 2 frame: everything
+        Round(2);
+        await WaitForAsync(call.Receiver, expected.Count);
+        await consumer.SetPreferredLayersAsync(new ConsumerLayers(1, 0));
+        Round(0);                    // down at once
+        Round(0);
+        await WaitForAsync(call.Receiver, expected.Count);
+        await Task.Delay(100);
+
+        var frames = Frames(call.Receiver);
+        Assert.Equal(expected, frames.Select(f => f.Number));
+        AssertContinuousPictures(frames);
+        lock (layers) Assert.Equal([new ConsumerLayers(1, 0), new ConsumerLayers(1, 1), new ConsumerLayers(1, 2), new ConsumerLayers(1, 0)], layers);
+        Assert.True(consumer.DroppedTemporal > 0);
+    }
+}
