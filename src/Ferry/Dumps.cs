@@ -82,6 +82,8 @@ public sealed record TransportDump
     public required IReadOnlyDictionary<uint, string> MapRtxSsrcConsumerId { get; init; }
     /// <summary>The RTP listener: producers by SSRC and by MID.</summary>
     public required RtpListenerDump RtpListener { get; init; }
+    /// <summary>Trace event types enabled (enableTraceEvent).</summary>
+    public IReadOnlyList<string> TraceEventTypes { get; init; } = [];
 }
 
 /// <summary>Where incoming RTP goes.</summary>

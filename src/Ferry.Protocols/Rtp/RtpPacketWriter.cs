@@ -50,7 +50,7 @@ public ref struct RtpPacketWriter
     }
 
     /// <summary>Adds an extension element.</summary>
-    public void AddExtension(int id, ReadOnlySpan<byte> value)
+    public void AddExtension(int id, scoped ReadOnlySpan<byte> value)
     {
         if (_twoByte ? id is < 1 or > 255 || value.Length > 255 : id is < 1 or > 14 || value.Length is < 1 or > 16)
             throw new ArgumentException($"extension id {id} with {value.Length} bytes does not fit the {(_twoByte ? "two" : "one")}-byte form");

@@ -107,6 +107,7 @@ public sealed partial class Consumer
             var spatial = options.PreferredLayers?.SpatialLayer ?? _encodingCount - 1;
             _preferredLayers = new ConsumerLayers(Math.Clamp(spatial, 0, _encodingCount - 1), options.PreferredLayers?.TemporalLayer);
         }
+        InitBwe();
     }
 
     /// <summary>Unique id.</summary>
@@ -216,6 +217,7 @@ public sealed partial class Consumer
             if (Type is not (ConsumerType.Simulcast or ConsumerType.Svc)) return;
             _preferredLayers = new ConsumerLayers(Math.Min(layers.SpatialLayer, _encodingCount - 1), layers.TemporalLayer);
             UpdateTargetLayer(Loop.Now);
+            Transport.RequestAllocation();
         });
     }
 
@@ -234,7 +236,11 @@ public sealed partial class Consumer
     public Task SetPriorityAsync(int priority)
     {
         if (priority is < 1 or > 255) throw new ArgumentException("invalid priority");
-        return Transport.InvokeAsync(() => { _priority = priority; });
+        return Transport.InvokeAsync(() =>
+        {
+            _priority = priority;
+            Transport.RequestAllocation();
+        });
     }
 
     /// <summary>Statistics: the outbound stream, then the producer stream being forwarded (mediasoup's shape).</summary>
@@ -256,6 +262,7 @@ public sealed partial class Consumer
         var wasActive = !_paused && !_producerPaused;
         _paused = paused;
         if (!paused) Resync();
+        Transport.RequestAllocation();
         if (_producerPaused) return;
         if (wasActive && paused) Events.Emit(ObserverPause, _logger);
         else if (!wasActive && !paused) Events.Emit(ObserverResume, _logger);
@@ -266,6 +273,7 @@ public sealed partial class Consumer
         if (_producerPaused == paused) return;
         _producerPaused = paused;
         if (!paused) Resync();
+        Transport.RequestAllocation();
         Events.Emit(paused ? ProducerPause : ProducerResume, _logger);
         if (!_paused) Events.Emit(paused ? ObserverPause : ObserverResume, _logger);
     }
@@ -431,7 +439,7 @@ public sealed partial class Consumer
                 length = rtx.Length;
             }
             RetransmittedPackets++;
-            Transport.SendRtpFromConsumer(this, length);
+            Transport.SendRtpFromConsumer(this, length, retransmission: true);
         }
     }
 

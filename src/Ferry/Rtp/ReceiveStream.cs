@@ -23,6 +23,9 @@ internal sealed class ReceiveStream
     /// <summary>Receive bitrate over the last second.</summary>
     public long Bitrate(TimeSpan now) => _rate.Rate(now);
 
+    /// <summary>Bitrate by temporal layer over the last second (what the bandwidth allocation prices layers with).</summary>
+    public LayerBitrateMeter Layers { get; } = new();
+
     public ReceiveStream(int encodingIndex, uint? ssrc, string? rid, uint mappedSsrc, uint clockRate, NackGenerator? nack)
     {
         EncodingIndex = encodingIndex;
@@ -90,6 +93,7 @@ internal sealed class ReceiveStream
         PacketCount++;
         ByteCount += length;
         _rate.Add(length, now);
+        Layers.Add(LastTemporalLayer, length, now);
         LastPacketAt = now;
         // RFC 3550 A.8: transit difference in timestamp units.
         var arrival = (uint)(now.Ticks * ClockRate / TimeSpan.TicksPerSecond);

@@ -132,11 +132,11 @@ public sealed class PipeTransport : Transport
         ThrowIfClosed();
         return InvokeAsync(() => (IReadOnlyList<TransportStats>)
         [
-            new TransportStats
+            WithCommonStats(new TransportStats
             {
                 Type = "pipe-transport", TransportId = Id, Timestamp = (long)Loop.Now.TotalMilliseconds,
                 BytesReceived = _socket.BytesReceived, BytesSent = _socket.BytesSent, Tuple = _tuple,
-            },
+            }),
         ]);
     }
 
@@ -153,6 +153,7 @@ public sealed class PipeTransport : Transport
     private void OnDatagram(Span<byte> data, in SockAddr from)
     {
         if (Closed) return;
+        CountReceived(data.Length, Loop.Now);
         if (!_connected || !_remote.Equals(from))
         {
             UnknownTupleDrops++;

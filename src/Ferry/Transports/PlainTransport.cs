@@ -196,13 +196,13 @@ public sealed class PlainTransport : Transport
         ThrowIfClosed();
         return InvokeAsync(() => (IReadOnlyList<TransportStats>)
         [
-            new TransportStats
+            WithCommonStats(new TransportStats
             {
                 Type = "plain-rtp-transport", TransportId = Id, Timestamp = (long)Loop.Now.TotalMilliseconds,
                 BytesReceived = _socket.BytesReceived + (_rtcpSocket?.BytesReceived ?? 0),
                 BytesSent = _socket.BytesSent + (_rtcpSocket?.BytesSent ?? 0),
                 RtcpMux = RtcpMux, Comedia = Comedia, Tuple = _tuple, RtcpTuple = _rtcpTuple,
-            },
+            }),
         ]);
     }
 
@@ -217,6 +217,7 @@ public sealed class PlainTransport : Transport
     private void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from)
     {
         if (Closed) return;
+        CountReceived(data.Length, Loop.Now);
         switch (PacketClassifier.Classify(data))
         {
             case PacketKind.Rtp:

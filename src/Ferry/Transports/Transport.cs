@@ -37,7 +37,7 @@ public abstract partial class Transport
     private volatile bool _closed;
 
     /// <summary>Common construction: call on the loop.</summary>
-    private protected Transport(Router router, object? appData)
+    private protected Transport(Router router, object? appData, long initialAvailableOutgoingBitrate = 600_000)
     {
         Router = router;
         Id = Guid.NewGuid().ToString();
@@ -45,6 +45,7 @@ public abstract partial class Transport
         Logger = router.Worker.LoggerFactory.CreateLogger(GetType());
         _rtcpTimer = CreateOwnedTimer(OnRtcpTimer);
         _transportCcTimer = CreateOwnedTimer(OnTransportCcTimer);
+        InitBwe(initialAvailableOutgoingBitrate);
     }
 
     /// <summary>Unique id.</summary>
@@ -155,6 +156,7 @@ public abstract partial class Transport
             if (consumer.RtxSsrc is { } rtx) _consumersBySsrc[rtx] = consumer;
             foreach (var pipeSsrc in consumer.PipeSsrcs) _consumersBySsrc[pipeSsrc] = consumer;
             producer.AddConsumer(consumer);
+            OnConsumerSetChanged(consumer, added: true);
             EnsureRtcpTimer();
             Events.Emit(ObserverNewConsumer, consumer, Logger);
             if (IsConnected) consumer.OnTransportConnected();
@@ -189,6 +191,7 @@ public abstract partial class Transport
         MapSsrcConsumerId = _consumers.Values.ToDictionary(c => c.Ssrc, c => c.Id),
         MapRtxSsrcConsumerId = _consumers.Values.Where(c => c.RtxSsrc is not null).ToDictionary(c => c.RtxSsrc!.Value, c => c.Id),
         RtpListener = new RtpListenerDump(_ssrcTable.ToDictionary(kv => kv.Key, kv => kv.Value.Producer.Id), _midTable.ToDictionary(kv => kv.Key, kv => kv.Value.Id)),
+        TraceEventTypes = _traceEventTypes,
     });
 
     /// <summary>Its producers.</summary>
@@ -253,6 +256,7 @@ public abstract partial class Transport
             RtpPacketsDropped++;
             return;
         }
+        CountRtpReceived(data.Length, entry.Rtx, now);
         var ccId = entry.Producer.TransportWideCcExtensionId;
         if (ccId != 0 && packet.TryGetExtension(ccId, out var cc) && RtpExtensionValues.TryReadTransportWideSequence(cc, out var ccSeq))
         {
@@ -273,7 +277,7 @@ public abstract partial class Transport
         {
             var length = _transportCc.Write(_rtcpBuffer, _rtcpSsrc, _transportCcMediaSsrc);
             if (length <= 0) break;
-            SendRtcp(_rtcpBuffer, length);
+            SendOwnRtcp(length);
         }
     }
 
@@ -358,6 +362,13 @@ public abstract partial class Transport
                     {
                         if (_consumersBySsrc.TryGetValue(firSsrc, out var c)) c.ReceiveKeyFrameRequest(fir: true);
                     }
+                    else if (p.Count == RtcpPacketType.FmtAfb)
+                    {
+                        OnRembFeedback(p, now);
+                    }
+                    break;
+                case RtcpPacketType.TransportFeedback when p.Count == RtcpPacketType.FmtTransportCc:
+                    OnTransportCcFeedback(p, now);
                     break;
                 case RtcpPacketType.TransportFeedback when p.Count == 1 && GenericNack.TryParse(p, out _, out var nackSsrc):
                     if (_consumersBySsrc.TryGetValue(nackSsrc, out var nc) && (nackSsrc == nc.Ssrc || nc.Type == ConsumerType.Pipe))
@@ -375,18 +386,42 @@ public abstract partial class Transport
     private void OnReportBlock(in ReportBlock block, TimeSpan now)
     {
         if (_consumersBySsrc.TryGetValue(block.Ssrc, out var consumer) && block.Ssrc == consumer.Ssrc)
+        {
             consumer.ReceiveReportBlock(block, now, NtpTime.ToCompact(NtpNow()));
+            OnConsumerReportBlock(consumer, block, now);
+        }
     }
 
     private static ulong NtpNow() => NtpTime.FromTimeSpan(DateTime.UtcNow - NtpEpoch);
 
-    internal ushort NextTransportWideSequence() => ++_transportWideSeq;
-
-    /// <summary>Sends the packet a consumer rewrote into <see cref="SendBuffer"/>.</summary>
-    internal void SendRtpFromConsumer(Consumer consumer, int length)
+    /// <summary>
+    /// Sends the packet a consumer rewrote into <see cref="SendBuffer"/> (a retransmission when
+    /// <paramref name="retransmission"/>); the estimator records it when it carries a transport-wide number.
+    /// </summary>
+    internal void SendRtpFromConsumer(Consumer consumer, int length, bool retransmission = false)
     {
         if (consumer.HasRtxListener) consumer.EmitRtp(_sendBuffer.AsSpan(0, length));
+        var now = Loop.Now;
+        if (retransmission)
+        {
+            _rtxBytesSent += length;
+            _rtxSendRate.Add(length, now);
+        }
+        else
+        {
+            _rtpBytesSent += length;
+            _rtpSendRate.Add(length, now);
+        }
+        if (consumer.TransportWideCcExtensionId != 0) _bwe.OnPacketSent(_lastTransportWideSeq, length, now);
+        CountSent(length, now);
         SendRtp(_sendBuffer, length);
+    }
+
+    /// <summary>Sends an RTCP compound this transport wrote into its RTCP buffer.</summary>
+    private void SendOwnRtcp(int length)
+    {
+        CountSent(length, Loop.Now);
+        SendRtcp(_rtcpBuffer, length);
     }
 
     /// <summary>Sends a plain RTP packet of <paramref name="length"/> bytes held in <paramref name="buffer"/> (which has room for an SRTP tag).</summary>
@@ -401,7 +436,7 @@ public abstract partial class Transport
         var length = useFir
             ? FullIntraRequest.Write(_rtcpBuffer, _rtcpSsrc, mediaSsrc, _firSequence++)
             : PictureLossIndication.Write(_rtcpBuffer, _rtcpSsrc, mediaSsrc);
-        SendRtcp(_rtcpBuffer, length);
+        SendOwnRtcp(length);
     }
 
     private byte _firSequence;
@@ -410,7 +445,7 @@ public abstract partial class Transport
     {
         if (!IsConnected) return;
         var length = GenericNack.Write(_rtcpBuffer, _rtcpSsrc, mediaSsrc, lost);
-        if (length > 0) SendRtcp(_rtcpBuffer, length);
+        if (length > 0) SendOwnRtcp(length);
     }
 
     /// <summary>Starts the report timer once there is something to report on.</summary>
@@ -442,7 +477,7 @@ public abstract partial class Transport
         foreach (var consumer in _consumers.Values)
         {
             if (!consumer.HasSent || consumer.Closed) continue;
-            if (length > Budget) { SendRtcp(_rtcpBuffer, length); length = 0; }
+            if (length > Budget) { SendOwnRtcp(length); length = 0; }
             length += consumer.WriteSenderReport(buffer[length..], ntp, now);
             var cname = consumer.Producer?.RtpParameters.Rtcp?.Cname;
             if (cname is not null) length += SourceDescription.WriteCname(buffer[length..], consumer.Ssrc, cname);
@@ -464,14 +499,14 @@ public abstract partial class Transport
         }
         if (count > 0) length = FlushReceiverReport(buffer, length, blocks[..count]);
         foreach (var producer in _producers.Values) producer.OnScoresUpdated();
-        if (length > 0) SendRtcp(_rtcpBuffer, length);
+        if (length > 0) SendOwnRtcp(length);
     }
 
     private int FlushReceiverReport(Span<byte> buffer, int length, ReadOnlySpan<ReportBlock> blocks)
     {
         if (length + 8 + blocks.Length * ReportBlock.Size > Budget2)
         {
-            SendRtcp(_rtcpBuffer, length);
+            SendOwnRtcp(length);
             length = 0;
         }
         return length + ReceiverReport.Write(buffer[length..], _rtcpSsrc, blocks);
@@ -483,6 +518,7 @@ public abstract partial class Transport
     private protected void OnConnected()
     {
         EnsureRtcpTimer();
+        OnConnectedBwe();
         foreach (var consumer in _consumers.Values.ToArray()) consumer.OnTransportConnected();
         foreach (var producer in _producers.Values.ToArray()) producer.RequestKeyFrameForAll();
     }
@@ -502,6 +538,7 @@ public abstract partial class Transport
         if (consumer.RtxSsrc is { } rtx) _consumersBySsrc.Remove(rtx);
         foreach (var pipeSsrc in consumer.PipeSsrcs) _consumersBySsrc.Remove(pipeSsrc);
         consumer.CloseOnLoop(reason);
+        OnConsumerSetChanged(consumer, added: false);
     }
 
     internal void CloseOnLoop(TransportCloseReason reason)
@@ -511,6 +548,7 @@ public abstract partial class Transport
         _closed = true;
         ReleaseOwnedTimer(_rtcpTimer);
         ReleaseOwnedTimer(_transportCcTimer);
+        ReleaseBwe();
         foreach (var producer in _producers.Values.ToArray()) CloseProducerOnLoop(producer, byTransport: true);
         foreach (var consumer in _consumers.Values.ToArray()) CloseConsumerOnLoop(consumer, ConsumerCloseReason.TransportClosed);
         ReleaseResources();

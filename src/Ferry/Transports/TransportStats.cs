@@ -15,10 +15,44 @@ public sealed record TransportStats
     public long BytesReceived { get; init; }
     /// <summary>Bytes sent.</summary>
     public long BytesSent { get; init; }
-    /// <summary>Receive bitrate, bps (not yet measured: 0).</summary>
+    /// <summary>Receive bitrate over the last second (RTP and RTCP datagrams; WebRTC: every datagram), bps.</summary>
     public long RecvBitrate { get; init; }
-    /// <summary>Send bitrate, bps (not yet measured: 0).</summary>
+    /// <summary>Send bitrate over the last second (RTP, retransmissions, padding and RTCP), bps.</summary>
     public long SendBitrate { get; init; }
+    /// <summary>Media RTP bytes received.</summary>
+    public long RtpBytesReceived { get; init; }
+    /// <summary>Media RTP receive bitrate over the last second, bps.</summary>
+    public long RtpRecvBitrate { get; init; }
+    /// <summary>Media RTP bytes sent.</summary>
+    public long RtpBytesSent { get; init; }
+    /// <summary>Media RTP send bitrate over the last second, bps.</summary>
+    public long RtpSendBitrate { get; init; }
+    /// <summary>RTX bytes received (retransmissions from the endpoint).</summary>
+    public long RtxBytesReceived { get; init; }
+    /// <summary>RTX receive bitrate over the last second, bps.</summary>
+    public long RtxRecvBitrate { get; init; }
+    /// <summary>Retransmitted bytes sent.</summary>
+    public long RtxBytesSent { get; init; }
+    /// <summary>Retransmission send bitrate over the last second, bps.</summary>
+    public long RtxSendBitrate { get; init; }
+    /// <summary>Padding bytes sent to find more bandwidth (mediasoup's probation).</summary>
+    public long ProbationBytesSent { get; init; }
+    /// <summary>Padding send bitrate over the last second, bps.</summary>
+    public long ProbationSendBitrate { get; init; }
+    /// <summary>The outgoing bandwidth estimate, bps; null while no consumer's endpoint sends congestion feedback.</summary>
+    public long? AvailableOutgoingBitrate { get; init; }
+    /// <summary>Incoming bandwidth estimate (REMB server): not estimated by Ferry, always null.</summary>
+    public long? AvailableIncomingBitrate { get; init; }
+    /// <summary>The cap set with setMaxIncomingBitrate, null when none.</summary>
+    public long? MaxIncomingBitrate { get; init; }
+    /// <summary>The cap set with setMaxOutgoingBitrate, null when none.</summary>
+    public long? MaxOutgoingBitrate { get; init; }
+    /// <summary>The floor set with setMinOutgoingBitrate, null when none.</summary>
+    public long? MinOutgoingBitrate { get; init; }
+    /// <summary>Mean fraction lost (0..1) of the streams received, from the last receiver reports; null with none.</summary>
+    public double? RtpPacketLossReceived { get; init; }
+    /// <summary>Loss (0..1) the endpoint reports in its transport-cc feedback for what is sent; null without.</summary>
+    public double? RtpPacketLossSent { get; init; }
     /// <summary>WebRTC: always "controlled".</summary>
     public string? IceRole { get; init; }
     /// <summary>WebRTC: ICE state.</summary>

@@ -41,7 +41,7 @@ public sealed class WebRtcTransport : Transport
     private volatile DtlsParameters _dtlsParameters;
     private bool _connected;
 
-    private WebRtcTransport(Router router, WebRtcTransportOptions options) : base(router, options.AppData)
+    private WebRtcTransport(Router router, WebRtcTransportOptions options) : base(router, options.AppData, options.InitialAvailableOutgoingBitrate)
     {
         var (ufrag, password) = IceLiteAgent.GenerateCredentials();
         _ice = new IceLiteAgent(ufrag, password, TimeSpan.FromSeconds(options.IceConsentTimeout));
@@ -211,12 +211,12 @@ public sealed class WebRtcTransport : Transport
     /// <summary>Transport statistics with mediasoup's field names.</summary>
     public Task<IReadOnlyList<TransportStats>> GetStatsAsync() => InvokeAsync(() => (IReadOnlyList<TransportStats>)
     [
-        new TransportStats
+        WithCommonStats(new TransportStats
         {
             Type = "webrtc-transport", TransportId = Id, Timestamp = (long)Loop.Now.TotalMilliseconds,
             BytesReceived = _sockets.Sum(s => s.BytesReceived), BytesSent = _sockets.Sum(s => s.BytesSent),
             IceRole = "controlled", IceState = _iceState, IceSelectedTuple = _selectedTuple, DtlsState = _dtlsState,
-        },
+        }),
     ]);
 
     private sealed class SocketReceiver(WebRtcTransport owner) : IUdpReceiver
@@ -239,6 +239,7 @@ public sealed class WebRtcTransport : Transport
     {
         if (Closed) return;
         var now = Loop.Now;
+        CountReceived(data.Length, now);
         switch (PacketClassifier.Classify(data))
         {
             case PacketKind.Stun:
