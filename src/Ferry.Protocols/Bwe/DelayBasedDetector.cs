@@ -16,8 +16,11 @@ namespace Ferry.Protocols.Bwe;
 /// seen (up to 60) and a gain of 4 so it compares with the draft's threshold, which starts at 12.5 ms.</para>
 /// <para>Detection and threshold (§5.4): overuse when the signal stays above the threshold for more than
 /// 10 ms of send time over at least two groups and is not falling; underuse below minus the threshold.
-/// The threshold moves toward |signal| by K_u = 0.01 (outside) or K_d = 0.00018 (inside) per millisecond
-/// of arrival time (steps capped at 100 ms), ignores jumps of more than 15 above it, and stays in [6, 600].</para>
+/// The threshold moves toward |signal| per millisecond of arrival time (steps capped at 100 ms), ignores
+/// jumps of more than 15 above it, and stays in [6, 600]. The gains are libwebrtc's published ones,
+/// K_u = 0.0087 (signal outside) and K_d = 0.039 (inside), not the draft's 0.01 and 0.00018: with the
+/// draft's K_d a threshold raised by one episode of congestion takes about a minute to come back, and
+/// meanwhile the detector misses the next queue until it overflows.</para>
 /// </remarks>
 internal sealed class DelayBasedDetector
 {
@@ -28,8 +31,8 @@ internal sealed class DelayBasedDetector
     private const double TrendGain = 4;
     private const int MaxDeltas = 60;
     private const double OveruseTimeMs = 10;
-    private const double Ku = 0.01;
-    private const double Kd = 0.00018;
+    private const double Ku = 0.0087;
+    private const double Kd = 0.039;
     private const double InitialThreshold = 12.5;
     private const double MaxThresholdJump = 15;
 

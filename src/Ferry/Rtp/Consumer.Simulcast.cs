@@ -90,7 +90,7 @@ public sealed partial class Consumer
             if (cap.SpatialLayer < spatial) (spatial, temporal) = (cap.SpatialLayer, cap.TemporalLayer ?? int.MaxValue);
             else if (cap.SpatialLayer == spatial) temporal = Math.Min(temporal, cap.TemporalLayer ?? int.MaxValue);
         }
-        while (spatial > 0 && now - p.Streams[spatial].LastPacketAt > TimeSpan.FromSeconds(1))
+        while (spatial > 0 && !p.Streams[spatial].FlowedWithin(TimeSpan.FromSeconds(1), now))
         {
             spatial--;
             temporal = int.MaxValue;

@@ -82,8 +82,11 @@ internal sealed class ReceiveStream
     /// <summary>RTP timestamp of the last media packet, for frame boundaries of codecs whose payload does not mark them.</summary>
     public uint LastTimestamp { get; set; }
 
-    /// <summary>Time of the last media packet, for "active" and the layer selection.</summary>
-    public TimeSpan LastPacketAt { get; private set; } = TimeSpan.MinValue;
+    /// <summary>Time of the last media packet, for "active" and the layer selection; meaningful once <see cref="HasPackets"/>.</summary>
+    public TimeSpan LastPacketAt { get; private set; }
+
+    /// <summary>A media packet arrived within <paramref name="window"/> before <paramref name="now"/>.</summary>
+    public bool FlowedWithin(TimeSpan window, TimeSpan now) => HasPackets && now - LastPacketAt <= window;
 
     /// <summary>Counts a media packet (after RTX decoding) and updates jitter.</summary>
     public void OnPacket(ushort seq, uint timestamp, int length, TimeSpan now)

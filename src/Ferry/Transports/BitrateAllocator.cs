@@ -16,7 +16,9 @@ internal readonly record struct BitrateAllocation(long Desired, long Allocated, 
 /// first, one layer each in the first round and up to <c>priority</c> layers each in every later round,
 /// while the next layer fits; never above their preferred layers. A consumer forwarding a layer keeps it
 /// at its price; a layer above the one forwarded must fit with 10% to spare, so an estimate hovering at a
-/// layer's price does not flip it up and down.
+/// layer's price does not flip it up and down, and must also fit in what the receiver has acknowledged
+/// receiving (the upgrade budget): an estimate that padding pushed past the path's capacity, before the
+/// detector saw the queue, does not turn into a layer the path cannot carry.
 /// </summary>
 /// <remarks>
 /// Unlike mediasoup, a consumer always keeps its lowest flowing layer even when the estimate does not
@@ -29,7 +31,7 @@ internal sealed class BitrateAllocator
 
     private readonly List<Consumer> _layered = [];
 
-    public BitrateAllocation Allocate(Dictionary<string, Consumer>.ValueCollection consumers, long available, TimeSpan now)
+    public BitrateAllocation Allocate(Dictionary<string, Consumer>.ValueCollection consumers, long available, long upgradeBudget, TimeSpan now)
     {
         long desired = 0, fixedCost = 0;
         _layered.Clear();
@@ -47,10 +49,12 @@ internal sealed class BitrateAllocator
             desired += cost;
         }
         var remaining = available - fixedCost;
+        var upgradeRemaining = Math.Min(available, upgradeBudget) - fixedCost;
         foreach (var c in _layered)
         {
             c.AllocationIndex = 0;
             remaining -= c.AllocationBitrate(0);
+            upgradeRemaining -= c.AllocationBitrate(0);
             desired += c.AllocationBitrate(c.AllocationCount - 1);
         }
         long wanted = 0;
@@ -66,8 +70,9 @@ internal sealed class BitrateAllocator
                     var from = c.AllocationBitrate(c.AllocationIndex);
                     var next = c.AllocationIndex + 1;
                     var to = c.AllocationBitrate(next);
-                    var price = next > c.AllocationCurrentIndex ? (long)(to * UpgradeHeadroom) - from : to - from;
-                    if (price > remaining)
+                    var upgrade = next > c.AllocationCurrentIndex;
+                    var price = upgrade ? (long)(to * UpgradeHeadroom) - from : to - from;
+                    if (price > remaining || (upgrade && price > upgradeRemaining))
                     {
                         // The first consumer held back (highest priority) is the one a ramp would serve.
                         if (wanted == 0) wanted = available - remaining + price;
@@ -75,6 +80,7 @@ internal sealed class BitrateAllocator
                     }
                     c.AllocationIndex = next;
                     remaining -= to - from;
+                    upgradeRemaining -= to - from;
                     progress = true;
                 }
             }

@@ -43,9 +43,10 @@ public abstract partial class Transport
     private int _bweConsumers;
     private bool _allocationDirty;
     private BitrateAllocation _allocation;
-    private TimeSpan _lastAllocationAt = TimeSpan.MinValue;
-    private TimeSpan _lastPaddingAt = TimeSpan.MinValue;
-    private TimeSpan _lastTraceAt = TimeSpan.MinValue;
+    // Times of the last allocation, padding tick and trace; null before the first (never subtracted from then).
+    private TimeSpan? _lastAllocationAt;
+    private TimeSpan? _lastPaddingAt;
+    private TimeSpan? _lastTraceAt;
     private (long Available, long Desired, long Effective) _lastTraced = (-1, -1, -1);
     private double _paddingCreditBits;
     private volatile string[] _traceEventTypes = [];
@@ -186,7 +187,7 @@ public abstract partial class Transport
     {
         if (Closed || !HasBwe || !IsConnected) return;
         var now = Loop.Now;
-        if (_allocationDirty || now - _lastAllocationAt >= AllocationInterval) RunAllocation(now);
+        if (_allocationDirty || _lastAllocationAt is not { } last || now - last >= AllocationInterval) RunAllocation(now);
         var padding = SendPadding(now);
         _bweTimer.StartAfter(padding ? PaddingInterval : AllocationInterval);
     }
@@ -195,7 +196,10 @@ public abstract partial class Transport
     {
         _allocationDirty = false;
         _lastAllocationAt = now;
-        _allocation = _allocator.Allocate(_consumers.Values, _bwe.AvailableBitrate, now);
+        var available = _bwe.AvailableBitrate;
+        // Upgrades must also fit in what the receiver acknowledged (transport-cc only; REMB gives no such measure).
+        var upgradeBudget = _bwe.FeedbackKind == BweFeedbackKind.TransportCc && _bwe.AckedBitrate is { } acked ? Math.Min(acked, available) : available;
+        _allocation = _allocator.Allocate(_consumers.Values, available, upgradeBudget, now);
         _bwe.SetDesiredBitrate(_allocation.Desired, now);
         MaybeTraceBwe(now);
     }
@@ -204,7 +208,7 @@ public abstract partial class Transport
     {
         if (Trace is not { } handler || Array.IndexOf(_traceEventTypes, "bwe") < 0) return;
         var values = (_bwe.AvailableBitrate, _bwe.DesiredBitrate, _bwe.EffectiveDesiredBitrate);
-        if (values == _lastTraced || (_lastTraceAt != TimeSpan.MinValue && now - _lastTraceAt < TraceInterval)) return;
+        if (values == _lastTraced || (_lastTraceAt is { } last && now - last < TraceInterval)) return;
         _lastTraced = values;
         _lastTraceAt = now;
         var info = new BweTraceInfo
@@ -227,8 +231,9 @@ public abstract partial class Transport
     /// </summary>
     private bool SendPadding(TimeSpan now)
     {
-        var rate = _bwe.PaddingBitrate(_allocation.Allocated, _allocation.Wanted, now);
-        var elapsed = _lastPaddingAt == TimeSpan.MinValue ? PaddingInterval : now - _lastPaddingAt;
+        // A tenth over what the next layer needs, so the acknowledged throughput can show it fits.
+        var rate = _bwe.PaddingBitrate(_allocation.Allocated, _allocation.Wanted + _allocation.Wanted / 10, now);
+        var elapsed = _lastPaddingAt is { } last ? now - last : PaddingInterval;
         _lastPaddingAt = now;
         if (rate <= 0)
         {
@@ -297,7 +302,7 @@ public abstract partial class Transport
         if (!HasBwe || !IsConnected) return;
         var after = _bwe.AvailableBitrate;
         if (Math.Abs(after - before) * 10 < before) return;
-        if (now - _lastAllocationAt >= ReactionInterval) RunAllocation(now);
+        if (_lastAllocationAt is not { } last || now - last >= ReactionInterval) RunAllocation(now);
         else RequestAllocation();
     }
 

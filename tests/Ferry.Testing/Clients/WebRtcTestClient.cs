@@ -6,6 +6,8 @@ using System.Text;
 using Ferry.Protocols;
 using Ferry.Protocols.Dtls;
 using Ferry.Protocols.Ortc;
+using Ferry.Protocols.Rtcp;
+using Ferry.Protocols.Rtp;
 using Ferry.Protocols.Srtp;
 using Ferry.Protocols.Stun;
 
@@ -36,6 +38,15 @@ public sealed class WebRtcTestClient : IDisposable
     private volatile bool _iceAnswered;
     private TimeSpan _nextBinding;
     private readonly byte[] _sendBuffer = new byte[2048];
+    private readonly byte[] _feedbackBuffer = new byte[1500];
+    private readonly TransportCcBuilder _transportCc = new();
+    private readonly Random _linkRandom = new(17);
+    private TimeSpan _busyUntil;
+    private uint _lastAbsSendTime;
+    private long _absSendTimeUnwrapped = -1;
+    private TimeSpan _nextFeedback;
+    private uint _lastMediaSsrc;
+    private readonly HashSet<uint> _ssrcsSeen = [];
 
     /// <summary>Creates a client bound to an ephemeral port on 127.0.0.1.</summary>
     public WebRtcTestClient(IReadOnlyList<SrtpProfile>? profiles = null)
@@ -63,6 +74,56 @@ public sealed class WebRtcTestClient : IDisposable
 
     /// <summary>Datagrams that failed SRTP checks on receipt.</summary>
     public int SrtpFailures { get; private set; }
+
+    /// <summary>The congestion feedback this client sends for the RTP it receives (as a browser would, per what it negotiated).</summary>
+    public CongestionFeedback Feedback { get; set; }
+
+    /// <summary>The header extension id of transport-wide sequence numbers in the RTP it receives (the consumer's).</summary>
+    public int TransportWideCcExtensionId { get; set; }
+
+    /// <summary>
+    /// The header extension id of abs-send-time in the RTP it receives (the consumer's). When set, the simulated
+    /// path runs on the sender's clock: each packet enters the bottleneck at the time the server stamped on it,
+    /// so this client's own scheduling delays (a loaded machine) do not show as queuing in its feedback.
+    /// </summary>
+    public int AbsSendTimeExtensionId { get; set; }
+
+    /// <summary>The value of the REMBs it sends when <see cref="Feedback"/> is REMB (bps).</summary>
+    public long RembBitrate { get; set; } = 1_000_000;
+
+    /// <summary>
+    /// The simulated path the RTP it receives went through, as its feedback reports it: a bottleneck of this
+    /// many bits per second (0: none) whose queue delays each packet's reported arrival, and drops it when the
+    /// queue would hold more than <see cref="DownlinkMaxQueueDelay"/>.
+    /// </summary>
+    public long DownlinkCapacity
+    {
+        get { lock (_gate) return _downlinkCapacity; }
+        set { lock (_gate) _downlinkCapacity = value; }
+    }
+
+    private long _downlinkCapacity;
+
+    /// <summary>Random loss on the simulated path (0..1).</summary>
+    public double DownlinkLoss
+    {
+        get { lock (_gate) return _downlinkLoss; }
+        set { lock (_gate) _downlinkLoss = value; }
+    }
+
+    private double _downlinkLoss;
+
+    /// <summary>The most queuing the simulated bottleneck holds before it drops.</summary>
+    public TimeSpan DownlinkMaxQueueDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>RTP packets the simulated path dropped (reported lost, not in <see cref="ReceivedRtp"/>).</summary>
+    public long SimulatedDrops { get; private set; }
+
+    /// <summary>Padding-only RTP packets received (counted for feedback, not kept in <see cref="ReceivedRtp"/>).</summary>
+    public long PaddingReceived { get; private set; }
+
+    /// <summary>Transport-cc feedback packets sent.</summary>
+    public long FeedbackSent { get; private set; }
 
     /// <summary>True once DTLS connected and SRTP keys are in place.</summary>
     public bool IsConnected { get { lock (_gate) return _send is not null; } }
@@ -215,6 +276,7 @@ public sealed class WebRtcTestClient : IDisposable
                     Flush();
                 }
                 if (now >= _nextBinding) SendBinding();
+                if (now >= _nextFeedback) SendFeedback(now);
             }
         }
     }
@@ -233,7 +295,7 @@ public sealed class WebRtcTestClient : IDisposable
             case PacketKind.Rtp:
                 if (_receive is null) return;
                 if (_receive.UnprotectRtp(data, data.Length, out var rtp) != SrtpResult.Ok) { SrtpFailures++; return; }
-                ReceivedRtp.Enqueue(data[..rtp].ToArray());
+                OnRtp(data[..rtp]);
                 break;
             case PacketKind.Rtcp:
                 if (_receive is null) return;
@@ -241,6 +303,101 @@ public sealed class WebRtcTestClient : IDisposable
                 ReceivedRtcp.Enqueue(data[..rtcp].ToArray());
                 break;
         }
+    }
+
+    /// <summary>
+    /// One decrypted RTP packet: through the simulated path (queue delay, drops), recorded for the feedback,
+    /// then kept unless it was dropped or is padding.
+    /// </summary>
+    private void OnRtp(Span<byte> data)
+    {
+        if (!RtpPacket.TryParse(data, out var packet)) return;
+        var now = SentAt(ref packet) ?? Now;
+        var arrival = now;
+        var dropped = _downlinkLoss > 0 && _linkRandom.NextDouble() < _downlinkLoss;
+        if (!dropped && _downlinkCapacity > 0)
+        {
+            var start = _busyUntil > now ? _busyUntil : now;
+            var departure = start + TimeSpan.FromTicks(data.Length * 8L * TimeSpan.TicksPerSecond / _downlinkCapacity);
+            if (departure - now > DownlinkMaxQueueDelay) dropped = true;
+            else
+            {
+                _busyUntil = departure;
+                arrival = departure;
+            }
+        }
+        if (TransportWideCcExtensionId != 0 && !dropped && packet.TryGetExtension(TransportWideCcExtensionId, out var value)
+            && RtpExtensionValues.TryReadTransportWideSequence(value, out var sequence))
+        {
+            _transportCc.OnPacket(sequence, arrival.Ticks / 10);
+        }
+        if (dropped)
+        {
+            SimulatedDrops++;
+            return;
+        }
+        _ssrcsSeen.Add(packet.Ssrc);
+        if (packet.PayloadLength == 0)
+        {
+            PaddingReceived++;
+            return;
+        }
+        _lastMediaSsrc = packet.Ssrc;
+        ReceivedRtp.Enqueue(data.ToArray());
+    }
+
+    /// <summary>The server's send time of a packet from its abs-send-time (24 bits of 1/2^18 s, wrapping every 64 s), unwrapped; null without it.</summary>
+    private TimeSpan? SentAt(ref RtpPacket packet)
+    {
+        if (AbsSendTimeExtensionId == 0 || !packet.TryGetExtension(AbsSendTimeExtensionId, out var value)
+            || !RtpExtensionValues.TryReadAbsSendTime(value, out var abs)) return null;
+        if (_absSendTimeUnwrapped < 0) _absSendTimeUnwrapped = abs;
+        else
+        {
+            var delta = (int)((abs - _lastAbsSendTime) & 0xFFFFFF);
+            if (delta >= 0x800000) delta -= 0x1000000;
+            _absSendTimeUnwrapped += delta;
+        }
+        _lastAbsSendTime = abs;
+        return TimeSpan.FromTicks(_absSendTimeUnwrapped * TimeSpan.TicksPerSecond / (1 << 18));
+    }
+
+    /// <summary>Transport-cc feedback every 50 ms (as Chrome sends it) or a REMB every 250 ms.</summary>
+    private void SendFeedback(TimeSpan now)
+    {
+        if (_send is null || _remote is null || Feedback == CongestionFeedback.None)
+        {
+            _nextFeedback = now + TimeSpan.FromMilliseconds(50);
+            return;
+        }
+        if (Feedback == CongestionFeedback.TransportCc)
+        {
+            for (var guard = 0; guard < 8 && _transportCc.HasPending; guard++)
+            {
+                var length = _transportCc.Write(_feedbackBuffer, 0x5EED, _lastMediaSsrc);
+                if (length <= 0) break;
+                SendRtcpLocked(_feedbackBuffer.AsSpan(0, length));
+                FeedbackSent++;
+            }
+            _nextFeedback = now + TimeSpan.FromMilliseconds(50);
+            return;
+        }
+        Span<uint> ssrcs = stackalloc uint[16];
+        var count = 0;
+        foreach (var ssrc in _ssrcsSeen)
+        {
+            if (count < ssrcs.Length) ssrcs[count++] = ssrc;
+        }
+        var n = Remb.Write(_feedbackBuffer, 0x5EED, (ulong)RembBitrate, ssrcs[..count]);
+        if (n > 0) SendRtcpLocked(_feedbackBuffer.AsSpan(0, n));
+        _nextFeedback = now + TimeSpan.FromMilliseconds(250);
+    }
+
+    private void SendRtcpLocked(ReadOnlySpan<byte> rtcp)
+    {
+        rtcp.CopyTo(_sendBuffer);
+        if (_send!.ProtectRtcp(_sendBuffer, rtcp.Length, out var n) != SrtpResult.Ok) return;
+        _socket.SendTo(_sendBuffer.AsSpan(0, n), SocketFlags.None, _remote!);
     }
 
     /// <inheritdoc />
@@ -257,4 +414,15 @@ public sealed class WebRtcTestClient : IDisposable
         }
         _context.Dispose();
     }
+}
+
+/// <summary>What congestion feedback a test client sends for the media it receives.</summary>
+public enum CongestionFeedback
+{
+    /// <summary>None.</summary>
+    None,
+    /// <summary>Transport-wide congestion control feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01).</summary>
+    TransportCc,
+    /// <summary>REMB with <see cref="WebRtcTestClient.RembBitrate"/> (draft-alvestrand-rmcat-remb-03).</summary>
+    Remb,
 }

@@ -130,4 +130,23 @@ public sealed class SimulcastLayerTests : IAsyncLifetime
         lock (layers) Assert.Equal([new ConsumerLayers(1, 0), new ConsumerLayers(1, 1), new ConsumerLayers(1, 2), new ConsumerLayers(1, 0)], layers);
         Assert.True(consumer.DroppedTemporal > 0);
     }
+    [Fact]
+    public async Task A_preferred_stream_that_never_flows_falls_back_to_one_that_does()
+    {
+        using var call = await CallAsync(_router);
+        var producer = await call.SendTransport.ProduceAsync(SimulcastVp8Producer(1000, 2000));
+        var consumer = await call.RecvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities });
+        // Only the low stream ever sends: the layer selection (report timer, allocation) must cope with a stream that has no packet at all.
+        var low = new Vp8StreamSource(1000, 100, 100, 10, 10_000);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(4);
+        var keyEvery = 0;
+        while (DateTime.UtcNow < deadline && consumer.CurrentLayers is null)
+        {
+            call.Sender.SendRtp(low.Next(keyFrame: keyEvery++ % 10 == 0).Packet);
+            await Task.Delay(30);
+        }
+        Assert.Equal(0, consumer.CurrentLayers?.SpatialLayer);
+        Assert.False(_worker.Closed);
+        Assert.NotEmpty(call.Receiver.ReceivedRtp);
+    }
 }
