@@ -84,6 +84,12 @@ public sealed class BrowserCallTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.True(previous[pageA].Frames > 50, $"A decoded only {previous[pageA].Frames} frames");
         Assert.True(previous[pageB].Frames > 50, $"B decoded only {previous[pageB].Frames} frames");
 
+        // Chrome's transport-cc feedback drives the server's estimate of what it can send each page: downlinkBwe arrives.
+        foreach (var page in new[] { pageA, pageB })
+        {
+            await WaitAsync(page, "() => window.ferry.downlinkBwe && window.ferry.downlinkBwe.availableBitrate >= 30000 && window.ferry.downlinkBwe.desiredBitrate > 0", 15000);
+        }
+
         // The fake microphone's beep is heard by the audio level observer: an activeSpeaker notification marks a tile.
         await WaitAsync(pageA, "() => document.querySelector('.tile.speaking') !== null", 15000);
 

@@ -139,6 +139,92 @@ public sealed class ProtooProtocolTests(ServerFixture fixture) : IClassFixture<S
         await Assert.ThrowsAnyAsync<System.Net.WebSockets.WebSocketException>(() => ws.ConnectAsync(new Uri(fixture.Server.Url.Replace("http", "ws") + "/?roomId=x"), CancellationToken.None));
     }
 
+    private static readonly string Vp8Parameters = """
+        {"mid":"0","codecs":[{"mimeType":"video/VP8","payloadType":96,"clockRate":90000,
+          "rtcpFeedback":[{"type":"nack","parameter":""},{"type":"nack","parameter":"pli"},{"type":"transport-cc","parameter":""}]}],
+         "headerExtensions":[{"uri":"urn:ietf:params:rtp-hdrext:sdes:mid","id":4,"encrypt":false,"parameters":{}}],
+         "encodings":[{"ssrc":22223333}],"rtcp":{"cname":"peer-v","reducedSize":true}}
+        """;
+
+    /// <summary>createWebRtcTransport and connectWebRtcTransport, then ICE and DTLS from a test client: the transport id.</summary>
+    private static async Task<string> ConnectTransportAsync(ProtooTestClient peer, WebRtcTestClient media, bool producing)
+    {
+        var info = await peer.RequestAsync("createWebRtcTransport", new { producing, consuming = !producing });
+        var id = info.GetProperty("id").GetString()!;
+        await peer.RequestAsync("connectWebRtcTransport", new JsonObject { ["transportId"] = id, ["dtlsParameters"] = JsonSerializer.SerializeToNode(media.DtlsParameters, ServerJson.Options) });
+        await media.ConnectAsync(
+            info.GetProperty("iceParameters").Deserialize<Ferry.Protocols.Ortc.IceParameters>(ServerJson.Options)!,
+            info.GetProperty("iceCandidates").Deserialize<List<Ferry.Protocols.Ortc.IceCandidate>>(ServerJson.Options)!,
+            info.GetProperty("dtlsParameters").Deserialize<Ferry.Protocols.Ortc.DtlsParameters>(ServerJson.Options)!,
+            TimeSpan.FromSeconds(10));
+        return id;
+    }
+
+    [Fact]
+    public async Task A_consuming_peer_gets_downlinkBwe_and_a_producing_peer_is_capped_by_remb()
+    {
+        var room = "bwe-" + Guid.NewGuid().ToString("N")[..6];
+        await using var a = await ProtooTestClient.ConnectAsync(fixture.Server.Url, room, "alice");
+        var caps = await a.RequestAsync("getRouterRtpCapabilities");
+        using var aliceMedia = new WebRtcTestClient();
+        var sendId = await ConnectTransportAsync(a, aliceMedia, producing: true);
+        await a.RequestAsync("join", Json("""{"displayName":"Alice","rtpCapabilities":""" + caps.GetRawText() + "}"));
+        await a.RequestAsync("produce", Json($$$"""{"transportId":"{{{sendId}}}","kind":"video","rtpParameters":{{{Vp8Parameters}}}}"""));
+
+        // Every transport asks its endpoint to stay under 1.5 Mbit/s (mediasoup-demo's maxIncomingBitrate), by REMB.
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => aliceMedia.ReceivedRtcp.ToArray().Any(r => RembOf(r) == 1_500_000), TimeSpan.FromSeconds(10)));
+
+        await using var b = await ProtooTestClient.ConnectAsync(fixture.Server.Url, room, "bob");
+        using var bobMedia = new WebRtcTestClient();
+        await ConnectTransportAsync(b, bobMedia, producing: false);
+        await b.RequestAsync("join", Json("""{"displayName":"Bob","rtpCapabilities":""" + caps.GetRawText() + "}"));
+        var newConsumer = await b.WaitServerRequestAsync("newConsumer");
+        Assert.Equal("video", newConsumer.GetProperty("kind").GetString());
+
+        // Alice's camera: VP8 key frames and delta frames, 30 a second.
+        using var stop = new CancellationTokenSource();
+        var sending = Task.Run(async () =>
+        {
+            var buffer = new byte[1500];
+            for (ushort seq = 0; !stop.IsCancellationRequested; seq++)
+            {
+                var w = new Ferry.Protocols.Rtp.RtpPacketWriter(buffer, 96, seq, (uint)(seq * 3000), 22223333, marker: true);
+                w.AddExtension(4, "0"u8);
+                var payload = new byte[800];
+                payload[0] = 0x10;
+                payload[1] = seq % 30 == 0 ? (byte)0 : (byte)1;
+                aliceMedia.SendRtp(buffer.AsSpan(0, w.SetPayload(payload)));
+                await Task.Delay(33);
+            }
+        });
+        try
+        {
+            var bwe = await b.WaitNotificationAsync("downlinkBwe", d => d.GetProperty("desiredBitrate").GetInt64() > 0, TimeSpan.FromSeconds(15));
+            var available = bwe.GetProperty("availableBitrate").GetInt64();
+            var desired = bwe.GetProperty("desiredBitrate").GetInt64();
+            Assert.InRange(available, 30_000, 10_000_000);
+            Assert.InRange(desired, 50_000, 1_000_000);          // about 200 kbit/s are sent
+            Assert.True(bwe.GetProperty("effectiveDesiredBitrate").GetInt64() >= desired);
+            // The producing side has no consumer, so no estimate of its own to report.
+            Assert.DoesNotContain(a.Notifications, n => n.Method == "downlinkBwe");
+        }
+        finally
+        {
+            stop.Cancel();
+            await sending;
+        }
+    }
+
+    private static long RembOf(byte[] rtcp)
+    {
+        var e = new Ferry.Protocols.Rtcp.RtcpCompoundEnumerator(rtcp);
+        while (e.MoveNext())
+        {
+            if (Ferry.Protocols.Rtcp.Remb.TryParse(e.Current, out _, out var bitrate, Span<uint>.Empty, out _)) return (long)bitrate;
+        }
+        return -1;
+    }
+
     private static async Task<bool> WaitForAsync(Func<Task<bool>> condition)
     {
         for (var i = 0; i < 200; i++)

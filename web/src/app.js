@@ -145,6 +145,8 @@ function onNotification(notification) {
     }
     case 'consumerPaused': state.consumers.get(data.consumerId)?.pause(); break;
     case 'consumerResumed': state.consumers.get(data.consumerId)?.resume(); break;
+    // The server's estimate of what it can send this browser (mediasoup-demo's downlinkBwe), kept for the tests.
+    case 'downlinkBwe': state.downlinkBwe = data; break;
     case 'activeSpeaker':
       document.querySelectorAll('.tile').forEach((t) => t.classList.toggle('speaking', t.dataset.peerId === data.peerId));
       break;

@@ -154,4 +154,10 @@ public sealed record RoomSettings
 
     /// <summary>Address for ICE candidates, when not the bound IP.</summary>
     public string? AnnouncedAddress { get; init; }
+
+    /// <summary>
+    /// The cap every WebRTC transport asks its endpoint to keep to (setMaxIncomingBitrate, sent as REMB);
+    /// 0 for none. Default 1,500,000 bps, mediasoup-demo's webRtcTransportOptions.maxIncomingBitrate.
+    /// </summary>
+    public long MaxIncomingBitrate { get; init; } = 1_500_000;
 }

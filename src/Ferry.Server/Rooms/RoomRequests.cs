@@ -77,7 +77,20 @@ public sealed partial class Room
             if (state is DtlsStateName.Failed or DtlsStateName.Closed)
                 _logger.LogWarning("transport {TransportId} of peer {PeerId}: dtls {State}", transport.Id, peer.Id, state);
         };
-        return new ProtooResult(new
+        // As mediasoup-demo: the outgoing estimate of every transport goes to its peer as downlinkBwe (only a
+        // transport with consumers has one), and every endpoint is asked to keep under the incoming cap.
+        await transport.EnableTraceEventAsync(["bwe"]);
+        transport.Trace += trace =>
+        {
+            if (trace.Type != "bwe" || trace.Direction != "out" || peer.Closed) return;
+            peer.Connection.Notify("downlinkBwe", new
+            {
+                desiredBitrate = trace.Info.DesiredBitrate,
+                effectiveDesiredBitrate = trace.Info.EffectiveDesiredBitrate,
+                availableBitrate = trace.Info.AvailableBitrate,
+            });
+        };
+        var result = new ProtooResult(new
         {
             id = transport.Id,
             iceParameters = transport.IceParameters,
@@ -85,6 +98,8 @@ public sealed partial class Room
             dtlsParameters = transport.DtlsParameters,
             sctpParameters = transport.SctpParameters,
         });
+        if (_settings.MaxIncomingBitrate > 0) await transport.SetMaxIncomingBitrateAsync(_settings.MaxIncomingBitrate);
+        return result;
     }
 
     private PeerTransport FindTransport(Peer peer, JsonElement data)
