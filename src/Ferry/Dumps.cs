@@ -63,6 +63,10 @@ public sealed record ConsumerDump
     public int? CurrentSpatialLayer { get; init; }
     /// <summary>Temporal layer being forwarded.</summary>
     public int? CurrentTemporalLayer { get; init; }
+    /// <summary>Spatial layer aimed for (preferred, capped by the bandwidth allocation; simulcast).</summary>
+    public int? TargetSpatialLayer { get; init; }
+    /// <summary>Temporal layer aimed for (simulcast).</summary>
+    public int? TargetTemporalLayer { get; init; }
 }
 
 /// <summary>A transport's dump (mediasoup's field names for the parts Ferry has).</summary>

@@ -130,7 +130,10 @@ public sealed partial class Consumer
     public bool ProducerPaused => _producerPaused;
     /// <summary>True once closed.</summary>
     public bool Closed => _closed;
-    /// <summary>Priority for bandwidth allocation (1..255).</summary>
+    /// <summary>
+    /// Priority in the transport's bandwidth allocation (1..255, default 1): higher priorities choose their
+    /// layers first and climb up to this many layers per round of the allocation.
+    /// </summary>
     public int Priority => _priority;
     /// <summary>The layers the application prefers (simulcast/svc), null for simple consumers.</summary>
     public ConsumerLayers? PreferredLayers => _preferredLayers;
@@ -229,6 +232,8 @@ public sealed partial class Consumer
         RtpStream = new RtpStreamDump(0, Ssrc, null, null, RtxSsrc, _score, PacketCount),
         PreferredSpatialLayer = _preferredLayers?.SpatialLayer, PreferredTemporalLayer = _preferredLayers?.TemporalLayer,
         CurrentSpatialLayer = _currentLayers?.SpatialLayer, CurrentTemporalLayer = _currentLayers?.TemporalLayer,
+        TargetSpatialLayer = Type == ConsumerType.Simulcast ? _targetEncoding : null,
+        TargetTemporalLayer = Type == ConsumerType.Simulcast ? _targetTemporal : null,
     });
 
     /// <summary>Sets the priority (1..255).</summary>
@@ -242,6 +247,9 @@ public sealed partial class Consumer
             Transport.RequestAllocation();
         });
     }
+
+    /// <summary>Back to the default priority, 1 (mediasoup's unsetPriority).</summary>
+    public Task UnsetPriorityAsync() => SetPriorityAsync(1);
 
     /// <summary>Statistics: the outbound stream, then the producer stream being forwarded (mediasoup's shape).</summary>
     public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => Transport.InvokeAsync(() =>

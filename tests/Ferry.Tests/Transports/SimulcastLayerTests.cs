@@ -149,4 +149,41 @@ public sealed class SimulcastLayerTests : IAsyncLifetime
         Assert.False(_worker.Closed);
         Assert.NotEmpty(call.Receiver.ReceivedRtp);
     }
+    [Fact]
+    public async Task Forwarding_through_a_simulcast_consumer_with_picture_id_rewriting_and_transport_wide_numbers_allocates_nothing()
+    {
+        using var call = await CallAsync(_router);
+        var producer = await call.SendTransport.ProduceAsync(SimulcastVp8Producer(1000, 2000));
+        var consumer = await call.RecvTransport.ConsumeAsync(new ConsumerOptions
+        {
+            ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities, PreferredLayers = new ConsumerLayers(1, 1),
+        });
+        Assert.NotEqual(0, consumer.TransportWideCcExtensionId);
+        var high = new Vp8StreamSource(2000, 100, 500, 1, 0);
+        var warmup = Enumerable.Range(0, 200).Select(i => high.Next(keyFrame: i == 0).Packet).ToArray();
+        var measured = Enumerable.Range(0, 2000).Select(_ => high.Next().Packet).ToArray();
+        var stream = producer.Streams[1];
+        // Straight into the producer on its loop, as the transport hands a decrypted packet over: the measure is
+        // the forwarding path (descriptor read, layer selection, rewrite, picture ids, estimator record, SRTP, send).
+        var allocated = await call.SendTransport.InvokeAsync(() =>
+        {
+            var buffer = new byte[1500];
+            void Feed(byte[][] packets)
+            {
+                foreach (var p in packets)
+                {
+                    p.CopyTo(buffer, 0);
+                    Ferry.Protocols.Rtp.RtpPacket.TryParse(buffer.AsSpan(0, p.Length), out var packet);
+                    producer.ReceiveRtp(ref packet, stream, false, call.SendTransport.Router.Loop.Now);
+                }
+            }
+            Feed(warmup);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            Feed(measured);
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        });
+        Assert.Equal(0, allocated);
+        Assert.True(consumer.DroppedTemporal > 0);
+        Assert.True(call.RecvTransport.Bwe is not null);
+    }
 }
