@@ -171,6 +171,12 @@ public abstract partial class Transport
     private void OnConsumerSetChanged(Consumer consumer, bool added)
     {
         if (consumer.UsesTransportCc || consumer.UsesRemb) _bweConsumers += added ? 1 : -1;
+        if (!HasBwe && !added && !Closed)
+        {
+            // No endpoint measures the path any more: nobody is capped by an estimate that no longer moves.
+            var now = Loop.Now;
+            foreach (var c in _consumers.Values) c.SetBweCap(null, now);
+        }
         RequestAllocation();
     }
 
