@@ -137,6 +137,17 @@ internal static class MediaFixtures
         }
     }
 
+    /// <summary>
+    /// <paramref name="capabilities"/> without transport-wide-cc and abs-send-time: an endpoint that sends no
+    /// congestion feedback, so its transport runs no bandwidth allocation and its simulcast consumers follow
+    /// their preferred layers only (for tests about something else that send in bursts).
+    /// </summary>
+    public static RtpCapabilities WithoutCongestionFeedback(RtpCapabilities capabilities) => capabilities with
+    {
+        HeaderExtensions = capabilities.HeaderExtensions!
+            .Where(h => h.Uri is not (RtpHeaderExtensionUris.TransportWideCc01 or RtpHeaderExtensionUris.AbsSendTime)).ToList(),
+    };
+
     /// <summary>The number written by <see cref="Vp8Packet"/>.</summary>
     public static int NumberOf(byte[] rtp)
     {
