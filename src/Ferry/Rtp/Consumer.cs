@@ -102,11 +102,7 @@ public sealed partial class Consumer
         _encodingCount = producer.Streams.Length;
         if (type == ConsumerType.Pipe) InitPipe(rtpParameters);
         if (type == ConsumerType.Simulcast) InitSimulcast(producer, options);
-        else if (type == ConsumerType.Svc)
-        {
-            var spatial = options.PreferredLayers?.SpatialLayer ?? _encodingCount - 1;
-            _preferredLayers = new ConsumerLayers(Math.Clamp(spatial, 0, _encodingCount - 1), options.PreferredLayers?.TemporalLayer);
-        }
+        else if (type == ConsumerType.Svc) InitSvc(producer, options);
         InitBwe();
     }
 
@@ -217,7 +213,13 @@ public sealed partial class Consumer
         if (layers.SpatialLayer < 0 || layers.TemporalLayer < 0) throw new ArgumentException("invalid layers");
         return Transport.InvokeAsync(() =>
         {
-            if (Type is not (ConsumerType.Simulcast or ConsumerType.Svc)) return;
+            if (Type == ConsumerType.Svc)
+            {
+                _preferredLayers = new ConsumerLayers(Math.Min(layers.SpatialLayer, _svcSpatialLayers - 1), layers.TemporalLayer);
+                UpdateSvcTarget();
+                return;
+            }
+            if (Type != ConsumerType.Simulcast) return;
             _preferredLayers = new ConsumerLayers(Math.Min(layers.SpatialLayer, _encodingCount - 1), layers.TemporalLayer);
             UpdateTargetLayer(Loop.Now);
             Transport.RequestAllocation();
@@ -232,8 +234,8 @@ public sealed partial class Consumer
         RtpStream = new RtpStreamDump(0, Ssrc, null, null, RtxSsrc, _score, PacketCount),
         PreferredSpatialLayer = _preferredLayers?.SpatialLayer, PreferredTemporalLayer = _preferredLayers?.TemporalLayer,
         CurrentSpatialLayer = _currentLayers?.SpatialLayer, CurrentTemporalLayer = _currentLayers?.TemporalLayer,
-        TargetSpatialLayer = Type == ConsumerType.Simulcast ? _targetEncoding : null,
-        TargetTemporalLayer = Type == ConsumerType.Simulcast ? _targetTemporal : null,
+        TargetSpatialLayer = Type == ConsumerType.Simulcast ? _targetEncoding : Type == ConsumerType.Svc ? _svcTargetSpatial : null,
+        TargetTemporalLayer = Type == ConsumerType.Simulcast ? _targetTemporal : Type == ConsumerType.Svc ? _svcTargetTemporal : null,
     });
 
     /// <summary>Sets the priority (1..255).</summary>
@@ -293,6 +295,7 @@ public sealed partial class Consumer
     {
         _syncRequired = true;
         if (Type == ConsumerType.Simulcast) _currentEncoding = -1;
+        if (Type == ConsumerType.Svc) (_svcCurrentSpatial, _svcHavePicture) = (-1, false);
         if (IsActive) RequestKeyFrame();
     }
 
@@ -321,6 +324,8 @@ public sealed partial class Consumer
         }
         if (Type == ConsumerType.Pipe) { SendPipeRtp(ref packet, stream, now); return; }
         if (Type == ConsumerType.Simulcast && !SelectSimulcast(ref packet, stream, keyFrame)) return;
+        var endsPicture = false;
+        if (Type == ConsumerType.Svc && !SelectSvc(ref packet, stream, keyFrame, out endsPicture)) return;
         var seq = packet.SequenceNumber;
         if (_syncRequired)
         {
@@ -360,6 +365,8 @@ public sealed partial class Consumer
         var outSeq = (ushort)(seq + _seqOffset);
         var length = Rewrite(packet.Data, outSeq, _tsOffset, now, out var outTs, DescriptorRewrite.Fresh);
         if (length < 0) return;
+        // The highest layer forwarded ends the picture the receiver sees (RTP marker bit).
+        if (endsPicture) Transport.SendBuffer[1] |= 0x80;
         if (!_haveSent || SeqNum.IsNewer(outSeq, _lastOutSeq))
         {
             _lastOutSeq = outSeq;

@@ -278,12 +278,16 @@ public sealed class Producer
         // One read of the payload descriptor per packet, for every consumer: key frame and temporal layer.
         var keyFrame = false;
         stream.LastTemporalLayer = -1;
+        stream.LastSpatialLayer = -1;
+        stream.LastEndsFrame = false;
         stream.LastLayerSync = false;
         stream.LastStartsFrame = packet.Timestamp != stream.LastTimestamp || !stream.HasPackets;
         if (Kind == MediaKind.Video && CodecPayload.TryRead(codec, packet.Payload, out var descriptor))
         {
             keyFrame = descriptor.IsKeyFrame;
             stream.LastTemporalLayer = descriptor.TemporalLayer;
+            stream.LastSpatialLayer = descriptor.SpatialLayer;
+            stream.LastEndsFrame = descriptor.IsEndOfFrame ?? false;
             stream.LastLayerSync = descriptor.IsLayerSync;
             if (descriptor.IsStartOfFrame is { } start) stream.LastStartsFrame = start;
         }

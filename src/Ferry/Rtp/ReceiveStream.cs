@@ -73,6 +73,12 @@ internal sealed class ReceiveStream
     /// <summary>Temporal layer of the last packet (-1 when its payload carries none): what consumers filter on.</summary>
     public int LastTemporalLayer { get; set; } = -1;
 
+    /// <summary>Spatial layer of the last packet (-1 when its payload carries none): what SVC consumers filter on.</summary>
+    public int LastSpatialLayer { get; set; } = -1;
+
+    /// <summary>The last packet ends the frame of its spatial layer (VP9 E bit): where an SVC consumer that drops the layers above ends the picture.</summary>
+    public bool LastEndsFrame { get; set; }
+
     /// <summary>The last packet is a switching-up point to its temporal layer (VP8 Y, VP9 U).</summary>
     public bool LastLayerSync { get; set; }
 
