@@ -76,18 +76,17 @@ internal sealed unsafe class EventLoop : IDisposable
     // While frozen (see Freeze), the one thread allowed to touch this loop's objects.
     private volatile int _frozenFor = -1;
 
-    /// <summary>
-    /// Blocks this loop between two commands and lets <paramref name="owner"/> (another loop's thread)
-    /// act on its objects until <paramref name="release"/> is set: how a move changes two loops'
-    /// objects at one instant. <paramref name="frozen"/> is set once the loop is parked.
-    /// </summary>
-    public void Freeze(int owner, ManualResetEventSlim frozen, ManualResetEventSlim release) => Post(() =>
+    /// <summary>While parked in a <see cref="LoopRendezvous"/>: the leader's thread, allowed to touch this loop's objects; else -1.</summary>
+    internal int FrozenFor
     {
-        _frozenFor = owner;
-        frozen.Set();
-        release.Wait();
-        _frozenFor = -1;
-    });
+        set => _frozenFor = value;
+    }
+
+    // The rendezvous this loop has joined (see LoopRendezvous): polled at the start of each turn.
+    private LoopRendezvous? _rendezvous;
+
+    /// <summary>Joins <paramref name="rendezvous"/>: from now on the loop polls instead of sleeping, and asks it at each turn. On the loop.</summary>
+    internal void Enrol(LoopRendezvous rendezvous) => _rendezvous = rendezvous;
 
     /// <summary>Managed id of the loop's thread.</summary>
     public int ThreadId => _threadId;
@@ -201,6 +200,7 @@ internal sealed unsafe class EventLoop : IDisposable
             UpdateNow();
             while (!_stopRequested)
             {
+                if (_rendezvous is { } rendezvous && rendezvous.Poll(this)) _rendezvous = null;
                 RunCommands();
                 RunTimers();
                 var n = Libc.EpollWait(_epoll, _events, MaxEvents, WaitTimeoutMs());
@@ -222,6 +222,7 @@ internal sealed unsafe class EventLoop : IDisposable
         {
             _exitedFlag = true;
             AbandonCommands();
+            _rendezvous?.Fail(new InvalidOperationException($"{Name} stopped during a rendezvous"));
             // The wake fd stays open until Dispose: a thread that saw the loop alive may still write to it.
             Libc.Close(_epoll);
             NativeMemory.Free(_events);
@@ -270,7 +271,7 @@ internal sealed unsafe class EventLoop : IDisposable
 
     private int WaitTimeoutMs()
     {
-        if (!_commands.IsEmpty || _stopRequested) return 0;
+        if (!_commands.IsEmpty || _stopRequested || _rendezvous is not null) return 0;
         // Skip stale entries so a stopped timer does not cause an early wake.
         while (_timers.TryPeek(out var entry, out _) && entry.Generation != entry.Timer.Generation) _timers.Dequeue();
         if (!_timers.TryPeek(out _, out var dueTicks)) return -1;

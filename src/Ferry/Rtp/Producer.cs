@@ -136,6 +136,12 @@ public sealed class Producer
     /// <summary>For a replica: the pipe that feeds it.</summary>
     internal Mobility.LocalPipe? FeedingPipe { get; set; }
 
+    /// <summary>
+    /// For a replica: the application asked for it (pipeToRouter, ImportProducerAsync), so it stays
+    /// while nothing consumes it. Replicas that moves create for themselves are removed when idle.
+    /// </summary>
+    internal bool Pinned { get; set; }
+
     /// <summary>For an origin: its replicas by router, each with the pipe that feeds it.</summary>
     internal System.Collections.Concurrent.ConcurrentDictionary<Router, Mobility.LocalPipe> Replicas { get; } = new();
 

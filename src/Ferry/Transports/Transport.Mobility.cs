@@ -118,7 +118,7 @@ public abstract partial class Transport
         }
     }
 
-    /// <summary>Closes the replicas of <paramref name="routers"/> that nobody consumes or observes; a closed router is skipped.</summary>
+    /// <summary>Closes the replicas of <paramref name="routers"/> that nobody consumes or observes (and the application did not ask for); a closed router is skipped.</summary>
     private static async Task RemoveIdleReplicasAsync(IEnumerable<Router> routers, List<string> removed)
     {
         foreach (var router in routers)
@@ -126,7 +126,7 @@ public abstract partial class Transport
             if (router.Closed) continue;
             try
             {
-                var idle = await router.InvokeAsync(() => router.LocalPipes.Producers.Where(r => r.Consumers.Count == 0 && r.Observers.Count == 0).ToList()).ConfigureAwait(false);
+                var idle = await router.InvokeAsync(() => router.LocalPipes.Producers.Where(r => !r.Pinned && r.Consumers.Count == 0 && r.Observers.Count == 0).ToList()).ConfigureAwait(false);
                 foreach (var replica in idle)
                 {
                     await router.InvokeAsync(() => router.LocalPipes.CloseProducerOnLoop(replica, byTransport: false)).ConfigureAwait(false);
@@ -152,32 +152,14 @@ public abstract partial class Transport
     }
 
     /// <summary>
-    /// Runs <paramref name="work"/> on <paramref name="runner"/> while every loop of <paramref name="others"/> is parked.
-    /// Also returns how long media stood still: from the first loop parking to all of them running again.
+    /// Runs <paramref name="work"/> on <paramref name="runner"/> while every loop of <paramref name="others"/> is parked
+    /// (a <see cref="LoopRendezvous"/>). Also returns how long media stood still on the parked loops.
     /// </summary>
     private static async Task<(T Result, TimeSpan Stalled)> RunWithLoopsStoppedAsync<T>(EventLoop runner, IReadOnlyCollection<EventLoop> others, Func<T> work)
     {
-        // Not disposed: a parked loop may still be returning from its wait when the runner finishes.
-        var frozen = others.Select(_ => new ManualResetEventSlim()).ToList();
-        var release = new ManualResetEventSlim();
-        {
-            return await runner.InvokeAsync(() =>
-            {
-                var i = 0;
-                foreach (var loop in others) loop.Freeze(runner.ThreadId, frozen[i++], release);
-                // The runner itself stops handling packets from here.
-                var stalled = Stopwatch.GetTimestamp();
-                foreach (var f in frozen) f.Wait();
-                try
-                {
-                    return (work(), Stopwatch.GetElapsedTime(stalled));
-                }
-                finally
-                {
-                    release.Set();
-                }
-            }).ConfigureAwait(false);
-        }
+        T result = default!;
+        var stalled = await LoopRendezvous.RunAsync(runner, others, () => result = work()).ConfigureAwait(false);
+        return (result, stalled);
     }
 
     /// <summary>The switch itself: runs on the target loop with the source loop parked.</summary>
