@@ -61,6 +61,25 @@ internal sealed unsafe class EventLoop : IDisposable
     /// <summary>Loop time: monotonic, read once per turn, so every component in a turn sees the same instant.</summary>
     public TimeSpan Now => _now;
 
+    /// <summary>
+    /// When the datagram being handled reached the host, on the <see cref="Now"/> timebase: the kernel's
+    /// receive timestamp where the socket gives one, else <see cref="Now"/>. What transport-cc feedback
+    /// reports, so that time a packet spent waiting for the loop (a busy core, a move's handover) does
+    /// not look like network queuing to the sender's congestion control.
+    /// </summary>
+    public TimeSpan ArrivalTime { get; internal set; }
+
+    // Wall clock minus loop time at the start of this turn, in ticks: turns a kernel timestamp into loop time.
+    private long _realtimeOffset;
+
+    /// <summary>A kernel receive timestamp (ticks of CLOCK_REALTIME) as loop time, never later than <see cref="Now"/>.</summary>
+    internal TimeSpan FromRealtime(long realtimeTicks)
+    {
+        var ticks = realtimeTicks - _realtimeOffset;
+        // A stamp ahead of the loop's clock, or absurdly old (the wall clock was stepped), is not trusted.
+        return ticks > _now.Ticks || ticks < _now.Ticks - TimeSpan.TicksPerSecond ? _now : new TimeSpan(ticks);
+    }
+
     /// <summary>Completes when the loop thread has exited (stopped or died).</summary>
     public Task Exited => _exited.Task;
 
@@ -190,7 +209,15 @@ internal sealed unsafe class EventLoop : IDisposable
             throw new InvalidOperationException($"epoll_ctl({op}, fd {fd}) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
-    private void UpdateNow() => _now = Stopwatch.GetElapsedTime(Origin);
+    /// <summary>The process-wide monotonic clock every loop's <see cref="Now"/> reads (for comparisons off the loop).</summary>
+    internal static TimeSpan Clock => Stopwatch.GetElapsedTime(Origin);
+
+    private void UpdateNow()
+    {
+        _now = Stopwatch.GetElapsedTime(Origin);
+        _realtimeOffset = Libc.RealtimeTicks() - _now.Ticks;
+        ArrivalTime = _now;
+    }
 
     private void Run()
     {

@@ -256,7 +256,8 @@ public abstract partial class Transport
         var ccId = entry.Producer.TransportWideCcExtensionId;
         if (ccId != 0 && packet.TryGetExtension(ccId, out var cc) && RtpExtensionValues.TryReadTransportWideSequence(cc, out var ccSeq))
         {
-            _transportCc.OnPacket(ccSeq, now.Ticks / 10);
+            // When it reached the host, not when the loop read it: see EventLoop.ArrivalTime.
+            _transportCc.OnPacket(ccSeq, Loop.ArrivalTime.Ticks / 10);
             _transportCcMediaSsrc = packet.Ssrc;
             if (!_transportCcTimer.IsArmed) _transportCcTimer.StartAfter(TransportCcInterval);
         }
