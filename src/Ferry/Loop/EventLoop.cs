@@ -101,10 +101,10 @@ internal sealed unsafe class EventLoop : IDisposable
         set => _frozenFor = value;
     }
 
-    // The rendezvous this loop has joined (see LoopRendezvous): polled at the start of each turn.
+    // The rendezvous this loop leads (see LoopRendezvous): polled at the start of each turn.
     private LoopRendezvous? _rendezvous;
 
-    /// <summary>Joins <paramref name="rendezvous"/>: from now on the loop polls instead of sleeping, and asks it at each turn. On the loop.</summary>
+    /// <summary>Leads <paramref name="rendezvous"/>: asks it at the start of each turn whether every member is parked. On the loop.</summary>
     internal void Enrol(LoopRendezvous rendezvous) => _rendezvous = rendezvous;
 
     /// <summary>Managed id of the loop's thread.</summary>
@@ -227,8 +227,9 @@ internal sealed unsafe class EventLoop : IDisposable
             UpdateNow();
             while (!_stopRequested)
             {
-                if (_rendezvous is { } rendezvous && rendezvous.Poll(this)) _rendezvous = null;
                 RunCommands();
+                // After the commands: the last member's wake-up arrives as one.
+                if (_rendezvous is { } rendezvous && rendezvous.Poll()) _rendezvous = null;
                 RunTimers();
                 var n = Libc.EpollWait(_epoll, _events, MaxEvents, WaitTimeoutMs());
                 UpdateNow();
@@ -298,7 +299,7 @@ internal sealed unsafe class EventLoop : IDisposable
 
     private int WaitTimeoutMs()
     {
-        if (!_commands.IsEmpty || _stopRequested || _rendezvous is not null) return 0;
+        if (!_commands.IsEmpty || _stopRequested) return 0;
         // Skip stale entries so a stopped timer does not cause an early wake.
         while (_timers.TryPeek(out var entry, out _) && entry.Generation != entry.Timer.Generation) _timers.Dequeue();
         if (!_timers.TryPeek(out _, out var dueTicks)) return -1;

@@ -5,24 +5,26 @@ namespace Ferry.Loop;
 /// <summary>
 /// Stops several loops at one instant so that one of them (the leader) can change objects of all of
 /// them: how a transport move switches a consumer from one path to another at the same packet on two
-/// loops. Nobody sleeps in the kernel on the way: each member keeps handling its own media while the
-/// others gather (its loop polls instead of waiting in epoll), every member parks only once all of
-/// them are awake, and a parked member spins until released. So a parked loop's media stands still
-/// for about the leader's work, not for the wake-up latency of a thread waiting for a core (which on
-/// a loaded machine reaches tens of milliseconds, and which a browser's jitter buffer notices).
+/// loops. Each member parks as soon as it gets the request; the last one to park wakes the leader,
+/// which does the work at its next turn and releases them. The leader never blocks (its own media
+/// flows until the work starts), and a parked member spins before it sleeps, so the usual release
+/// needs no second wake-up: media on a member stands still for one wake-up of the leader plus the
+/// work, which matters on a loaded machine where each wake-up of a thread waiting for a core can cost
+/// milliseconds and a browser's jitter buffer notices tens of them.
 /// </summary>
 internal sealed class LoopRendezvous
 {
-    private const int Gathering = 0, Parking = 1, Working = 2, Done = 3;
+    private const int Gathering = 0, Working = 1, Done = 2;
 
     private readonly EventLoop _leader;
     private readonly int _members;
     private readonly Action _work;
     private readonly TaskCompletionSource<TimeSpan> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Spins (yielding, never Sleep(1)) before blocking: the release usually comes within that time.
+    private readonly ManualResetEventSlim _released = new(false, spinCount: 2047);
     private int _phase;
-    private int _ready;
     private int _parked;
-    private long _parkingStarted;
+    private long _firstParked;
 
     private LoopRendezvous(EventLoop leader, int members, Action work)
     {
@@ -33,33 +35,26 @@ internal sealed class LoopRendezvous
 
     /// <summary>
     /// Runs <paramref name="work"/> on <paramref name="leader"/> while every loop of <paramref name="members"/>
-    /// is parked at a turn boundary (objects of a parked loop may be touched by the leader's thread).
-    /// Completes with how long the members stood still, or with the work's exception (or a loop's
-    /// death) after releasing everyone.
+    /// is parked between two commands (objects of a parked loop may be touched by the leader's thread).
+    /// Completes with how long media stood still on the members (from the first parking to the release),
+    /// or with the work's exception (or a loop's death) after releasing everyone.
     /// </summary>
     public static Task<TimeSpan> RunAsync(EventLoop leader, IReadOnlyCollection<EventLoop> members, Action work)
     {
         var rendezvous = new LoopRendezvous(leader, members.Count, work);
-        foreach (var member in members) member.Post(new Join(rendezvous, member));
         leader.Post(new Join(rendezvous, leader));
+        foreach (var member in members) member.Post(new Join(rendezvous, member));
         return rendezvous._completion.Task;
     }
 
-    /// <summary>Called by a joined loop at the start of each turn; true once this loop is done with the rendezvous.</summary>
-    internal bool Poll(EventLoop loop) => loop == _leader ? PollAsLeader() : PollAsMember(loop);
-
-    private bool PollAsLeader()
+    /// <summary>Called by the leader at the start of each turn; true once it is done with the rendezvous.</summary>
+    internal bool Poll()
     {
-        if (Volatile.Read(ref _phase) == Gathering && Volatile.Read(ref _ready) == _members)
-        {
-            _parkingStarted = Stopwatch.GetTimestamp();
-            Interlocked.CompareExchange(ref _phase, Parking, Gathering);
-        }
         var phase = Volatile.Read(ref _phase);
         if (phase == Done) return true;
-        if (phase != Parking || Volatile.Read(ref _parked) < _members) return false;
-        // A member's death between parking and here ends the rendezvous instead (Fail wins the exchange).
-        if (Interlocked.CompareExchange(ref _phase, Working, Parking) != Parking) return true;
+        if (Volatile.Read(ref _parked) < _members) return false;
+        // A member's death meanwhile ends the rendezvous instead (Fail wins the exchange).
+        if (Interlocked.CompareExchange(ref _phase, Working, Gathering) != Gathering) return true;
         Exception? failure = null;
         try
         {
@@ -69,37 +64,37 @@ internal sealed class LoopRendezvous
         {
             failure = e;
         }
-        var stalled = Stopwatch.GetElapsedTime(_parkingStarted);
-        Volatile.Write(ref _phase, Done);
+        var stalled = _members == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(Volatile.Read(ref _firstParked));
+        Release();
         if (failure is null) _completion.TrySetResult(stalled);
         else _completion.TrySetException(failure);
         return true;
     }
 
-    private bool PollAsMember(EventLoop loop)
+    private void Park(EventLoop loop)
     {
-        var phase = Volatile.Read(ref _phase);
-        if (phase == Done) return true;
-        if (phase == Gathering) return false;
+        if (Volatile.Read(ref _phase) == Done) return;
         loop.FrozenFor = _leader.ThreadId;
-        Interlocked.Increment(ref _parked);
-        // Spin, never sleep: the release must be seen within microseconds (Sleep(1) would cost a millisecond or more).
-        var spin = new SpinWait();
-        while (Volatile.Read(ref _phase) != Done) spin.SpinOnce(sleep1Threshold: -1);
+        Interlocked.CompareExchange(ref _firstParked, Stopwatch.GetTimestamp(), 0);
+        if (Interlocked.Increment(ref _parked) == _members) _leader.Post(WakeLeader);
+        _released.Wait();
         loop.FrozenFor = -1;
-        return true;
+    }
+
+    private static readonly Action WakeLeader = () => { };
+
+    private void Release()
+    {
+        Volatile.Write(ref _phase, Done);
+        _released.Set();
+        // Not disposed: a member may still be returning from its wait.
     }
 
     /// <summary>Ends the rendezvous without the work (a loop died); no effect once the work has started.</summary>
     internal void Fail(Exception reason)
     {
-        while (true)
-        {
-            var phase = Volatile.Read(ref _phase);
-            // Once the work has started the leader finishes it and releases everyone.
-            if (phase >= Working) return;
-            if (Interlocked.CompareExchange(ref _phase, Done, phase) == phase) break;
-        }
+        if (Interlocked.CompareExchange(ref _phase, Done, Gathering) != Gathering) return;
+        Release();
         _completion.TrySetException(reason);
     }
 
@@ -108,8 +103,8 @@ internal sealed class LoopRendezvous
     {
         public override void Run()
         {
-            if (loop != rendezvous._leader) Interlocked.Increment(ref rendezvous._ready);
-            loop.Enrol(rendezvous);
+            if (loop == rendezvous._leader) loop.Enrol(rendezvous);
+            else rendezvous.Park(loop);
         }
 
         public override void Abandon(Exception reason) => rendezvous.Fail(reason);
