@@ -141,13 +141,38 @@ public abstract partial class Transport
     }
 
     /// <summary>Creates the replica of <paramref name="origin"/> in <paramref name="router"/> unless there is one; false when it existed.</summary>
+    /// <exception cref="InvalidStateException">The router or the origin closed.</exception>
     internal static async Task<bool> EnsureReplicaAsync(Producer origin, Router router, bool register)
     {
         if (origin.Replicas.ContainsKey(router)) return false;
-        var (replica, pipe) = await router.InvokeAsync(() => router.LocalPipes.CreateReplica(origin)).ConfigureAwait(false);
-        if (register) await router.InvokeAsync(() => router.AddProducer(replica)).ConfigureAwait(false);
-        origin.Replicas[router] = pipe;
-        await origin.Transport.InvokeAsync(() => origin.AddSink(pipe)).ConfigureAwait(false);
+        // Created, registered and recorded in one command on the router's loop: a close of the router,
+        // which runs there too, either comes first (and this throws) or finds the replica recorded.
+        var pipe = await router.InvokeAsync(() =>
+        {
+            if (router.Closed) throw new InvalidStateException("router closed");
+            var (replica, created) = router.LocalPipes.CreateReplica(origin);
+            if (register) router.AddProducer(replica);
+            origin.Replicas[router] = created;
+            return created;
+        }).ConfigureAwait(false);
+        // On the origin's loop: a pipe closed meanwhile (its replica or the origin closed) is not fed; a
+        // later close removes the sink after this, on the same loop.
+        await origin.Transport.InvokeAsync(() =>
+        {
+            if (!origin.Closed)
+            {
+                if (!pipe.Closed) origin.AddSink(pipe);
+                return;
+            }
+            // The origin closed after the replica was made: its close may have missed the new entry.
+            if (origin.Replicas.TryRemove(new KeyValuePair<Router, LocalPipe>(router, pipe)))
+            {
+                pipe.Closed = true;
+                var replica = pipe.Replica;
+                replica.Transport.Post(() => replica.Transport.CloseProducerOnLoop(replica, byTransport: false));
+            }
+        }).ConfigureAwait(false);
+        if (pipe.Closed || origin.Closed) throw new InvalidStateException("producer or router closed");
         return true;
     }
 
@@ -165,7 +190,12 @@ public abstract partial class Transport
     /// <summary>The switch itself: runs on the target loop with the source loop parked.</summary>
     private (int Producers, int Consumers) Handover(Router source, Router target, List<string> removed)
     {
+        // Everything that can make the move impossible is checked here, at the instant of the handover
+        // (the loops involved are parked, so nothing changes under it), before anything changes hands;
+        // what follows only re-links objects. A failure here leaves the transport where it was.
         ThrowIfClosed();
+        if (target.Closed) throw new InvalidStateException("target router closed during the move");
+        if (source.Closed || Router != source) throw new InvalidStateException("source router closed or changed during the move");
         var sockets = Sockets.ToList();
         foreach (var socket in sockets) socket.Detach(target.Loop);
         foreach (var timer in _ownedTimers)
