@@ -23,6 +23,13 @@ public abstract partial class Transport
         return router.InvokeAsync(() => Router == router ? Task.FromResult(func()) : InvokeAsync(func)).Unwrap();
     }
 
+    /// <summary>As <see cref="InvokeAsync{T}(Func{T})"/>, failing with InvalidStateException once the transport is closed (an API call on a closed transport).</summary>
+    internal Task<T> InvokeOpenAsync<T>(Func<T> func) => InvokeAsync(() =>
+    {
+        ThrowIfClosed();
+        return func();
+    });
+
     /// <summary>As <see cref="InvokeAsync{T}(Func{T})"/> without a result.</summary>
     internal Task InvokeAsync(Action action) => InvokeAsync<bool>(() => { action(); return true; });
 

@@ -182,7 +182,7 @@ public abstract partial class Transport
     internal int ConsumerCount => _consumers.Count;
 
     /// <summary>A mediasoup-style dump: producers, consumers and where incoming RTP goes.</summary>
-    public Task<TransportDump> DumpAsync() => InvokeAsync(() => new TransportDump
+    public Task<TransportDump> DumpAsync() => InvokeOpenAsync(() => new TransportDump
     {
         Id = Id, Direct = this is DirectTransport,
         ProducerIds = _producers.Keys.ToList(), ConsumerIds = _consumers.Keys.ToList(),
