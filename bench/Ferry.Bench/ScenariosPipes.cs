@@ -79,8 +79,8 @@ internal sealed partial class Scenarios
             var input = await routerA.CreateDirectTransportAsync().ConfigureAwait(false);
             var producer = await input.ProduceAsync(Vp8Producer(ProducerSsrc)).ConfigureAwait(false);
             Producer? replica = null;
-            if (inMemory) replica = await routerB.ImportProducerAsync(producer).ConfigureAwait(false);
-            else await routerA.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = producer.Id, Router = routerB }).ConfigureAwait(false);
+            var piped = await routerA.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = producer.Id, Router = routerB, OverUdp = !inMemory }).ConfigureAwait(false);
+            if (inMemory) replica = piped.PipeProducer;
             var output = await routerB.CreateDirectTransportAsync().ConfigureAwait(false);
             var consumer = await output.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = routerB.RtpCapabilities }).ConfigureAwait(false);
             var counter = new SequenceCounter();

@@ -1,12 +1,14 @@
 using System.Globalization;
 using System.Net;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
 namespace Ferry.Server;
 
 /// <summary>
-/// What a Ferry node is told at start: from the command line (<c>--port 3000</c>) or environment
-/// variables (<c>FERRY_PORT=3000</c>), the command line winning.
+/// What a Ferry node is told at start, through ASP.NET Core configuration: the command line
+/// (<c>--port 3000</c>), environment variables (<c>FERRY_PORT=3000</c>) and an optional JSON file
+/// (<c>--config ferry.json</c> with <c>{"Port": 3000}</c>), in that order of precedence.
 /// </summary>
 public sealed record ServerOptions
 {
@@ -49,7 +51,9 @@ public sealed record ServerOptions
 
         Usage: dotnet run --project src/Ferry.Server -- [options]
 
-        Options (each also an environment variable FERRY_<NAME>, e.g. FERRY_PORT=3000):
+        Options (each also an environment variable FERRY_<NAME>, e.g. FERRY_RTC_MIN_PORT=40000, and a key
+        of the JSON file given by --config, e.g. {"RtcMinPort": 40000}; command line over environment over file):
+          --config <file>           JSON file of options (keys ListenAddress, Port, RtcListenIp, ...)
           --listen-address <ip>     address the HTTP/WebSocket server binds (default 127.0.0.1)
           --port <n>                HTTP/WebSocket port, 0 for any (default 3000)
           --rtc-listen-ip <ip>      IP the RTC (UDP) sockets bind (default: the listen address)
@@ -64,52 +68,104 @@ public sealed record ServerOptions
           --help                    this text
         """;
 
-    /// <summary>Reads options from <paramref name="args"/> and the environment.</summary>
-    /// <exception cref="ArgumentException">An unknown option or a bad value.</exception>
+    // Each option's command-line name and its configuration key (also its JSON name and, upper case
+    // without separators, its environment variable: FERRY_RTC_MIN_PORT is RtcMinPort).
+    private static readonly Dictionary<string, string> Keys = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["listen-address"] = "ListenAddress",
+        ["port"] = "Port",
+        ["rtc-listen-ip"] = "RtcListenIp",
+        ["announced-address"] = "AnnouncedAddress",
+        ["rtc-min-port"] = "RtcMinPort",
+        ["rtc-max-port"] = "RtcMaxPort",
+        ["workers"] = "Workers",
+        ["tls-certificate"] = "TlsCertificate",
+        ["tls-key"] = "TlsKey",
+        ["admin-token"] = "AdminToken",
+        ["log-level"] = "LogLevel",
+        ["config"] = "Config",
+    };
+
+    private static readonly HashSet<string> KeyNames = new(Keys.Values, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Reads options through ASP.NET Core configuration: a JSON file (<c>--config</c> or FERRY_CONFIG),
+    /// then FERRY_* environment variables, then the command line, each overriding the one before.
+    /// </summary>
+    /// <param name="args">Command-line arguments: <c>--name value</c> or <c>--name=value</c>.</param>
+    /// <param name="environment">Environment variables; the process's when null.</param>
+    /// <exception cref="ArgumentException">An unknown option, a missing or bad value, an unreadable config file.</exception>
     public static ServerOptions Parse(IReadOnlyList<string> args, IDictionary<string, string?>? environment = null)
     {
-        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        CheckArguments(args);
         environment ??= Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value);
-        foreach (var (key, value) in environment)
+        // FERRY_* variables that are not options are left alone: other tools may share the prefix.
+        var fromEnvironment = environment
+            .Where(e => e.Key.StartsWith("FERRY_", StringComparison.Ordinal) && e.Value is not null)
+            .Select(e => KeyValuePair.Create(e.Key["FERRY_".Length..].Replace("_", "", StringComparison.Ordinal), e.Value))
+            .Where(e => KeyNames.Contains(e.Key))
+            .ToList();
+        var switches = Keys.ToDictionary(k => "--" + k.Key, k => k.Value);
+        var commandLine = new ConfigurationBuilder().AddCommandLine([.. args], switches).Build();
+        var configFile = commandLine["Config"] ?? fromEnvironment.FirstOrDefault(e => string.Equals(e.Key, "Config", StringComparison.OrdinalIgnoreCase)).Value;
+
+        var builder = new ConfigurationBuilder();
+        if (configFile is not null)
         {
-            if (key.StartsWith("FERRY_", StringComparison.Ordinal) && value is not null)
-                values[key["FERRY_".Length..].Replace('_', '-').ToLowerInvariant()] = value;
+            if (!File.Exists(configFile)) throw new ArgumentException($"config file '{configFile}' not found");
+            builder.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
         }
+        builder.AddInMemoryCollection(fromEnvironment).AddCommandLine([.. args], switches);
+        IConfiguration configuration;
+        try
+        {
+            configuration = builder.Build();
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or IOException)
+        {
+            throw new ArgumentException($"config file '{configFile}': {e.Message}");
+        }
+        // A misspelt key in the file would otherwise be ignored without a word.
+        foreach (var entry in configuration.AsEnumerable())
+        {
+            if (entry.Value is not null && !KeyNames.Contains(entry.Key))
+                throw new ArgumentException($"unknown option '{entry.Key}' in '{configFile}'");
+        }
+
+        var options = new ServerOptions();
+        string? Get(string key) => configuration[key];
+        if (Get("ListenAddress") is { } listen) options = options with { ListenAddress = Ip("listen-address", listen) };
+        if (Get("Port") is { } port) options = options with { Port = Int("port", port, 0, 65535) };
+        if (Get("RtcListenIp") is { } rtcIp) options = options with { RtcListenIp = Ip("rtc-listen-ip", rtcIp) };
+        if (Get("AnnouncedAddress") is { } announced) options = options with { AnnouncedAddress = announced };
+        if (Get("RtcMinPort") is { } min) options = options with { RtcMinPort = Int("rtc-min-port", min, 1, 65535) };
+        if (Get("RtcMaxPort") is { } max) options = options with { RtcMaxPort = Int("rtc-max-port", max, 1, 65535) };
+        if (Get("Workers") is { } workers) options = options with { Workers = Int("workers", workers, 1, 1024) };
+        if (Get("TlsCertificate") is { } cert) options = options with { TlsCertificate = cert };
+        if (Get("TlsKey") is { } key) options = options with { TlsKey = key };
+        if (Get("AdminToken") is { } token) options = options with { AdminToken = token };
+        if (Get("LogLevel") is { } level)
+            options = options with { LogLevel = Enum.TryParse<LogLevel>(level, true, out var l) && Enum.IsDefined(l) ? l : throw new ArgumentException($"invalid --log-level '{level}'") };
+        if (options.RtcMinPort > options.RtcMaxPort) throw new ArgumentException("--rtc-min-port is above --rtc-max-port");
+        if ((options.TlsCertificate is null) != (options.TlsKey is null)) throw new ArgumentException("--tls-certificate and --tls-key go together");
+        return options;
+    }
+
+    /// <summary>Unknown options and options without a value are errors here, before configuration reads the rest.</summary>
+    private static void CheckArguments(IReadOnlyList<string> args)
+    {
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
             if (!arg.StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unexpected argument '{arg}'");
             var name = arg[2..];
-            string value;
             var eq = name.IndexOf('=');
-            if (eq >= 0) { value = name[(eq + 1)..]; name = name[..eq]; }
-            else if (i + 1 < args.Count) value = args[++i];
+            if (eq >= 0) name = name[..eq];
+            else if (i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) i++;
             else throw new ArgumentException($"option --{name} needs a value");
-            values[name.ToLowerInvariant()] = value;
+            if (!Keys.ContainsKey(name)) throw new ArgumentException($"unknown option --{name}");
         }
-        var options = new ServerOptions();
-        foreach (var (name, value) in values)
-        {
-            options = name switch
-            {
-                "listen-address" => options with { ListenAddress = Ip(name, value) },
-                "port" => options with { Port = Int(name, value, 0, 65535) },
-                "rtc-listen-ip" => options with { RtcListenIp = Ip(name, value) },
-                "announced-address" => options with { AnnouncedAddress = value },
-                "rtc-min-port" => options with { RtcMinPort = Int(name, value, 1, 65535) },
-                "rtc-max-port" => options with { RtcMaxPort = Int(name, value, 1, 65535) },
-                "workers" => options with { Workers = Int(name, value, 1, 1024) },
-                "tls-certificate" => options with { TlsCertificate = value },
-                "tls-key" => options with { TlsKey = value },
-                "admin-token" => options with { AdminToken = value },
-                "log-level" => options with { LogLevel = Enum.TryParse<LogLevel>(value, true, out var l) ? l : throw new ArgumentException($"invalid --log-level '{value}'") },
-                _ => throw new ArgumentException($"unknown option --{name}"),
-            };
-        }
-        if (options.RtcMinPort > options.RtcMaxPort) throw new ArgumentException("--rtc-min-port is above --rtc-max-port");
-        if ((options.TlsCertificate is null) != (options.TlsKey is null)) throw new ArgumentException("--tls-certificate and --tls-key go together");
-        return options;
     }
 
     private static string Ip(string name, string value) =>

@@ -169,7 +169,9 @@ public sealed partial class Router
         {
             if (origin.Transport.Router == this) return origin;
             await Transport.EnsureReplicaAsync(origin, this, register: true).ConfigureAwait(false);
-            return origin.Replicas[this].Replica;
+            var replica = origin.Replicas[this].Replica;
+            await InvokeAsync(() => replica.Pinned = true).ConfigureAwait(false);
+            return replica;
         }
         finally
         {

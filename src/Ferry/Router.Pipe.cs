@@ -52,13 +52,17 @@ public sealed partial class Router
     }
 
     /// <summary>
-    /// Makes a producer of this router available in another router (same or another worker), as
-    /// mediasoup's pipeToRouter(): a pair of connected PipeTransports (created once per pair of routers
-    /// and reused), a pipe consumer here and a producer there with the same id. Pause, resume and close
-    /// of the original follow to the piped producer; closing either half closes the other.
+    /// Makes a producer of this router available in another router of this process (same or another
+    /// worker), as mediasoup's pipeToRouter(): a producer with the same id appears there, with the
+    /// original's pause state, following its pause, resume and close. By default the pipe is an
+    /// in-memory queue between the two loops (no consumer on this side, <see cref="PipeToRouterResult.PipeConsumer"/>
+    /// is null) and it follows moves of either side. With <see cref="PipeToRouterOptions.OverUdp"/> (or
+    /// SRTP, RTX or a listen address asked for) it is mediasoup's pair of connected PipeTransports over
+    /// UDP (created once per pair of routers and reused), a pipe consumer here and a producer there;
+    /// closing either half closes the other.
     /// </summary>
     /// <exception cref="ArgumentException">Missing producer id or router, this router as target, an unknown producer.</exception>
-    /// <exception cref="InvalidStateException">A router is closed, or the producer closed meanwhile.</exception>
+    /// <exception cref="InvalidStateException">A router is closed, the producer closed meanwhile, or it is already in the target router.</exception>
     public async Task<PipeToRouterResult> PipeToRouterAsync(PipeToRouterOptions options)
     {
         if (options is null) throw new ArgumentException("missing options");
@@ -68,6 +72,7 @@ public sealed partial class Router
         ThrowIfClosed();
         if (options.Router.Closed) throw new InvalidStateException("destination Router closed");
         if (!_producers.TryGetValue(options.ProducerId, out var producer)) throw new ArgumentException("Producer not found");
+        if (!options.UsesUdp) return new PipeToRouterResult(null, await PipeInMemoryAsync(producer, options.Router).ConfigureAwait(false));
 
         var pair = await GetPipePairAsync(options.Router, options).ConfigureAwait(false);
         var (localPipe, remotePipe) = pair.Ends(this);
@@ -111,6 +116,34 @@ public sealed partial class Router
             throw;
         }
         return new PipeToRouterResult(pipeConsumer, pipeProducer);
+    }
+
+    /// <summary>The in-memory pipeToRouter: a pinned replica of the producer's origin in <paramref name="target"/>.</summary>
+    private async Task<Producer> PipeInMemoryAsync(Producer producer, Router target)
+    {
+        var origin = producer.Origin ?? producer;
+        await MoveLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (origin.Closed) throw new InvalidStateException("Producer closed");
+            if (target.Closed) throw new InvalidStateException("destination Router closed");
+            if (origin.Transport.Router == target) throw new InvalidStateException($"a Producer with id \"{origin.Id}\" already exists in the destination Router");
+            await Transport.EnsureReplicaAsync(origin, target, register: true).ConfigureAwait(false);
+            var replica = origin.Replicas[target].Replica;
+            var wasPinned = await target.InvokeAsync(() =>
+            {
+                var was = replica.Pinned;
+                replica.Pinned = true;
+                return was;
+            }).ConfigureAwait(false);
+            // As mediasoup: piping the same producer to the same router twice is a duplicate id there.
+            if (wasPinned) throw new InvalidStateException($"a Producer with id \"{origin.Id}\" already exists in the destination Router");
+            return replica;
+        }
+        finally
+        {
+            MoveLock.Release();
+        }
     }
 
     private Task<PipePair> GetPipePairAsync(Router remote, PipeToRouterOptions options)

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Playwright;
+using Xunit.Abstractions;
 
 namespace Ferry.Server.Tests;
 
@@ -9,7 +10,7 @@ namespace Ferry.Server.Tests;
 /// every transport of both peers) moves to another worker every two seconds through the admin API.
 /// The browsers must not notice: no loss, no freeze, no audio concealment, no ICE or DTLS change.
 /// </summary>
-public sealed class BrowserMoveTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+public sealed class BrowserMoveTests(ServerFixture fixture, ITestOutputHelper output) : IClassFixture<ServerFixture>
 {
     private sealed record Snapshot(long FramesDecoded, long VideoPacketsLost, long FreezeCount, long AudioPackets, long ConcealmentEvents, long AudioPacketsLost);
 
@@ -135,6 +136,8 @@ public sealed class BrowserMoveTests(ServerFixture fixture) : IClassFixture<Serv
             // Transport moves (60 in 30 s, each parking the sender's and receiver's loops for up to ~20 ms) were
             // measured to cost 0-2 freezes per 30 s: the handover delay reaches the sender's congestion control
             // through transport-cc arrival times read on the loop. Kernel receive timestamps would hide it (to do).
+            output.WriteLine($"{name} page {(page == pageA ? "A" : "B")}: freezes {controlFreezes} in the 10 s control, {moveFreezes} in 30 s with moves; " +
+                $"concealment events {before[page].ConcealmentEvents - controlStart[page].ConcealmentEvents} and {end.ConcealmentEvents - before[page].ConcealmentEvents}; handovers {handovers}");
             var allowedFreezes = 3 * controlFreezes + 1 + (expectedTransportsPerMove is null ? 2 : 0);
             Assert.True(moveFreezes <= allowedFreezes, $"freezes: {controlFreezes} in 10 s without moves, {moveFreezes} in 30 s with moves (allowed {allowedFreezes}); handovers {handovers}");
             // Chrome conceals a few audio frames now and then on this shared machine with no move at all

@@ -61,6 +61,25 @@ internal sealed unsafe class EventLoop : IDisposable
     /// <summary>Loop time: monotonic, read once per turn, so every component in a turn sees the same instant.</summary>
     public TimeSpan Now => _now;
 
+    /// <summary>
+    /// When the datagram being handled reached the host, on the <see cref="Now"/> timebase: the kernel's
+    /// receive timestamp where the socket gives one, else <see cref="Now"/>. What transport-cc feedback
+    /// reports, so that time a packet spent waiting for the loop (a busy core, a move's handover) does
+    /// not look like network queuing to the sender's congestion control.
+    /// </summary>
+    public TimeSpan ArrivalTime { get; internal set; }
+
+    // Wall clock minus loop time at the start of this turn, in ticks: turns a kernel timestamp into loop time.
+    private long _realtimeOffset;
+
+    /// <summary>A kernel receive timestamp (ticks of CLOCK_REALTIME) as loop time, never later than <see cref="Now"/>.</summary>
+    internal TimeSpan FromRealtime(long realtimeTicks)
+    {
+        var ticks = realtimeTicks - _realtimeOffset;
+        // A stamp ahead of the loop's clock, or absurdly old (the wall clock was stepped), is not trusted.
+        return ticks > _now.Ticks || ticks < _now.Ticks - TimeSpan.TicksPerSecond ? _now : new TimeSpan(ticks);
+    }
+
     /// <summary>Completes when the loop thread has exited (stopped or died).</summary>
     public Task Exited => _exited.Task;
 
@@ -76,18 +95,17 @@ internal sealed unsafe class EventLoop : IDisposable
     // While frozen (see Freeze), the one thread allowed to touch this loop's objects.
     private volatile int _frozenFor = -1;
 
-    /// <summary>
-    /// Blocks this loop between two commands and lets <paramref name="owner"/> (another loop's thread)
-    /// act on its objects until <paramref name="release"/> is set: how a move changes two loops'
-    /// objects at one instant. <paramref name="frozen"/> is set once the loop is parked.
-    /// </summary>
-    public void Freeze(int owner, ManualResetEventSlim frozen, ManualResetEventSlim release) => Post(() =>
+    /// <summary>While parked in a <see cref="LoopRendezvous"/>: the leader's thread, allowed to touch this loop's objects; else -1.</summary>
+    internal int FrozenFor
     {
-        _frozenFor = owner;
-        frozen.Set();
-        release.Wait();
-        _frozenFor = -1;
-    });
+        set => _frozenFor = value;
+    }
+
+    // The rendezvous this loop leads (see LoopRendezvous): polled at the start of each turn.
+    private LoopRendezvous? _rendezvous;
+
+    /// <summary>Leads <paramref name="rendezvous"/>: asks it at the start of each turn whether every member is parked. On the loop.</summary>
+    internal void Enrol(LoopRendezvous rendezvous) => _rendezvous = rendezvous;
 
     /// <summary>Managed id of the loop's thread.</summary>
     public int ThreadId => _threadId;
@@ -191,7 +209,15 @@ internal sealed unsafe class EventLoop : IDisposable
             throw new InvalidOperationException($"epoll_ctl({op}, fd {fd}) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
-    private void UpdateNow() => _now = Stopwatch.GetElapsedTime(Origin);
+    /// <summary>The process-wide monotonic clock every loop's <see cref="Now"/> reads (for comparisons off the loop).</summary>
+    internal static TimeSpan Clock => Stopwatch.GetElapsedTime(Origin);
+
+    private void UpdateNow()
+    {
+        _now = Stopwatch.GetElapsedTime(Origin);
+        _realtimeOffset = Libc.RealtimeTicks() - _now.Ticks;
+        ArrivalTime = _now;
+    }
 
     private void Run()
     {
@@ -202,6 +228,8 @@ internal sealed unsafe class EventLoop : IDisposable
             while (!_stopRequested)
             {
                 RunCommands();
+                // After the commands: the last member's wake-up arrives as one.
+                if (_rendezvous is { } rendezvous && rendezvous.Poll()) _rendezvous = null;
                 RunTimers();
                 var n = Libc.EpollWait(_epoll, _events, MaxEvents, WaitTimeoutMs());
                 UpdateNow();
@@ -222,6 +250,7 @@ internal sealed unsafe class EventLoop : IDisposable
         {
             _exitedFlag = true;
             AbandonCommands();
+            _rendezvous?.Fail(new InvalidOperationException($"{Name} stopped during a rendezvous"));
             // The wake fd stays open until Dispose: a thread that saw the loop alive may still write to it.
             Libc.Close(_epoll);
             NativeMemory.Free(_events);

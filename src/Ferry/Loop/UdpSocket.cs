@@ -25,6 +25,7 @@ internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
     private const int ReceiveBufferSize = 65536;
 
     private readonly byte[] _receiveBuffer = GC.AllocateUninitializedArray<byte>(ReceiveBufferSize, pinned: true);
+    private readonly byte[] _control = GC.AllocateUninitializedArray<byte>(Libc.ControlBufferSize, pinned: true);
     private EventLoop _loop;
     private IUdpReceiver _receiver;
     private int _fd;
@@ -72,6 +73,8 @@ internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
             if (family == Libc.AF_INET6) Libc.SetIntOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 1);
             Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_RCVBUF, socketBufferBytes);
             Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_SNDBUF, socketBufferBytes);
+            // Kernel receive timestamps for transport-cc (EventLoop.ArrivalTime); without them the loop time stands in.
+            Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_TIMESTAMPNS, 1);
             BindInRange(fd, address, minPort, maxPort);
             var local = default(SockAddr);
             var length = SockAddr.Capacity;
@@ -142,24 +145,29 @@ internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
         var from = default(SockAddr);
         for (var i = 0; i < MaxReadsPerWake && _fd >= 0; i++)
         {
-            var length = SockAddr.Capacity;
             nint n;
+            Libc.MsgHdr message;
             fixed (byte* buffer = _receiveBuffer)
             fixed (byte* a = from.AsSpan())
+            fixed (byte* control = _control)
             {
-                n = Libc.RecvFrom(_fd, buffer, _receiveBuffer.Length, Libc.MSG_DONTWAIT, a, &length);
+                var iov = new Libc.IoVec { Base = buffer, Length = _receiveBuffer.Length };
+                message = new Libc.MsgHdr { Name = a, NameLength = SockAddr.Capacity, Iov = &iov, IovLength = 1, Control = control, ControlLength = _control.Length };
+                n = Libc.RecvMsg(_fd, &message, Libc.MSG_DONTWAIT);
+                if (n >= 0 && Libc.TryReadTimestamp(control, message.ControlLength, out var stamp)) _loop.ArrivalTime = _loop.FromRealtime(stamp);
             }
             if (n < 0)
             {
                 if (Marshal.GetLastPInvokeError() != Libc.EAGAIN) ReceiveErrors++;
                 return;
             }
-            from.Length = length;
+            from.Length = message.NameLength;
             PacketsReceived++;
             BytesReceived += n;
             _loop.Counters.PacketsReceived++;
             _loop.Counters.BytesReceived += n;
             _receiver.OnDatagram(this, _receiveBuffer.AsSpan(0, (int)n), from);
+            _loop.ArrivalTime = _loop.Now;
         }
     }
 

@@ -6,29 +6,31 @@ namespace Ferry.Mobility;
 /// <summary>
 /// An in-process pipe: RTP packets (already in the router's space) from an origin producer, on
 /// whatever loop it lives, to its replica in another router, on that router's loop. A
-/// single-producer single-consumer ring of copied packets; the reader's loop is woken once per batch
-/// by posting this object itself, so a steady stream costs a copy per packet and no allocation.
+/// single-producer single-consumer <see cref="PacketRing"/> of copied packets; the reader's loop is
+/// woken once per batch by posting this object itself, so a steady stream costs a copy per packet and
+/// no allocation.
 /// </summary>
 internal sealed class LocalPipe : LoopCommand
 {
-    // A second of a 1000 packets/s stream (1.5 MB): a reader is woken within microseconds; the ring covers a parked or
-    // descheduled reader loop. (Memory per replica: sizing slots by the stream's packets would cut it; to do.)
-    public const int Capacity = 1024;
-    private const int SlotSize = 1500;
+    // Bytes of ring per pipe: about 420 full-size video packets (a second or more of a few Mbit/s) and
+    // several seconds of audio, which covers a reader loop parked or waiting for a core.
+    private const int VideoRingBytes = 512 * 1024;
+    private const int AudioRingBytes = 64 * 1024;
 
-    private readonly byte[] _memory = GC.AllocateUninitializedArray<byte>(Capacity * SlotSize);
-    private readonly int[] _lengths = new int[Capacity];
+    private readonly PacketRing _ring;
     private readonly LocalPipeTransport _target;
     private readonly Producer _replica;
-    private long _head;
-    private long _tail;
     private int _wakePending;
 
     public LocalPipe(LocalPipeTransport target, Producer replica)
     {
         _target = target;
         _replica = replica;
+        _ring = new PacketRing(replica.Kind == Protocols.Ortc.MediaKind.Audio ? AudioRingBytes : VideoRingBytes);
     }
+
+    /// <summary>Bytes of memory the pipe holds.</summary>
+    public int MemoryBytes => _ring.Capacity;
 
     /// <summary>The replica this pipe feeds.</summary>
     public Producer Replica => _replica;
@@ -46,16 +48,11 @@ internal sealed class LocalPipe : LoopCommand
     public void Write(ReadOnlySpan<byte> packet)
     {
         if (Closed) return;
-        var tail = _tail;
-        if (tail - Volatile.Read(ref _head) >= Capacity || packet.Length > SlotSize)
+        if (!_ring.TryWrite(packet))
         {
             Dropped++;
             return;
         }
-        var slot = (int)(tail % Capacity);
-        packet.CopyTo(_memory.AsSpan(slot * SlotSize, SlotSize));
-        _lengths[slot] = packet.Length;
-        Volatile.Write(ref _tail, tail + 1);
         // One wake per batch: only the write that finds the reader idle posts it. The fence keeps the
         // tail store ahead of the flag load (the reader does the reverse), so no packet is stranded.
         Interlocked.MemoryBarrier();
@@ -83,15 +80,11 @@ internal sealed class LocalPipe : LoopCommand
     /// <summary>Delivers every packet written so far to the replica. Call on the replica's loop (or while it is frozen for the caller).</summary>
     public void Drain()
     {
-        var head = _head;
-        var tail = Volatile.Read(ref _tail);
-        while (head < tail)
+        while (_ring.TryPeek(out var packet))
         {
-            var slot = (int)(head % Capacity);
-            if (!Closed) _target.Deliver(_memory.AsSpan(slot * SlotSize, _lengths[slot]));
-            head++;
+            if (!Closed) _target.Deliver(packet);
+            _ring.Advance();
             Carried++;
-            Volatile.Write(ref _head, head);
         }
     }
 }

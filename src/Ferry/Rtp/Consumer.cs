@@ -194,24 +194,33 @@ public sealed partial class Consumer
 
     private bool IsActive => !_paused && !_producerPaused && !_closed && _producer is not null && Transport.IsConnected;
 
+    /// <summary>Runs an API call on the loop; once closed it fails with InvalidStateException, as mediasoup's methods on a closed entity.</summary>
+    private Task<T> InvokeOpenAsync<T>(Func<T> func) => Transport.InvokeAsync(() => _closed ? throw new InvalidStateException("Consumer closed") : func());
+
+    private Task InvokeOpenAsync(Action action) => InvokeOpenAsync(() =>
+    {
+        action();
+        return true;
+    });
+
     /// <summary>Pauses sending.</summary>
-    public Task PauseAsync() => Transport.InvokeAsync(() => SetPaused(true));
+    public Task PauseAsync() => InvokeOpenAsync(() => SetPaused(true));
 
     /// <summary>Resumes sending; asks the producer for a key frame and resynchronises.</summary>
-    public Task ResumeAsync() => Transport.InvokeAsync(() => SetPaused(false));
+    public Task ResumeAsync() => InvokeOpenAsync(() => SetPaused(false));
 
     /// <summary>Closes the consumer.</summary>
     public Task CloseAsync() => _closed ? Task.CompletedTask : Transport.InvokeAsync(() => Transport.CloseConsumerOnLoop(this, ConsumerCloseReason.Closed));
 
     /// <summary>Asks the producer for a key frame.</summary>
-    public Task RequestKeyFrameAsync() => Transport.InvokeAsync(RequestKeyFrame);
+    public Task RequestKeyFrameAsync() => InvokeOpenAsync(RequestKeyFrame);
 
     /// <summary>Sets the preferred layers (clamped to what the producer has); simple consumers ignore it.</summary>
     /// <exception cref="ArgumentException">A negative layer.</exception>
     public Task SetPreferredLayersAsync(ConsumerLayers layers)
     {
         if (layers.SpatialLayer < 0 || layers.TemporalLayer < 0) throw new ArgumentException("invalid layers");
-        return Transport.InvokeAsync(() =>
+        return InvokeOpenAsync(() =>
         {
             if (Type == ConsumerType.Svc)
             {
@@ -227,7 +236,7 @@ public sealed partial class Consumer
     }
 
     /// <summary>A mediasoup-style dump.</summary>
-    public Task<ConsumerDump> DumpAsync() => Transport.InvokeAsync(() => new ConsumerDump
+    public Task<ConsumerDump> DumpAsync() => InvokeOpenAsync(() => new ConsumerDump
     {
         Id = Id, ProducerId = ProducerId, Kind = Kind, Type = Type, RtpParameters = RtpParameters, Paused = _paused, ProducerPaused = _producerPaused, Priority = _priority,
         SupportedCodecPayloadTypes = Enumerable.Range(0, 128).Where(pt => _acceptedPayloadType[pt]).ToList(),
@@ -243,7 +252,7 @@ public sealed partial class Consumer
     public Task SetPriorityAsync(int priority)
     {
         if (priority is < 1 or > 255) throw new ArgumentException("invalid priority");
-        return Transport.InvokeAsync(() =>
+        return InvokeOpenAsync(() =>
         {
             _priority = priority;
             Transport.RequestAllocation();
@@ -254,7 +263,7 @@ public sealed partial class Consumer
     public Task UnsetPriorityAsync() => SetPriorityAsync(1);
 
     /// <summary>Statistics: the outbound stream, then the producer stream being forwarded (mediasoup's shape).</summary>
-    public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => Transport.InvokeAsync(() =>
+    public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => InvokeOpenAsync(() =>
     {
         var list = new List<RtpStreamStats> { RtpStreamStats.Outbound(this, Loop.Now) };
         if (_producer is { } p)

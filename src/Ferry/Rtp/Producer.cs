@@ -136,6 +136,12 @@ public sealed class Producer
     /// <summary>For a replica: the pipe that feeds it.</summary>
     internal Mobility.LocalPipe? FeedingPipe { get; set; }
 
+    /// <summary>
+    /// For a replica: the application asked for it (pipeToRouter, ImportProducerAsync), so it stays
+    /// while nothing consumes it. Replicas that moves create for themselves are removed when idle.
+    /// </summary>
+    internal bool Pinned { get; set; }
+
     /// <summary>For an origin: its replicas by router, each with the pipe that feeds it.</summary>
     internal System.Collections.Concurrent.ConcurrentDictionary<Router, Mobility.LocalPipe> Replicas { get; } = new();
 
@@ -154,21 +160,30 @@ public sealed class Producer
     internal bool UseFir { get; }
     internal EventLoop Loop => Transport.Loop;
 
+    /// <summary>Runs an API call on the loop; once closed it fails with InvalidStateException, as mediasoup's methods on a closed entity.</summary>
+    private Task<T> InvokeOpenAsync<T>(Func<T> func) => Transport.InvokeAsync(() => _closed ? throw new InvalidStateException("Producer closed") : func());
+
+    private Task InvokeOpenAsync(Action action) => InvokeOpenAsync(() =>
+    {
+        action();
+        return true;
+    });
+
     /// <summary>Stops forwarding to consumers; they see producerpause.</summary>
-    public Task PauseAsync() => Transport.InvokeAsync(() => SetPaused(true));
+    public Task PauseAsync() => InvokeOpenAsync(() => SetPaused(true));
 
     /// <summary>Resumes forwarding; consumers see producerresume and ask for a key frame.</summary>
-    public Task ResumeAsync() => Transport.InvokeAsync(() => SetPaused(false));
+    public Task ResumeAsync() => InvokeOpenAsync(() => SetPaused(false));
 
     /// <summary>Closes the producer; its consumers close with producerclose.</summary>
     public Task CloseAsync() => _closed ? Task.CompletedTask : Transport.InvokeAsync(() => Transport.CloseProducerOnLoop(this, byTransport: false));
 
     /// <summary>Receive statistics of each stream (mediasoup's inbound-rtp stats).</summary>
-    public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => Transport.InvokeAsync(() =>
+    public Task<IReadOnlyList<RtpStreamStats>> GetStatsAsync() => InvokeOpenAsync(() =>
         (IReadOnlyList<RtpStreamStats>)Streams.Where(s => s.HasPackets).Select(s => RtpStreamStats.Inbound(s, Kind, MimeTypeOf(s), Loop.Now)).ToList());
 
     /// <summary>A mediasoup-style dump.</summary>
-    public Task<ProducerDump> DumpAsync() => Transport.InvokeAsync(() => new ProducerDump
+    public Task<ProducerDump> DumpAsync() => InvokeOpenAsync(() => new ProducerDump
     {
         Id = Id, Kind = Kind, Type = Type, RtpParameters = RtpParameters, RtpMapping = RtpMapping, Paused = _paused,
         RtpStreams = Streams.Select(s => new RtpStreamDump(s.EncodingIndex, s.Ssrc, s.Rid, s.MappedSsrc, s.RtxSsrc, s.Score, s.PacketCount)).ToList(),

@@ -37,7 +37,7 @@ public sealed class DirectTransport : Transport
     }
 
     /// <summary>Statistics with mediasoup's field names.</summary>
-    public Task<IReadOnlyList<TransportStats>> GetStatsAsync() => InvokeAsync(() => (IReadOnlyList<TransportStats>)
+    public Task<IReadOnlyList<TransportStats>> GetStatsAsync() => InvokeOpenAsync(() => (IReadOnlyList<TransportStats>)
         [WithCommonStats(new TransportStats { Type = "direct-transport", TransportId = Id, Timestamp = (long)Loop.Now.TotalMilliseconds })]);
 
     internal void InjectRtp(ReadOnlySpan<byte> packet)

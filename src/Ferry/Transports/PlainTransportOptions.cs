@@ -106,17 +106,26 @@ public sealed record PipeToRouterOptions
     /// <summary>The target router (same or another worker).</summary>
     public required Router Router { get; init; }
 
-    /// <summary>Where both pipe transports listen; UDP on 127.0.0.1 when null.</summary>
+    /// <summary>
+    /// Carry the pipe over a pair of PipeTransports on UDP, as mediasoup does, instead of the in-memory
+    /// queue between the two loops. Default false; setting <see cref="ListenInfo"/>, <see cref="EnableSrtp"/>
+    /// or <see cref="EnableRtx"/> implies it.
+    /// </summary>
+    public bool OverUdp { get; init; }
+
+    /// <summary>Where both pipe transports listen (UDP pipes only); 127.0.0.1 when null.</summary>
     public TransportListenInfo? ListenInfo { get; init; }
 
-    /// <summary>Protect the pipe with SRTP. Default false.</summary>
+    /// <summary>Protect the pipe with SRTP (UDP pipes only). Default false.</summary>
     public bool EnableSrtp { get; init; }
 
-    /// <summary>Offer RTX over the pipe. Default false.</summary>
+    /// <summary>Offer RTX over the pipe (UDP pipes only). Default false.</summary>
     public bool EnableRtx { get; init; }
+
+    internal bool UsesUdp => OverUdp || ListenInfo is not null || EnableSrtp || EnableRtx;
 }
 
 /// <summary>What <see cref="Router.PipeToRouterAsync"/> returns.</summary>
-/// <param name="PipeConsumer">The pipe consumer in the source router.</param>
+/// <param name="PipeConsumer">The pipe consumer in the source router; null for an in-memory pipe, which has none.</param>
 /// <param name="PipeProducer">The producer in the target router, with the original producer's id.</param>
-public sealed record PipeToRouterResult(Rtp.Consumer PipeConsumer, Rtp.Producer PipeProducer);
+public sealed record PipeToRouterResult(Rtp.Consumer? PipeConsumer, Rtp.Producer PipeProducer);

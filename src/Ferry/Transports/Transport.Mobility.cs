@@ -23,6 +23,13 @@ public abstract partial class Transport
         return router.InvokeAsync(() => Router == router ? Task.FromResult(func()) : InvokeAsync(func)).Unwrap();
     }
 
+    /// <summary>As <see cref="InvokeAsync{T}(Func{T})"/>, failing with InvalidStateException once the transport is closed (an API call on a closed transport).</summary>
+    internal Task<T> InvokeOpenAsync<T>(Func<T> func) => InvokeAsync(() =>
+    {
+        ThrowIfClosed();
+        return func();
+    });
+
     /// <summary>As <see cref="InvokeAsync{T}(Func{T})"/> without a result.</summary>
     internal Task InvokeAsync(Action action) => InvokeAsync<bool>(() => { action(); return true; });
 
@@ -118,7 +125,7 @@ public abstract partial class Transport
         }
     }
 
-    /// <summary>Closes the replicas of <paramref name="routers"/> that nobody consumes or observes; a closed router is skipped.</summary>
+    /// <summary>Closes the replicas of <paramref name="routers"/> that nobody consumes or observes (and the application did not ask for); a closed router is skipped.</summary>
     private static async Task RemoveIdleReplicasAsync(IEnumerable<Router> routers, List<string> removed)
     {
         foreach (var router in routers)
@@ -126,7 +133,7 @@ public abstract partial class Transport
             if (router.Closed) continue;
             try
             {
-                var idle = await router.InvokeAsync(() => router.LocalPipes.Producers.Where(r => r.Consumers.Count == 0 && r.Observers.Count == 0).ToList()).ConfigureAwait(false);
+                var idle = await router.InvokeAsync(() => router.LocalPipes.Producers.Where(r => !r.Pinned && r.Consumers.Count == 0 && r.Observers.Count == 0).ToList()).ConfigureAwait(false);
                 foreach (var replica in idle)
                 {
                     await router.InvokeAsync(() => router.LocalPipes.CloseProducerOnLoop(replica, byTransport: false)).ConfigureAwait(false);
@@ -141,49 +148,61 @@ public abstract partial class Transport
     }
 
     /// <summary>Creates the replica of <paramref name="origin"/> in <paramref name="router"/> unless there is one; false when it existed.</summary>
+    /// <exception cref="InvalidStateException">The router or the origin closed.</exception>
     internal static async Task<bool> EnsureReplicaAsync(Producer origin, Router router, bool register)
     {
         if (origin.Replicas.ContainsKey(router)) return false;
-        var (replica, pipe) = await router.InvokeAsync(() => router.LocalPipes.CreateReplica(origin)).ConfigureAwait(false);
-        if (register) await router.InvokeAsync(() => router.AddProducer(replica)).ConfigureAwait(false);
-        origin.Replicas[router] = pipe;
-        await origin.Transport.InvokeAsync(() => origin.AddSink(pipe)).ConfigureAwait(false);
+        // Created, registered and recorded in one command on the router's loop: a close of the router,
+        // which runs there too, either comes first (and this throws) or finds the replica recorded.
+        var pipe = await router.InvokeAsync(() =>
+        {
+            if (router.Closed) throw new InvalidStateException("router closed");
+            var (replica, created) = router.LocalPipes.CreateReplica(origin);
+            if (register) router.AddProducer(replica);
+            origin.Replicas[router] = created;
+            return created;
+        }).ConfigureAwait(false);
+        // On the origin's loop: a pipe closed meanwhile (its replica or the origin closed) is not fed; a
+        // later close removes the sink after this, on the same loop.
+        await origin.Transport.InvokeAsync(() =>
+        {
+            if (!origin.Closed)
+            {
+                if (!pipe.Closed) origin.AddSink(pipe);
+                return;
+            }
+            // The origin closed after the replica was made: its close may have missed the new entry.
+            if (origin.Replicas.TryRemove(new KeyValuePair<Router, LocalPipe>(router, pipe)))
+            {
+                pipe.Closed = true;
+                var replica = pipe.Replica;
+                replica.Transport.Post(() => replica.Transport.CloseProducerOnLoop(replica, byTransport: false));
+            }
+        }).ConfigureAwait(false);
+        if (pipe.Closed || origin.Closed) throw new InvalidStateException("producer or router closed");
         return true;
     }
 
     /// <summary>
-    /// Runs <paramref name="work"/> on <paramref name="runner"/> while every loop of <paramref name="others"/> is parked.
-    /// Also returns how long media stood still: from the first loop parking to all of them running again.
+    /// Runs <paramref name="work"/> on <paramref name="runner"/> while every loop of <paramref name="others"/> is parked
+    /// (a <see cref="LoopRendezvous"/>). Also returns how long media stood still on the parked loops.
     /// </summary>
     private static async Task<(T Result, TimeSpan Stalled)> RunWithLoopsStoppedAsync<T>(EventLoop runner, IReadOnlyCollection<EventLoop> others, Func<T> work)
     {
-        // Not disposed: a parked loop may still be returning from its wait when the runner finishes.
-        var frozen = others.Select(_ => new ManualResetEventSlim()).ToList();
-        var release = new ManualResetEventSlim();
-        {
-            return await runner.InvokeAsync(() =>
-            {
-                var i = 0;
-                foreach (var loop in others) loop.Freeze(runner.ThreadId, frozen[i++], release);
-                // The runner itself stops handling packets from here.
-                var stalled = Stopwatch.GetTimestamp();
-                foreach (var f in frozen) f.Wait();
-                try
-                {
-                    return (work(), Stopwatch.GetElapsedTime(stalled));
-                }
-                finally
-                {
-                    release.Set();
-                }
-            }).ConfigureAwait(false);
-        }
+        T result = default!;
+        var stalled = await LoopRendezvous.RunAsync(runner, others, () => result = work()).ConfigureAwait(false);
+        return (result, stalled);
     }
 
     /// <summary>The switch itself: runs on the target loop with the source loop parked.</summary>
     private (int Producers, int Consumers) Handover(Router source, Router target, List<string> removed)
     {
+        // Everything that can make the move impossible is checked here, at the instant of the handover
+        // (the loops involved are parked, so nothing changes under it), before anything changes hands;
+        // what follows only re-links objects. A failure here leaves the transport where it was.
         ThrowIfClosed();
+        if (target.Closed) throw new InvalidStateException("target router closed during the move");
+        if (source.Closed || Router != source) throw new InvalidStateException("source router closed or changed during the move");
         var sockets = Sockets.ToList();
         foreach (var socket in sockets) socket.Detach(target.Loop);
         foreach (var timer in _ownedTimers)

@@ -184,7 +184,7 @@ public abstract partial class Transport
     internal int ConsumerCount => _consumers.Count;
 
     /// <summary>A mediasoup-style dump: producers, consumers and where incoming RTP goes.</summary>
-    public Task<TransportDump> DumpAsync() => InvokeAsync(() => new TransportDump
+    public Task<TransportDump> DumpAsync() => InvokeOpenAsync(() => new TransportDump
     {
         Id = Id, Direct = this is DirectTransport,
         ProducerIds = _producers.Keys.ToList(), ConsumerIds = _consumers.Keys.ToList(),
@@ -260,7 +260,8 @@ public abstract partial class Transport
         var ccId = entry.Producer.TransportWideCcExtensionId;
         if (ccId != 0 && packet.TryGetExtension(ccId, out var cc) && RtpExtensionValues.TryReadTransportWideSequence(cc, out var ccSeq))
         {
-            _transportCc.OnPacket(ccSeq, now.Ticks / 10);
+            // When it reached the host, not when the loop read it: see EventLoop.ArrivalTime.
+            _transportCc.OnPacket(ccSeq, Loop.ArrivalTime.Ticks / 10);
             _transportCcMediaSsrc = packet.Ssrc;
             if (!_transportCcTimer.IsArmed) _transportCcTimer.StartAfter(TransportCcInterval);
         }

@@ -209,7 +209,7 @@ public sealed class WebRtcTransport : Transport
     }
 
     /// <summary>Transport statistics with mediasoup's field names.</summary>
-    public Task<IReadOnlyList<TransportStats>> GetStatsAsync() => InvokeAsync(() => (IReadOnlyList<TransportStats>)
+    public Task<IReadOnlyList<TransportStats>> GetStatsAsync() => InvokeOpenAsync(() => (IReadOnlyList<TransportStats>)
     [
         WithCommonStats(new TransportStats
         {

@@ -1,6 +1,7 @@
 using System.Net;
 using Ferry.Loop;
 using Ferry.Native;
+using Ferry.Testing.Clients;
 
 namespace Ferry.Tests.Loop;
 
@@ -213,5 +214,42 @@ public class EventLoopTests
     private sealed class LambdaReceiver(Action<byte[]> onData) : IUdpReceiver
     {
         public void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from) => onData(data.ToArray());
+    }
+
+    [Fact]
+    public async Task A_datagram_carries_the_time_the_kernel_received_it_not_the_time_the_loop_read_it()
+    {
+        using var loop = new EventLoop("t");
+        loop.Start();
+        var stamps = new System.Collections.Concurrent.ConcurrentQueue<(TimeSpan Arrival, TimeSpan Now)>();
+        var sink = new Collector();
+        sink.Reply = (_, _, _) => stamps.Enqueue((loop.ArrivalTime, loop.Now));
+        var socket = await loop.InvokeAsync(() => UdpSocket.Bind(loop, IPAddress.Loopback, 0, 0, sink));
+        using var client = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        for (var attempt = 0; ; attempt++)
+        {
+            // The loop is busy for 300 ms; a datagram sent meanwhile waits in the kernel's buffer.
+            var blocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var sleepEnd = TimeSpan.Zero;
+            loop.Post(() =>
+            {
+                blocked.TrySetResult();
+                Thread.Sleep(300);
+                sleepEnd = EventLoop.Clock;
+            });
+            await blocked.Task;
+            var sent = EventLoop.Clock;
+            client.Send([1], socket.LocalEndPoint);
+            Assert.True(await WebRtcTestClient.WaitUntilAsync(() => !stamps.IsEmpty, Wait));
+            Assert.True(stamps.TryDequeue(out var stamp));
+            // This machine may have run the test thread late, after the loop woke: then try again.
+            if (sent >= sleepEnd - TimeSpan.FromMilliseconds(5) && attempt < 5) continue;
+            Assert.True(stamp.Now >= sleepEnd, $"read at {stamp.Now}, loop busy until {sleepEnd}");
+            Assert.InRange(stamp.Arrival, sent - TimeSpan.FromMilliseconds(2), sleepEnd);
+            break;
+        }
+        // Outside a datagram the arrival time is the loop time.
+        Assert.True(await loop.InvokeAsync(() => loop.ArrivalTime == loop.Now));
+        await loop.InvokeAsync(socket.Dispose);
     }
 }

@@ -186,4 +186,50 @@ public sealed class TransportMoveTests : ThreeWorkers
         Assert.True(moves >= 5, $"only {moves} moves");
         Assert.Equal(new ConsumerLayers(0, 1), consumer.CurrentLayers);
     }
+
+    [Fact]
+    public async Task A_move_whose_target_router_closes_meanwhile_fails_and_leaves_the_transport_where_it_was_with_media_flowing()
+    {
+        var home = _routers[0];
+        using var call = await CallAsync(home);
+        var producer = await call.SendTransport.ProduceAsync(Vp8Producer());
+        await call.RecvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = home.RtpCapabilities });
+        var number = 0;
+        var failures = 0;
+        for (var round = 0; round < 20; round++)
+        {
+            var target = await _workers[1 + round % 2].CreateRouterAsync(DefaultRouterOptions);
+            var move = call.RecvTransport.MoveToAsync(target);
+            // Close the target at some point of the move: before, during or after its preparation.
+            if (round % 4 != 0) await Task.Delay(round % 3);
+            await target.CloseAsync();
+            try
+            {
+                await move;
+                // The move won the race: the transport closed with its new router. Nothing more to see here.
+                Assert.True(call.RecvTransport.Closed);
+                return;
+            }
+            catch (InvalidStateException)
+            {
+                failures++;
+            }
+            catch (InvalidOperationException)
+            {
+                failures++;
+            }
+            // Everything as it was: same router, no copy of the producer left anywhere, media flowing.
+            Assert.False(call.RecvTransport.Closed);
+            Assert.Same(home, call.RecvTransport.Router);
+            // (The copy made in the closed router goes with it, on that router's loop.)
+            Assert.True(await WebRtcTestClient.WaitUntilAsync(() => producer.Replicas.IsEmpty, WaitTimeout));
+            Assert.Equal(0, await home.InvokeAsync(() => home.LocalPipes.Producers.Count));
+            var before = call.Receiver.ReceivedRtp.Count;
+            for (var i = 0; i < 5; i++, number++)
+                call.Sender.SendRtp(Vp8Packet(11111111, (ushort)(1000 + number), (uint)(number * 3000), keyFrame: number == 0, number: number, mid: "0"));
+            Assert.True(await WebRtcTestClient.WaitUntilAsync(() => call.Receiver.ReceivedRtp.Count >= before + 5, WaitTimeout));
+        }
+        Assert.Equal(20, failures);
+        AssertExactlyOnceInOrder(call.Receiver, number);
+    }
 }

@@ -1,4 +1,5 @@
 using Ferry.Protocols.Ortc;
+using Ferry.Protocols.Rtcp;
 using Ferry.Protocols.Rtp;
 using Ferry.Rtp;
 using Ferry.Testing.Clients;
@@ -147,6 +148,17 @@ internal static class MediaFixtures
         HeaderExtensions = capabilities.HeaderExtensions!
             .Where(h => h.Uri is not (RtpHeaderExtensionUris.TransportWideCc01 or RtpHeaderExtensionUris.AbsSendTime)).ToList(),
     };
+
+    /// <summary>Whether the RTCP compound holds a PLI for <paramref name="mediaSsrc"/>.</summary>
+    public static bool ContainsPli(byte[] rtcp, uint mediaSsrc)
+    {
+        var e = new RtcpCompoundEnumerator(rtcp);
+        while (e.MoveNext())
+        {
+            if (e.Current.Type == RtcpPacketType.PayloadFeedback && e.Current.Count == 1 && PictureLossIndication.TryParse(e.Current, out _, out var ssrc) && ssrc == mediaSsrc) return true;
+        }
+        return false;
+    }
 
     /// <summary>The number written by <see cref="Vp8Packet"/>.</summary>
     public static int NumberOf(byte[] rtp)

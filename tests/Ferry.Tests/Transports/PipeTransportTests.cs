@@ -11,7 +11,8 @@ namespace Ferry.Tests.Transports;
 
 /// <summary>
 /// mediasoup's test-PipeTransport facts (router1 on worker1, router2 on worker2), and media piped
-/// between them over UDP on 127.0.0.1, with and without SRTP.
+/// between them over UDP on 127.0.0.1, with and without SRTP (pipeToRouter with OverUdp; the in-memory
+/// pipe has its own tests in InMemoryPipeTests).
 /// </summary>
 public sealed class PipeTransportTests : IAsyncLifetime
 {
@@ -52,13 +53,20 @@ public sealed class PipeTransportTests : IAsyncLifetime
         },
     };
 
+    /// <summary>pipeToRouter over a PipeTransport pair (mediasoup's way), whose result has a pipe consumer.</summary>
+    private static async Task<(Consumer PipeConsumer, Producer PipeProducer)> UdpPipeAsync(Router from, PipeToRouterOptions options)
+    {
+        var result = await from.PipeToRouterAsync(options with { OverUdp = true });
+        return (Assert.IsType<Consumer>(result.PipeConsumer), result.PipeProducer);
+    }
+
     [Fact]
     public async Task PipeToRouter_creates_a_pipe_pair_once_and_keeps_the_producer_id_and_cname()
     {
         var audio = await _source.ProduceAsync(OpusProducer());
         var appData = new object();
         audio.AppData = appData;
-        var (pipeConsumer, pipeProducer) = await _router1.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = audio.Id, Router = _router2 });
+        var (pipeConsumer, pipeProducer) = await UdpPipeAsync(_router1, new PipeToRouterOptions { ProducerId = audio.Id, Router = _router2 });
         Assert.Equal(2, _router1.Transports.Count);
         Assert.IsType<PipeTransport>(Assert.Single(_router2.Transports));
         Assert.IsType<PipeTransport>(pipeConsumer.Transport);
@@ -84,7 +92,7 @@ public sealed class PipeTransportTests : IAsyncLifetime
 
         // A second producer (paused, simulcast) goes through the same pair.
         var video = await _source.ProduceAsync(SimulcastVp8(paused: true));
-        var (videoConsumer, videoProducer) = await _router1.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = video.Id, Router = _router2 });
+        var (videoConsumer, videoProducer) = await UdpPipeAsync(_router1, new PipeToRouterOptions { ProducerId = video.Id, Router = _router2 });
         Assert.Equal(2, _router1.Transports.Count);
         Assert.Single(_router2.Transports);
         Assert.Same(pipeConsumer.Transport, videoConsumer.Transport);
@@ -123,9 +131,9 @@ public sealed class PipeTransportTests : IAsyncLifetime
         await Assert.ThrowsAsync<ArgumentException>(() => _router1.CreatePipeTransportAsync(new PipeTransportOptions { ListenInfo = new TransportListenInfo { Ip = "123" } }));
 
         var audio = await _source.ProduceAsync(OpusProducer());
-        await Assert.ThrowsAsync<ArgumentException>(() => _router1.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = audio.Id, Router = _router1 }));
-        await Assert.ThrowsAsync<ArgumentException>(() => _router1.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = audio.Id, Router = null! }));
-        await Assert.ThrowsAsync<ArgumentException>(() => _router1.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = "nope", Router = _router2 }));
+        await Assert.ThrowsAsync<ArgumentException>(() => _router1.PipeToRouterAsync(new PipeToRouterOptions { OverUdp = true, ProducerId = audio.Id, Router = _router1 }));
+        await Assert.ThrowsAsync<ArgumentException>(() => _router1.PipeToRouterAsync(new PipeToRouterOptions { OverUdp = true, ProducerId = audio.Id, Router = null! }));
+        await Assert.ThrowsAsync<ArgumentException>(() => _router1.PipeToRouterAsync(new PipeToRouterOptions { OverUdp = true, ProducerId = "nope", Router = _router2 }));
         Assert.Single(_router1.Transports);
         Assert.Empty(_router2.Transports);
     }
@@ -189,7 +197,7 @@ public sealed class PipeTransportTests : IAsyncLifetime
     public async Task Pause_and_resume_of_the_original_reach_consumers_in_the_other_router()
     {
         var producer = await _source.ProduceAsync(Vp8Producer());
-        var (_, pipeProducer) = await _router1.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = producer.Id, Router = _router2 });
+        var (_, pipeProducer) = await UdpPipeAsync(_router1, new PipeToRouterOptions { ProducerId = producer.Id, Router = _router2 });
         var sink = await _router2.CreateDirectTransportAsync();
         var consumer = await sink.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router2.RtpCapabilities });
         var events = new ConcurrentQueue<string>();
@@ -213,7 +221,7 @@ public sealed class PipeTransportTests : IAsyncLifetime
     public async Task Closing_the_original_closes_the_consumers_in_the_other_router_and_closing_the_piped_producer_closes_the_pipe_consumer()
     {
         var producer = await _source.ProduceAsync(Vp8Producer());
-        var (pipeConsumer, pipeProducer) = await _router1.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = producer.Id, Router = _router2 });
+        var (pipeConsumer, pipeProducer) = await UdpPipeAsync(_router1, new PipeToRouterOptions { ProducerId = producer.Id, Router = _router2 });
         var sink = await _router2.CreateDirectTransportAsync();
         var consumer = await sink.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router2.RtpCapabilities });
         var closed = new TaskCompletionSource();
@@ -225,7 +233,7 @@ public sealed class PipeTransportTests : IAsyncLifetime
         Assert.False(_router2.CanConsume(producer.Id, _router2.RtpCapabilities));
 
         var second = await _source.ProduceAsync(OpusProducer());
-        var (secondConsumer, secondPipeProducer) = await _router1.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = second.Id, Router = _router2 });
+        var (secondConsumer, secondPipeProducer) = await UdpPipeAsync(_router1, new PipeToRouterOptions { ProducerId = second.Id, Router = _router2 });
         await secondPipeProducer.CloseAsync();
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => secondConsumer.Closed, WaitTimeout));
         Assert.False(second.Closed);
@@ -242,7 +250,7 @@ public sealed class PipeTransportTests : IAsyncLifetime
         var rtcp = new ConcurrentQueue<byte[]>();
         _source.Rtcp += rtcp.Enqueue;
         var producer = await _source.ProduceAsync(Vp8Producer());
-        var (pipeConsumer, pipeProducer) = await _router1.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = producer.Id, Router = _router2, EnableSrtp = enableSrtp });
+        var (pipeConsumer, pipeProducer) = await UdpPipeAsync(_router1, new PipeToRouterOptions { ProducerId = producer.Id, Router = _router2, EnableSrtp = enableSrtp });
         var pipeSsrc = pipeConsumer.RtpParameters.Encodings![0].Ssrc!.Value;
         Assert.Equal(pipeSsrc, pipeProducer.RtpParameters.Encodings![0].Ssrc);
         var sink = await _router2.CreateDirectTransportAsync();
@@ -302,7 +310,7 @@ public sealed class PipeTransportTests : IAsyncLifetime
     public async Task Each_simulcast_stream_crosses_the_pipe_under_its_own_ssrc()
     {
         var producer = await _source.ProduceAsync(SimulcastVp8());
-        var (pipeConsumer, pipeProducer) = await _router1.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = producer.Id, Router = _router2 });
+        var (pipeConsumer, pipeProducer) = await UdpPipeAsync(_router1, new PipeToRouterOptions { ProducerId = producer.Id, Router = _router2 });
         var sink = await _router2.CreateDirectTransportAsync();
         // Prefer the middle stream: only it is forwarded in router2.
         var consumer = await sink.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router2.RtpCapabilities, PreferredLayers = new ConsumerLayers(1) });
@@ -361,7 +369,7 @@ public sealed class PipeTransportTests : IAsyncLifetime
     {
         var router3 = await _worker1.CreateRouterAsync(DefaultRouterOptions);
         var producer = await _source.ProduceAsync(Vp8Producer());
-        var (_, pipeProducer) = await _router1.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = producer.Id, Router = router3 });
+        var (_, pipeProducer) = await UdpPipeAsync(_router1, new PipeToRouterOptions { ProducerId = producer.Id, Router = router3 });
         Assert.Equal(producer.Id, pipeProducer.Id);
         var sink = await router3.CreateDirectTransportAsync();
         var consumer = await sink.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = router3.RtpCapabilities });
@@ -380,9 +388,9 @@ public sealed class PipeTransportTests : IAsyncLifetime
         var b = await sourceIn2.ProduceAsync(OpusProducer());
         var c = await _source.ProduceAsync(OpusProducer(ssrc: 44444444, mid: "5"));
         await Task.WhenAll(
-            _router1.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = a.Id, Router = _router2 }),
-            _router2.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = b.Id, Router = _router1 }),
-            _router1.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = c.Id, Router = _router2 }));
+            _router1.PipeToRouterAsync(new PipeToRouterOptions { OverUdp = true, ProducerId = a.Id, Router = _router2 }),
+            _router2.PipeToRouterAsync(new PipeToRouterOptions { OverUdp = true, ProducerId = b.Id, Router = _router1 }),
+            _router1.PipeToRouterAsync(new PipeToRouterOptions { OverUdp = true, ProducerId = c.Id, Router = _router2 }));
         var pipe1 = Assert.Single(_router1.Transports.OfType<PipeTransport>());
         var pipe2 = Assert.Single(_router2.Transports.OfType<PipeTransport>());
         Assert.Equal(pipe1.Tuple.LocalPort, pipe2.Tuple.RemotePort);
@@ -396,15 +404,5 @@ public sealed class PipeTransportTests : IAsyncLifetime
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => pipe2.Closed, WaitTimeout));
         Assert.Single(_router2.Transports);
         Assert.False(_router2.CanConsume(a.Id, _router2.RtpCapabilities));
-    }
-
-    private static bool ContainsPli(byte[] rtcp, uint mediaSsrc)
-    {
-        var e = new RtcpCompoundEnumerator(rtcp);
-        while (e.MoveNext())
-        {
-            if (e.Current.Type == RtcpPacketType.PayloadFeedback && e.Current.Count == 1 && PictureLossIndication.TryParse(e.Current, out _, out var ssrc) && ssrc == mediaSsrc) return true;
-        }
-        return false;
     }
 }

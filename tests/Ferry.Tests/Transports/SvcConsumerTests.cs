@@ -118,7 +118,7 @@ public sealed class SvcConsumerTests : IAsyncLifetime
         AssertContinuous(seen);
         // Layer 1 ends each picture now.
         Assert.Equal(seen.Select(s => s.Spatial == 1), seen.Select(s => s.Marker));
-        Assert.Equal([new ConsumerLayers(1, 1)], layers.ToArray());
+        Assert.Equal(new ConsumerLayers(1, 1), Assert.Single(layers));
         Assert.Equal(1, (await consumer.DumpAsync()).CurrentSpatialLayer);
         Assert.Equal(1, consumer.CurrentLayers!.TemporalLayer);
     }

@@ -327,6 +327,68 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
         for (var i = 0; i < 20; i++) Assert.Equal(i != 7, reported[(ushort)(1000 + i)]);
     }
 
+    [Fact]
+    public async Task Transport_wide_cc_feedback_reports_when_packets_reached_the_host_even_if_the_loop_read_them_late()
+    {
+        var (sendTransport, sender) = await ConnectedAsync(_router);
+        using var senderScope = sender;
+        var options = Vp8Producer();
+        options = options with
+        {
+            RtpParameters = options.RtpParameters with
+            {
+                HeaderExtensions = [.. options.RtpParameters.HeaderExtensions!, new RtpHeaderExtensionParameters { Uri = RtpHeaderExtensionUris.TransportWideCc01, Id = 3 }],
+            },
+        };
+        await sendTransport.ProduceAsync(options);
+        // The worker is busy for 600 ms while ten packets arrive 25 ms apart: all wait in the kernel and are
+        // read in one burst, yet the feedback must show them spread as they came, or the sender's delay-based
+        // estimator would see a queue that is not on the network.
+        var blocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _router.Loop.Post(() =>
+        {
+            blocked.TrySetResult();
+            Thread.Sleep(600);
+        });
+        await blocked.Task;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 10; i++)
+        {
+            var buffer = new byte[300];
+            var w = new RtpPacketWriter(buffer, 96, (ushort)(10 + i), (uint)(i * 3000), 11111111);
+            w.AddExtension(4, "0"u8);
+            var seq = new byte[2];
+            RtpExtensionValues.TryWriteTransportWideSequence(seq, (ushort)(500 + i));
+            w.AddExtension(3, seq);
+            sender.SendRtp(buffer.AsSpan(0, w.SetPayload(new byte[] { 0x10, 0x00, 0, 0, 1, 2, 3 })));
+            Thread.Sleep(25);
+        }
+        var sendingTook = clock.Elapsed;
+        var arrivals = new Dictionary<ushort, long>();
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() =>
+        {
+            foreach (var rtcp in sender.ReceivedRtcp.ToArray())
+            {
+                var e = new RtcpCompoundEnumerator(rtcp);
+                while (e.MoveNext())
+                {
+                    if (e.Current.Type != RtcpPacketType.TransportFeedback || e.Current.Count != RtcpPacketType.FmtTransportCc) continue;
+                    var results = new TransportCcResult[64];
+                    var n = TransportCcFeedback.Parse(e.Current, results, out _, out _, out _);
+                    for (var k = 0; k < n; k++) if (results[k].Received) arrivals[results[k].Sequence] = results[k].ArrivalMicroseconds;
+                }
+            }
+            return arrivals.Count >= 10;
+        }, WaitTimeout));
+        // Only meaningful if the packets really were sent while the loop slept (a slow test thread would not be).
+        if (sendingTook < TimeSpan.FromMilliseconds(550))
+        {
+            var spreadUs = arrivals[509] - arrivals[500];
+            // Nine gaps of at least 25 ms were slept between the first and the last; a burst read would show ~0.
+            Assert.True(spreadUs >= 150_000, $"first to last arrival {spreadUs} us");
+        }
+    }
+
     /// <summary>A VP8 packet with a temporal layer index (X=1, T=1 in the RFC 7741 descriptor).</summary>
     private static byte[] Vp8LayeredPacket(uint ssrc, ushort seq, uint timestamp, bool keyFrame, int temporalLayer, int number)
     {

@@ -1,0 +1,104 @@
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Server.Tests;
+
+/// <summary>The server's options: command line, FERRY_* variables and a JSON file through ASP.NET Core configuration.</summary>
+public sealed class ServerOptionsTests : IDisposable
+{
+    private static readonly Dictionary<string, string?> NoEnvironment = [];
+    private readonly string _folder = Directory.CreateTempSubdirectory("ferry-options-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private string File(string json)
+    {
+        var path = Path.Combine(_folder, Guid.NewGuid().ToString("N") + ".json");
+        System.IO.File.WriteAllText(path, json);
+        return path;
+    }
+
+    [Fact]
+    public void Defaults_without_anything()
+    {
+        var o = ServerOptions.Parse([], NoEnvironment);
+        Assert.Equal(new ServerOptions(), o);
+        Assert.Equal("127.0.0.1", o.ListenAddress);
+        Assert.Equal(3000, o.Port);
+        Assert.Equal(Environment.ProcessorCount, o.Workers);
+    }
+
+    [Fact]
+    public void Every_option_from_the_command_line_in_both_forms()
+    {
+        var o = ServerOptions.Parse(["--listen-address", "0.0.0.0", "--port=4000", "--rtc-listen-ip", "127.0.0.2", "--announced-address", "sfu.example.org",
+            "--rtc-min-port", "42000", "--rtc-max-port=42100", "--workers", "3", "--tls-certificate", "c.pem", "--tls-key", "k.pem",
+            "--admin-token", "s3cret", "--log-level", "warning"], NoEnvironment);
+        Assert.Equal(new ServerOptions
+        {
+            ListenAddress = "0.0.0.0", Port = 4000, RtcListenIp = "127.0.0.2", AnnouncedAddress = "sfu.example.org", RtcMinPort = 42000, RtcMaxPort = 42100,
+            Workers = 3, TlsCertificate = "c.pem", TlsKey = "k.pem", AdminToken = "s3cret", LogLevel = LogLevel.Warning,
+        }, o);
+    }
+
+    [Fact]
+    public void Command_line_wins_over_environment_which_wins_over_the_file()
+    {
+        var file = File("""{ "Port": 1111, "Workers": 5, "RtcMinPort": 40100, "AdminToken": "from-file" }""");
+        var environment = new Dictionary<string, string?>
+        {
+            ["FERRY_PORT"] = "2222",
+            ["FERRY_RTC_MIN_PORT"] = "40200",
+            ["FERRY_CONFIG"] = file,
+            // Not an option: left alone (tests and other tools share the prefix).
+            ["FERRY_CONTROL_NO_MOVES"] = "1",
+        };
+        var o = ServerOptions.Parse(["--port", "3333"], environment);
+        Assert.Equal(3333, o.Port);
+        Assert.Equal(40200, o.RtcMinPort);
+        Assert.Equal(5, o.Workers);
+        Assert.Equal("from-file", o.AdminToken);
+        Assert.Equal(7, ServerOptions.Parse(["--config", File("""{ "workers": 7 }""")], NoEnvironment).Workers);
+    }
+
+    [Theory]
+    [InlineData("--nope", "x", "unknown option --nope")]
+    [InlineData("--port", null, "needs a value")]
+    [InlineData("--port", "70000", "invalid --port")]
+    [InlineData("--port", "abc", "invalid --port")]
+    [InlineData("--listen-address", "localhost", "not an IP address")]
+    [InlineData("--workers", "0", "invalid --workers")]
+    [InlineData("--log-level", "loud", "invalid --log-level")]
+    [InlineData("--tls-certificate", "c.pem", "go together")]
+    [InlineData("--rtc-min-port", "45000", "above --rtc-max-port")]
+    [InlineData("stray", null, "unexpected argument")]
+    public void Bad_options_are_errors_that_say_what_is_wrong(string name, string? value, string message)
+    {
+        string[] args = value is null ? [name] : [name, value];
+        if (name == "--rtc-min-port") args = [.. args, "--rtc-max-port", "44000"];
+        var e = Assert.Throws<ArgumentException>(() => ServerOptions.Parse(args, NoEnvironment));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void A_bad_environment_value_is_an_error_too()
+    {
+        var e = Assert.Throws<ArgumentException>(() => ServerOptions.Parse([], new Dictionary<string, string?> { ["FERRY_WORKERS"] = "many" }));
+        Assert.Contains("invalid --workers", e.Message);
+    }
+
+    [Fact]
+    public void A_missing_unreadable_or_misspelt_config_file_is_an_error()
+    {
+        Assert.Contains("not found", Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--config", Path.Combine(_folder, "none.json")], NoEnvironment)).Message);
+        Assert.Contains("config file", Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--config", File("{ not json")], NoEnvironment)).Message);
+        Assert.Contains("unknown option 'Prot'", Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--config", File("""{ "Prot": 1 }""")], NoEnvironment)).Message);
+    }
+
+    [Fact]
+    public void Help_lists_every_option()
+    {
+        foreach (var option in new[] { "--config", "--listen-address", "--port", "--rtc-listen-ip", "--announced-address", "--rtc-min-port", "--rtc-max-port",
+                     "--workers", "--tls-certificate", "--tls-key", "--admin-token", "--log-level", "--help" })
+            Assert.Contains(option + " ", ServerOptions.Help);
+    }
+}
