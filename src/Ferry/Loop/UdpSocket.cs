@@ -18,7 +18,7 @@ internal interface IUdpReceiver
 /// A non-blocking UDP socket on one loop: reads every queued datagram when readable, sends
 /// without blocking and counts (never throws) when the kernel buffer is full.
 /// </summary>
-internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
+internal sealed unsafe class UdpSocket : IFdHandler, IMovableSocket, IDisposable
 {
     // Reads per readiness before yielding to the loop's other fds and timers (epoll is level-triggered, so the rest waits).
     private const int MaxReadsPerWake = 64;
@@ -72,12 +72,8 @@ internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
             if (family == Libc.AF_INET6) Libc.SetIntOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 1);
             Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_RCVBUF, socketBufferBytes);
             Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_SNDBUF, socketBufferBytes);
-            BindInRange(fd, address, minPort, maxPort);
-            var local = default(SockAddr);
-            var length = SockAddr.Capacity;
-            fixed (byte* p = local.AsSpan()) Libc.GetSockName(fd, p, &length);
-            local.Length = length;
-            var socket = new UdpSocket(loop, fd, local.ToEndPoint(), receiver);
+            PortPicker.Bind(address, minPort, maxPort, "UDP", port => PortPicker.TryBind(fd, address, port));
+            var socket = new UdpSocket(loop, fd, PortPicker.LocalEndPoint(fd), receiver);
             loop.Register(fd, socket);
             return socket;
         }
@@ -86,37 +82,6 @@ internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
             Libc.Close(fd);
             throw;
         }
-    }
-
-    private static void BindInRange(int fd, IPAddress address, int minPort, int maxPort)
-    {
-        if (minPort == 0 && maxPort == 0)
-        {
-            TryBind(fd, address, 0, out var errno);
-            if (errno != 0) throw new InvalidOperationException($"bind({address}:0) failed: errno {errno}");
-            return;
-        }
-        if (minPort < 1 || maxPort > 65535 || minPort > maxPort) throw new ArgumentException($"invalid port range [{minPort}, {maxPort}]");
-        var span = maxPort - minPort + 1;
-        var start = Random.Shared.Next(span);
-        for (var i = 0; i < span; i++)
-        {
-            var port = minPort + (start + i) % span;
-            if (TryBind(fd, address, port, out var errno)) return;
-            if (errno != Libc.EADDRINUSE) throw new InvalidOperationException($"bind({address}:{port}) failed: errno {errno}");
-        }
-        throw new InvalidOperationException($"no free UDP port in [{minPort}, {maxPort}] on {address}");
-    }
-
-    private static bool TryBind(int fd, IPAddress address, int port, out int errno)
-    {
-        var sa = SockAddr.From(new IPEndPoint(address, port));
-        fixed (byte* p = sa.AsSpan())
-        {
-            if (Libc.Bind(fd, p, sa.Length) == 0) { errno = 0; return true; }
-        }
-        errno = Marshal.GetLastPInvokeError();
-        return false;
     }
 
     /// <summary>Sends one datagram; false (and a counted drop) when the kernel would block or refuses it.</summary>
