@@ -162,8 +162,8 @@ public abstract partial class Transport
         });
     }
 
-    /// <summary>The sockets this transport reads, handed to another loop when its router moves.</summary>
-    internal virtual IEnumerable<Loop.UdpSocket> Sockets => [];
+    /// <summary>The sockets this transport reads (UDP sockets, TCP listeners with their connections), handed to another loop when it or its router moves.</summary>
+    internal virtual IEnumerable<Loop.IMovableSocket> Sockets => [];
 
     internal int ProducerCount => _producers.Count;
 
@@ -182,14 +182,17 @@ public abstract partial class Transport
     internal int ConsumerCount => _consumers.Count;
 
     /// <summary>A mediasoup-style dump: producers, consumers and where incoming RTP goes.</summary>
-    public Task<TransportDump> DumpAsync() => InvokeAsync(() => new TransportDump
+    public Task<TransportDump> DumpAsync() => InvokeAsync(() => AddKindDump(new TransportDump
     {
         Id = Id, Direct = this is DirectTransport,
         ProducerIds = _producers.Keys.ToList(), ConsumerIds = _consumers.Keys.ToList(),
         MapSsrcConsumerId = _consumers.Values.ToDictionary(c => c.Ssrc, c => c.Id),
         MapRtxSsrcConsumerId = _consumers.Values.Where(c => c.RtxSsrc is not null).ToDictionary(c => c.RtxSsrc!.Value, c => c.Id),
         RtpListener = new RtpListenerDump(_ssrcTable.ToDictionary(kv => kv.Key, kv => kv.Value.Producer.Id), _midTable.ToDictionary(kv => kv.Key, kv => kv.Value.Id)),
-    });
+    }));
+
+    /// <summary>Adds the fields of the transport's kind to its dump (on the loop).</summary>
+    private protected virtual TransportDump AddKindDump(TransportDump dump) => dump;
 
     /// <summary>Its producers.</summary>
     public Task<IReadOnlyList<Producer>> GetProducersAsync() => InvokeAsync(() => (IReadOnlyList<Producer>)_producers.Values.ToList());
