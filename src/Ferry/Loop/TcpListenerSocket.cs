@@ -68,6 +68,9 @@ internal sealed unsafe class TcpListenerSocket : IFdHandler, IMovableSocket, IDi
     /// <summary>True once closed.</summary>
     public bool IsClosed => _fd < 0;
 
+    /// <summary>The loop it is on now.</summary>
+    public EventLoop Loop => _loop;
+
     /// <summary>
     /// Binds and listens on <paramref name="address"/>, on a port of [<paramref name="minPort"/>, <paramref name="maxPort"/>]
     /// (0 and 0 for any port), and registers on the loop. New connections' frames go to <paramref name="receiver"/>.
