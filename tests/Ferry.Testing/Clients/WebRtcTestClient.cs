@@ -137,6 +137,26 @@ public sealed class WebRtcTestClient : IDisposable
         if (Protocol == TransportProtocolName.Tcp) _tcpConnected.Set();
     }
 
+    /// <summary>
+    /// ICE only, no DTLS: opens the path to the server's first candidate of the client's protocol and
+    /// sends Binding requests (nominating) until one is answered with success; false on timeout or
+    /// when the server refused (see <see cref="StunErrorResponses"/>). For tests of tuples and credentials.
+    /// </summary>
+    public async Task<bool> IceOnlyAsync(IceParameters iceParameters, IReadOnlyList<IceCandidate> candidates, TimeSpan timeout)
+    {
+        OpenPath(candidates);
+        lock (_gate)
+        {
+            _remoteIce = iceParameters;
+            _iceAnswered = false;
+            SendBinding();
+        }
+        return await WaitUntilAsync(() => _iceAnswered || StunErrorResponses > 0, timeout) && _iceAnswered;
+    }
+
+    /// <summary>STUN error responses received (401 for wrong credentials, say).</summary>
+    public int StunErrorResponses { get; private set; }
+
     /// <summary>TCP mode: closes the connection (FIN) as a browser leaving would; the client sends nothing afterwards.</summary>
     public void CloseTcp()
     {
@@ -376,7 +396,11 @@ public sealed class WebRtcTestClient : IDisposable
         switch (PacketClassifier.Classify(data))
         {
             case PacketKind.Stun:
-                if (StunMessage.TryParse(data, out var message) && message.Class == StunClass.SuccessResponse) _iceAnswered = true;
+                if (StunMessage.TryParse(data, out var message))
+                {
+                    if (message.Class == StunClass.SuccessResponse) _iceAnswered = true;
+                    else if (message.Class == StunClass.ErrorResponse) StunErrorResponses++;
+                }
                 break;
             case PacketKind.Dtls:
                 _dtls?.HandleDatagram(Now, data);

@@ -392,14 +392,4 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
         lock (layers) Assert.Equal([new ConsumerLayers(1, 0)], layers);
         Assert.Equal(new ConsumerLayers(1, 0), consumer.CurrentLayers);
     }
-
-    private static bool ContainsPli(byte[] rtcp, uint mediaSsrc)
-    {
-        var e = new RtcpCompoundEnumerator(rtcp);
-        while (e.MoveNext())
-        {
-            if (e.Current.Type == RtcpPacketType.PayloadFeedback && e.Current.Count == 1 && PictureLossIndication.TryParse(e.Current, out _, out var ssrc) && ssrc == mediaSsrc) return true;
-        }
-        return false;
-    }
 }
