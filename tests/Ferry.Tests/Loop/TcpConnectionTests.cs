@@ -131,6 +131,47 @@ public sealed class TcpConnectionTests : IDisposable
         Assert.Equal(0, listener.Counters.FramingErrors);
     }
 
+    /// <summary>Echoes every frame and notes, on the loop thread, the bytes allocated so far at two frame counts.</summary>
+    private sealed class AllocationProbe(int from, int to) : ITcpReceiver
+    {
+        public int Frames;
+        public long AllocatedAtFrom;
+        public long AllocatedAtTo;
+
+        public void OnFrame(TcpConnection connection, Span<byte> packet)
+        {
+            connection.IsAuthenticated = true;
+            connection.Send(packet);
+            Frames++;
+            if (Frames == from) AllocatedAtFrom = GC.GetAllocatedBytesForCurrentThread();
+            if (Frames == to) AllocatedAtTo = GC.GetAllocatedBytesForCurrentThread();
+        }
+
+        public void OnClosed(TcpConnection connection) { }
+    }
+
+    [Fact]
+    public async Task Receiving_and_sending_frames_allocates_nothing_on_the_loop()
+    {
+        var probe = new AllocationProbe(100, 2100);
+        var listener = await ListenAsync(probe);
+        using var client = Connect(listener);
+        var reader = Task.Run(() =>
+        {
+            var buffer = new byte[1 << 16];
+            var total = 0;
+            while (total < 2100 * 1202) total += client.Receive(buffer);
+        });
+        for (var i = 0; i < 2100; i++)
+        {
+            client.Send(Frame(1200, i));
+            if (i % 50 == 0) await Task.Delay(1);
+        }
+        await reader.WaitAsync(Wait);
+        Assert.Equal(2100, Volatile.Read(ref probe.Frames));
+        Assert.Equal(0, probe.AllocatedAtTo - probe.AllocatedAtFrom);
+    }
+
     [Theory]
     [InlineData("length 0")]
     [InlineData("length 1501")]
