@@ -100,8 +100,10 @@ public sealed partial class WebRtcTransport
         _tcpConnections.Remove(connection);
         if (Closed || !connection.IsAuthenticated) return;
         var tuple = connection.Tuple;
-        if (_tupleRoutes.TryGetValue(tuple, out var route) && route.Tcp == connection) _tupleRoutes.Remove(tuple);
+        // Another connection may have taken this tuple over (and the selection with it); then the tuple stays valid.
+        if (_tupleRoutes.TryGetValue(tuple, out var route) && route.Tcp != connection) return;
         if (_selected.Tcp == connection) _selected = default;
+        _tupleRoutes.Remove(tuple);
         _ice.RemoveTuple(tuple);
         Pump();
     }

@@ -284,11 +284,21 @@ public sealed partial class WebRtcTransport : Transport
     private IceStunResult OnStun(in Route route, ReadOnlySpan<byte> data, TransportTuple tuple, TimeSpan now)
     {
         var result = _ice.HandleStun(data, tuple, now, _stunResponse, out var length);
-        if (result == IceStunResult.Success && !_tupleRoutes.ContainsKey(tuple))
+        if (result == IceStunResult.Success)
         {
-            _tupleRoutes[tuple] = route;
-            // UDP datagrams reach a WebRtcServer's transport by tuple; TCP frames come by their connection.
-            if (route.Tcp is null) _server?.OnTupleValidated(tuple, this);
+            if (!_tupleRoutes.TryGetValue(tuple, out var known))
+            {
+                _tupleRoutes[tuple] = route;
+                // UDP datagrams reach a WebRtcServer's transport by tuple; TCP frames come by their connection.
+                if (route.Tcp is null) _server?.OnTupleValidated(tuple, this);
+            }
+            else if (route.Tcp is not null && known.Tcp != route.Tcp)
+            {
+                // The same remote address and port on another connection (the tuple key has no local port):
+                // the connection that just passed a check is the one to use.
+                _tupleRoutes[tuple] = route;
+                if (_ice.SelectedTuple == tuple) _selected = route;
+            }
         }
         if (length > 0) route.Send(_stunResponse.AsSpan(0, length));
         Pump();
