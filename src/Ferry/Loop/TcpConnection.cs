@@ -341,11 +341,12 @@ internal sealed unsafe class TcpConnection : IFdHandler
         if (_fd < 0) return;
         _loop.AssertOnLoop();
         _loop.Unregister(_fd);
+        // Counted before the fd closes, so whoever sees the close (the peer, a test) sees the counts.
+        _listener.OnConnectionClosed(this, reason);
         Libc.Close(_fd);
         _fd = -1;
         _writeInterest = false;
         _sendHead = _sendTail = 0;
-        _listener.OnConnectionClosed(this, reason);
         Receiver.OnClosed(this);
     }
 

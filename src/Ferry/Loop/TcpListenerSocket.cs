@@ -202,14 +202,15 @@ internal sealed unsafe class TcpListenerSocket : IFdHandler, IMovableSocket, IDi
     internal void OnConnectionClosed(TcpConnection connection, TcpCloseReason reason)
     {
         _connections.Remove(connection);
-        Counters.ConnectionsClosed++;
-        _loop.Counters.TcpConnectionsClosed++;
+        // The reason first, the total last: a reader that sees the total sees why.
+        if (reason == TcpCloseReason.Timeout) Counters.PendingTimeouts++;
         if (reason is TcpCloseReason.Unauthenticated or TcpCloseReason.Timeout)
         {
             Counters.UnauthenticatedClosed++;
             _loop.Counters.TcpUnauthenticatedClosed++;
         }
-        if (reason == TcpCloseReason.Timeout) Counters.PendingTimeouts++;
+        Counters.ConnectionsClosed++;
+        _loop.Counters.TcpConnectionsClosed++;
     }
 
     /// <summary>First half of a move: the listening fd, every connection and the sweep timer leave this loop.</summary>
