@@ -203,7 +203,7 @@ state.selectedPairs = async () => {
       const remote = pair && report.get(pair.remoteCandidateId);
       result.push({
         direction: transport.direction, state: pair?.state,
-        localProtocol: local?.protocol, localCandidateType: local?.candidateType, localTcpType: local?.tcpType,
+        localProtocol: local?.protocol, localCandidateType: local?.candidateType, localTcpType: local?.tcpType, localAddress: local?.address, localPort: local?.port,
         remoteProtocol: remote?.protocol, remoteTcpType: remote?.tcpType, remotePort: remote?.port,
       });
     }
