@@ -18,7 +18,7 @@ public sealed record ServerOptions
     /// <summary>HTTP/WebSocket port; 0 picks a free one. Default 3000.</summary>
     public int Port { get; init; } = 3000;
 
-    /// <summary>IP the RTC sockets bind. Default: the listen address.</summary>
+    /// <summary>IP the RTC sockets (UDP, and TCP for ICE-TCP) bind. Default: the listen address.</summary>
     public string? RtcListenIp { get; init; }
 
     /// <summary>Address put in ICE candidates instead of the bound IP (for NAT or a public name).</summary>
@@ -56,9 +56,9 @@ public sealed record ServerOptions
           --config <file>           JSON file of options (keys ListenAddress, Port, RtcListenIp, ...)
           --listen-address <ip>     address the HTTP/WebSocket server binds (default 127.0.0.1)
           --port <n>                HTTP/WebSocket port, 0 for any (default 3000)
-          --rtc-listen-ip <ip>      IP the RTC (UDP) sockets bind (default: the listen address)
+          --rtc-listen-ip <ip>      IP the RTC sockets (UDP and TCP) bind (default: the listen address)
           --announced-address <a>   address announced in ICE candidates (default: the RTC listen IP)
-          --rtc-min-port <n>        lowest RTC port (default 40000)
+          --rtc-min-port <n>        lowest RTC port, UDP and TCP (default 40000)
           --rtc-max-port <n>        highest RTC port (default 49999)
           --workers <n>             media workers, one thread each (default: one per core)
           --tls-certificate <file>  PEM certificate: serve https/wss instead of http/ws

@@ -88,6 +88,22 @@ public sealed record TransportDump
     public required RtpListenerDump RtpListener { get; init; }
     /// <summary>Trace event types enabled (enableTraceEvent).</summary>
     public IReadOnlyList<string> TraceEventTypes { get; init; } = [];
+    /// <summary>WebRTC: always "controlled".</summary>
+    public string? IceRole { get; init; }
+    /// <summary>WebRTC: ICE credentials.</summary>
+    public IceParameters? IceParameters { get; init; }
+    /// <summary>WebRTC: its candidates (UDP, and TCP passive).</summary>
+    public IReadOnlyList<IceCandidate>? IceCandidates { get; init; }
+    /// <summary>WebRTC: ICE state.</summary>
+    public IceStateName? IceState { get; init; }
+    /// <summary>WebRTC: the selected tuple, with its protocol ("udp" or "tcp").</summary>
+    public TransportTupleInfo? IceSelectedTuple { get; init; }
+    /// <summary>WebRTC: DTLS parameters.</summary>
+    public DtlsParameters? DtlsParameters { get; init; }
+    /// <summary>WebRTC: DTLS state.</summary>
+    public DtlsStateName? DtlsState { get; init; }
+    /// <summary>WebRTC with TCP listen infos (a Ferry addition): its ICE-TCP counters.</summary>
+    public Transports.TcpStats? Tcp { get; init; }
 }
 
 /// <summary>Where incoming RTP goes.</summary>

@@ -110,7 +110,7 @@ public sealed partial class Router
                 var started = Stopwatch.GetTimestamp();
                 var dropsBefore = source.Loop.Counters.SendDrops;
                 _inTransit = true;
-                var sockets = new List<UdpSocket>();
+                var sockets = new List<IMovableSocket>();
                 foreach (var transport in _transports.Values) sockets.AddRange(transport.Sockets);
                 if (_localPipes is not null) sockets.AddRange(_localPipes.Sockets);
                 foreach (var socket in sockets) socket.Detach(target.Loop);

@@ -123,14 +123,14 @@ public sealed class Worker : IAsyncDisposable
     /// <summary>Its WebRtcServers.</summary>
     public IReadOnlyCollection<Transports.WebRtcServer> WebRtcServers => (IReadOnlyCollection<Transports.WebRtcServer>)_webRtcServers.Values;
 
-    /// <summary>Creates a WebRtcServer: shared UDP sockets for many WebRtcTransports of this worker.</summary>
+    /// <summary>Creates a WebRtcServer: shared UDP sockets and TCP listeners for many WebRtcTransports of this worker.</summary>
     /// <exception cref="ArgumentException">Invalid listen infos.</exception>
     /// <exception cref="InvalidStateException">The worker is closed.</exception>
     public Task<Transports.WebRtcServer> CreateWebRtcServerAsync(Transports.WebRtcServerOptions options)
     {
         ThrowIfClosed();
         if (options.ListenInfos is not { Count: > 0 }) throw new ArgumentException("missing listenInfos");
-        foreach (var info in options.ListenInfos) _ = info.ParsedIp;
+        foreach (var info in options.ListenInfos) info.Validate();
         return Loop.InvokeAsync(() =>
         {
             var server = Transports.WebRtcServer.Create(this, options);

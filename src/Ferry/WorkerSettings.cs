@@ -23,6 +23,12 @@ public sealed record WorkerSettings
     /// <summary>Application data, not used by Ferry.</summary>
     public object? AppData { get; init; }
 
+    /// <summary>
+    /// How long an accepted ICE-TCP connection may stay without a successful ICE check before it is
+    /// closed (a slot of the listener's limit must not be held by a silent peer). Tests shorten it.
+    /// </summary>
+    internal TimeSpan TcpPendingTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     internal void Validate()
     {
         if (RtcMinPort is < 1 or > 65535) throw new ArgumentException($"rtcMinPort {RtcMinPort} out of range");

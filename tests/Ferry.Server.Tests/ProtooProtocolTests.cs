@@ -126,6 +126,52 @@ public sealed class ProtooProtocolTests(ServerFixture fixture) : IClassFixture<S
     }
 
     [Fact]
+    public async Task Transports_offer_udp_then_tcp_and_force_tcp_gives_only_tcp_over_which_ice_and_dtls_connect()
+    {
+        var room = "tcp-" + Guid.NewGuid().ToString("N")[..6];
+        await using var a = await ProtooTestClient.ConnectAsync(fixture.Server.Url, room, "alice");
+
+        // By default, as mediasoup-demo: a UDP candidate and a TCP passive one, UDP preferred.
+        var both = await a.RequestAsync("createWebRtcTransport", new { forceTcp = false, producing = true, consuming = false });
+        var candidates = both.GetProperty("iceCandidates");
+        Assert.Equal(2, candidates.GetArrayLength());
+        Assert.Equal("udp", candidates[0].GetProperty("protocol").GetString());
+        Assert.False(candidates[0].TryGetProperty("tcpType", out var none) && none.ValueKind != JsonValueKind.Null);
+        Assert.Equal("tcp", candidates[1].GetProperty("protocol").GetString());
+        Assert.Equal("passive", candidates[1].GetProperty("tcpType").GetString());
+        Assert.Equal("tcpcandidate", candidates[1].GetProperty("foundation").GetString());
+        Assert.True(candidates[0].GetProperty("priority").GetInt64() > candidates[1].GetProperty("priority").GetInt64());
+
+        // forceTcp: only the TCP candidate; a client connects over it and the stats say tcp.
+        var tcpOnly = await a.RequestAsync("createWebRtcTransport", new { forceTcp = true, producing = false, consuming = true });
+        var tcpCandidate = Assert.Single(tcpOnly.GetProperty("iceCandidates").EnumerateArray());
+        Assert.Equal("tcp", tcpCandidate.GetProperty("protocol").GetString());
+        Assert.Equal("passive", tcpCandidate.GetProperty("tcpType").GetString());
+        Assert.InRange(tcpCandidate.GetProperty("port").GetInt32(), 41000, 48999);
+        var transportId = tcpOnly.GetProperty("id").GetString()!;
+        using var media = new WebRtcTestClient(protocol: Ferry.Protocols.Ortc.TransportProtocolName.Tcp);
+        await a.RequestAsync("connectWebRtcTransport", new JsonObject
+        {
+            ["transportId"] = transportId,
+            ["dtlsParameters"] = JsonSerializer.SerializeToNode(media.DtlsParameters, ServerJson.Options),
+        });
+        await media.ConnectAsync(
+            tcpOnly.GetProperty("iceParameters").Deserialize<Ferry.Protocols.Ortc.IceParameters>(ServerJson.Options)!,
+            tcpOnly.GetProperty("iceCandidates").Deserialize<List<Ferry.Protocols.Ortc.IceCandidate>>(ServerJson.Options)!,
+            tcpOnly.GetProperty("dtlsParameters").Deserialize<Ferry.Protocols.Ortc.DtlsParameters>(ServerJson.Options)!,
+            TimeSpan.FromSeconds(10));
+        JsonElement tuple = default;
+        Assert.True(await WaitForAsync(async () =>
+        {
+            var stats = await a.RequestAsync("getTransportStats", new { transportId });
+            return stats[0].GetProperty("dtlsState").GetString() == "connected" && stats[0].TryGetProperty("iceSelectedTuple", out tuple) && tuple.ValueKind == JsonValueKind.Object;
+        }));
+        Assert.Equal("tcp", tuple.GetProperty("protocol").GetString());
+        Assert.Equal(tcpCandidate.GetProperty("port").GetInt32(), tuple.GetProperty("localPort").GetInt32());
+        Assert.Equal(media.LocalEndPoint.Port, tuple.GetProperty("remotePort").GetInt32());
+    }
+
+    [Fact]
     public async Task The_websocket_requires_room_peer_and_the_protoo_subprotocol()
     {
         using var http = new HttpClient();

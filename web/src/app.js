@@ -14,6 +14,8 @@ let device = null;
 let sendTransport = null;
 let recvTransport = null;
 let statsTimer = null;
+// ?forceTcp=1 asks the server for TCP candidates only, as mediasoup-demo's client does.
+const forceTcp = new URLSearchParams(location.search).get('forceTcp') === '1';
 
 function randomId() { return Math.random().toString(36).slice(2, 10); }
 
@@ -57,14 +59,14 @@ async function join(roomId, displayName) {
   const routerRtpCapabilities = await protoo.request('getRouterRtpCapabilities');
   await device.load({ routerRtpCapabilities });
 
-  const sendInfo = await protoo.request('createWebRtcTransport', { forceTcp: false, producing: true, consuming: false });
+  const sendInfo = await protoo.request('createWebRtcTransport', { forceTcp, producing: true, consuming: false });
   sendTransport = device.createSendTransport(sendInfo);
   sendTransport.on('connect', ({ dtlsParameters }, callback, errback) =>
     protoo.request('connectWebRtcTransport', { transportId: sendTransport.id, dtlsParameters }).then(callback).catch(errback));
   sendTransport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) =>
     protoo.request('produce', { transportId: sendTransport.id, kind, rtpParameters, appData }).then(({ id }) => callback({ id })).catch(errback));
 
-  const recvInfo = await protoo.request('createWebRtcTransport', { forceTcp: false, producing: false, consuming: true });
+  const recvInfo = await protoo.request('createWebRtcTransport', { forceTcp, producing: false, consuming: true });
   recvTransport = device.createRecvTransport(recvInfo);
   recvTransport.on('connect', ({ dtlsParameters }, callback, errback) =>
     protoo.request('connectWebRtcTransport', { transportId: recvTransport.id, dtlsParameters }).then(callback).catch(errback));
@@ -184,6 +186,30 @@ state.inboundStats = async () => {
   if (!recvTransport) return result;
   const report = await recvTransport.getStats();
   for (const s of report.values()) if (s.type === 'inbound-rtp') result.push({ ...s });
+  return result;
+};
+
+/**
+ * The selected ICE candidate pair of each transport with its local and remote candidates, for the
+ * tests: [{direction, state, localProtocol, localCandidateType, remoteProtocol, remotePort, ...}].
+ */
+state.selectedPairs = async () => {
+  const result = [];
+  for (const transport of [sendTransport, recvTransport]) {
+    if (!transport) continue;
+    const report = await transport.getStats();
+    for (const t of report.values()) {
+      if (t.type !== 'transport' || !t.selectedCandidatePairId) continue;
+      const pair = report.get(t.selectedCandidatePairId);
+      const local = pair && report.get(pair.localCandidateId);
+      const remote = pair && report.get(pair.remoteCandidateId);
+      result.push({
+        direction: transport.direction, state: pair?.state,
+        localProtocol: local?.protocol, localCandidateType: local?.candidateType, localTcpType: local?.tcpType, localAddress: local?.address, localPort: local?.port,
+        remoteProtocol: remote?.protocol, remoteTcpType: remote?.tcpType, remotePort: remote?.port,
+      });
+    }
+  }
   return result;
 };
 

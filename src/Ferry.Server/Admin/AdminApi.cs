@@ -119,6 +119,7 @@ internal static class AdminApi
             {
                 id = t.Transport.Id, workerId = t.Transport.Router.Worker.Id, routerId = t.Transport.Router.Id,
                 producing = t.Producing, consuming = t.Consuming, iceState = (t.Transport as Ferry.Transports.WebRtcTransport)?.IceState, dtlsState = (t.Transport as Ferry.Transports.WebRtcTransport)?.DtlsState,
+                iceSelectedTuple = (t.Transport as Ferry.Transports.WebRtcTransport)?.IceSelectedTuple,
             }).ToList(),
             producers = p.Producers.Values.Select(x => new { id = x.Id, kind = x.Kind, type = x.Type, paused = x.Paused }).ToList(),
             consumers = p.Consumers.Values.Select(x => new { id = x.Id, producerId = x.ProducerId, kind = x.Kind, type = x.Type, paused = x.Paused, producerPaused = x.ProducerPaused }).ToList(),

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Ferry.RtpObservers;
+using Ferry.Transports;
 using Ferry.Server.Signaling;
 using Microsoft.Extensions.Logging;
 
@@ -160,4 +161,19 @@ public sealed record RoomSettings
     /// 0 for none. Default 1,500,000 bps, mediasoup-demo's webRtcTransportOptions.maxIncomingBitrate.
     /// </summary>
     public long MaxIncomingBitrate { get; init; } = 1_500_000;
+
+    /// <summary>
+    /// Where a WebRtcTransport listens, as mediasoup-demo configures it: UDP and TCP on the RTC IP, ports
+    /// from the workers' RTC range, UDP first (the order is the candidates' preference, so browsers
+    /// prefer UDP); only TCP when the client asks forceTcp, as mediasoup-demo filters its listen infos.
+    /// </summary>
+    public IReadOnlyList<TransportListenInfo> WebRtcListenInfos(bool forceTcp)
+    {
+        var tcp = new TransportListenInfo { Protocol = Ferry.Protocols.Ortc.TransportProtocolName.Tcp, Ip = RtcListenIp, AnnouncedAddress = AnnouncedAddress };
+        if (forceTcp) return [tcp];
+        return [new TransportListenInfo { Protocol = Ferry.Protocols.Ortc.TransportProtocolName.Udp, Ip = RtcListenIp, AnnouncedAddress = AnnouncedAddress }, tcp];
+    }
+
+    /// <summary>Where a PlainTransport listens (UDP only, as in mediasoup).</summary>
+    public TransportListenInfo PlainListenInfo => new() { Ip = RtcListenIp, AnnouncedAddress = AnnouncedAddress };
 }

@@ -65,18 +65,17 @@ public sealed partial class Room
     public Task<object> CreateBroadcasterTransportAsync(string broadcasterId, string type, bool comedia, bool rtcpMux) => LockedAsync<object>(async () =>
     {
         var peer = Broadcaster(broadcasterId);
-        var listen = new TransportListenInfo { Ip = _settings.RtcListenIp, AnnouncedAddress = _settings.AnnouncedAddress };
         switch (type)
         {
             case "webrtc":
             {
-                var t = await Router.CreateWebRtcTransportAsync(new WebRtcTransportOptions { ListenInfos = [listen] });
+                var t = await Router.CreateWebRtcTransportAsync(new WebRtcTransportOptions { ListenInfos = _settings.WebRtcListenInfos(forceTcp: false) });
                 peer.Transports[t.Id] = new PeerTransport(t, Producing: true, Consuming: true);
                 return new { id = t.Id, iceParameters = t.IceParameters, iceCandidates = t.IceCandidates, dtlsParameters = t.DtlsParameters, sctpParameters = t.SctpParameters };
             }
             case "plain":
             {
-                var t = await Router.CreatePlainTransportAsync(new PlainTransportOptions { ListenInfo = listen, Comedia = comedia, RtcpMux = rtcpMux });
+                var t = await Router.CreatePlainTransportAsync(new PlainTransportOptions { ListenInfo = _settings.PlainListenInfo, Comedia = comedia, RtcpMux = rtcpMux });
                 peer.Transports[t.Id] = new PeerTransport(t, Producing: true, Consuming: true) { Connected = true };
                 return new { id = t.Id, ip = t.Tuple.LocalAddress, port = t.Tuple.LocalPort, rtcpPort = t.RtcpTuple?.LocalPort };
             }

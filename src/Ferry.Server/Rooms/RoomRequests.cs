@@ -63,12 +63,12 @@ public sealed partial class Room
 
     private async Task<ProtooResult> CreateWebRtcTransportAsync(Peer peer, JsonElement data)
     {
-        if (ServerJson.ReadOptional<bool>(data, "forceTcp")) throw new ProtooRequestException("TCP transports are not supported yet");
+        var forceTcp = ServerJson.ReadOptional<bool>(data, "forceTcp");
         var producing = ServerJson.ReadOptional<bool>(data, "producing");
         var consuming = ServerJson.ReadOptional<bool>(data, "consuming");
         var transport = await Router.CreateWebRtcTransportAsync(new WebRtcTransportOptions
         {
-            ListenInfos = [new TransportListenInfo { Ip = _settings.RtcListenIp, AnnouncedAddress = _settings.AnnouncedAddress }],
+            ListenInfos = _settings.WebRtcListenInfos(forceTcp),
             AppData = new Dictionary<string, object?> { ["peerId"] = peer.Id, ["producing"] = producing, ["consuming"] = consuming },
         });
         peer.Transports[transport.Id] = new PeerTransport(transport, producing, consuming);

@@ -2,7 +2,8 @@ namespace Ferry.Loop;
 
 /// <summary>
 /// Totals a loop keeps for its operator: written only on the loop thread (plain increments, no
-/// atomics on the hot path), read from other threads as approximate snapshots.
+/// atomics on the hot path), read from other threads as approximate snapshots. Packets and bytes
+/// count UDP datagrams and ICE-TCP frames alike; the Tcp* fields are what only TCP has.
 /// </summary>
 internal sealed class LoopCounters
 {
@@ -10,5 +11,14 @@ internal sealed class LoopCounters
     public long PacketsSent;
     public long BytesReceived;
     public long BytesSent;
+    /// <summary>Packets not sent: a full kernel buffer (UDP), a full or broken connection (TCP).</summary>
     public long SendDrops;
+    public long TcpConnectionsAccepted;
+    /// <summary>Connections closed at accept because their listener was at its limit.</summary>
+    public long TcpConnectionsRejected;
+    public long TcpConnectionsClosed;
+    /// <summary>Streams that broke RFC 4571 framing (length 0, above the limit, cut by the peer mid-frame).</summary>
+    public long TcpFramingErrors;
+    /// <summary>Connections closed before ICE accepted them: not STUN first, refused credentials, unknown ufrag, idle.</summary>
+    public long TcpUnauthenticatedClosed;
 }

@@ -18,7 +18,7 @@ internal interface IUdpReceiver
 /// A non-blocking UDP socket on one loop: reads every queued datagram when readable, sends
 /// without blocking and counts (never throws) when the kernel buffer is full.
 /// </summary>
-internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
+internal sealed unsafe class UdpSocket : IFdHandler, IMovableSocket, IDisposable
 {
     // Reads per readiness before yielding to the loop's other fds and timers (epoll is level-triggered, so the rest waits).
     private const int MaxReadsPerWake = 64;
@@ -75,12 +75,8 @@ internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
             Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_SNDBUF, socketBufferBytes);
             // Kernel receive timestamps for transport-cc (EventLoop.ArrivalTime); without them the loop time stands in.
             Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_TIMESTAMPNS, 1);
-            BindInRange(fd, address, minPort, maxPort);
-            var local = default(SockAddr);
-            var length = SockAddr.Capacity;
-            fixed (byte* p = local.AsSpan()) Libc.GetSockName(fd, p, &length);
-            local.Length = length;
-            var socket = new UdpSocket(loop, fd, local.ToEndPoint(), receiver);
+            PortPicker.Bind(address, minPort, maxPort, "UDP", port => PortPicker.TryBind(fd, address, port));
+            var socket = new UdpSocket(loop, fd, PortPicker.LocalEndPoint(fd), receiver);
             loop.Register(fd, socket);
             return socket;
         }
@@ -89,37 +85,6 @@ internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
             Libc.Close(fd);
             throw;
         }
-    }
-
-    private static void BindInRange(int fd, IPAddress address, int minPort, int maxPort)
-    {
-        if (minPort == 0 && maxPort == 0)
-        {
-            TryBind(fd, address, 0, out var errno);
-            if (errno != 0) throw new InvalidOperationException($"bind({address}:0) failed: errno {errno}");
-            return;
-        }
-        if (minPort < 1 || maxPort > 65535 || minPort > maxPort) throw new ArgumentException($"invalid port range [{minPort}, {maxPort}]");
-        var span = maxPort - minPort + 1;
-        var start = Random.Shared.Next(span);
-        for (var i = 0; i < span; i++)
-        {
-            var port = minPort + (start + i) % span;
-            if (TryBind(fd, address, port, out var errno)) return;
-            if (errno != Libc.EADDRINUSE) throw new InvalidOperationException($"bind({address}:{port}) failed: errno {errno}");
-        }
-        throw new InvalidOperationException($"no free UDP port in [{minPort}, {maxPort}] on {address}");
-    }
-
-    private static bool TryBind(int fd, IPAddress address, int port, out int errno)
-    {
-        var sa = SockAddr.From(new IPEndPoint(address, port));
-        fixed (byte* p = sa.AsSpan())
-        {
-            if (Libc.Bind(fd, p, sa.Length) == 0) { errno = 0; return true; }
-        }
-        errno = Marshal.GetLastPInvokeError();
-        return false;
     }
 
     /// <summary>Sends one datagram; false (and a counted drop) when the kernel would block or refuses it.</summary>
@@ -151,8 +116,8 @@ internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
             fixed (byte* a = from.AsSpan())
             fixed (byte* control = _control)
             {
-                var iov = new Libc.IoVec { Base = buffer, Length = _receiveBuffer.Length };
-                message = new Libc.MsgHdr { Name = a, NameLength = SockAddr.Capacity, Iov = &iov, IovLength = 1, Control = control, ControlLength = _control.Length };
+                var iov = new Libc.IoVec { Base = buffer, Length = (nuint)_receiveBuffer.Length };
+                message = new Libc.MsgHdr { Name = a, NameLength = (uint)SockAddr.Capacity, Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)_control.Length };
                 n = Libc.RecvMsg(_fd, &message, Libc.MSG_DONTWAIT);
                 if (n >= 0 && Libc.TryReadTimestamp(control, message.ControlLength, out var stamp)) _loop.ArrivalTime = _loop.FromRealtime(stamp);
             }
@@ -161,7 +126,7 @@ internal sealed unsafe class UdpSocket : IFdHandler, IDisposable
                 if (Marshal.GetLastPInvokeError() != Libc.EAGAIN) ReceiveErrors++;
                 return;
             }
-            from.Length = message.NameLength;
+            from.Length = (int)message.NameLength;
             PacketsReceived++;
             BytesReceived += n;
             _loop.Counters.PacketsReceived++;

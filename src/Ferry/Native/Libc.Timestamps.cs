@@ -18,27 +18,6 @@ internal static unsafe partial class Libc
     /// <summary>Room for one timestamp control message: CMSG_SPACE(sizeof(timespec)) is 32; twice that for anything else the kernel adds.</summary>
     public const int ControlBufferSize = 64;
 
-    /// <summary>struct iovec.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    public struct IoVec
-    {
-        public byte* Base;
-        public nint Length;
-    }
-
-    /// <summary>struct msghdr.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    public struct MsgHdr
-    {
-        public byte* Name;
-        public int NameLength;
-        public IoVec* Iov;
-        public nint IovLength;
-        public byte* Control;
-        public nint ControlLength;
-        public int Flags;
-    }
-
     /// <summary>struct timespec.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct TimeSpec
@@ -65,15 +44,16 @@ internal static unsafe partial class Libc
     /// The SCM_TIMESTAMPNS of a control buffer recvmsg filled, in 100 ns ticks since the Unix epoch;
     /// false when there is none (the option could not be set, or the kernel gave no stamp).
     /// </summary>
-    public static bool TryReadTimestamp(byte* control, nint length, out long ticks)
+    public static bool TryReadTimestamp(byte* control, nuint length, out long ticks)
     {
         // struct cmsghdr: size_t cmsg_len, int cmsg_level, int cmsg_type, then the data aligned to 8.
         const int HeaderSize = 16;
-        nint offset = 0;
-        while (offset + HeaderSize <= length)
+        var limit = (long)length;
+        long offset = 0;
+        while (offset + HeaderSize <= limit)
         {
             var cmsgLength = *(long*)(control + offset);
-            if (cmsgLength < HeaderSize || offset + cmsgLength > length) break;
+            if (cmsgLength < HeaderSize || offset + cmsgLength > limit) break;
             var level = *(int*)(control + offset + 8);
             var type = *(int*)(control + offset + 12);
             if (level == SOL_SOCKET && type == SCM_TIMESTAMPNS && cmsgLength >= HeaderSize + sizeof(TimeSpec))
@@ -82,7 +62,7 @@ internal static unsafe partial class Libc
                 ticks = ts->Seconds * TimeSpan.TicksPerSecond + ts->Nanoseconds / 100;
                 return true;
             }
-            offset += (nint)((cmsgLength + 7) & ~7L);
+            offset += (cmsgLength + 7) & ~7L;
         }
         ticks = 0;
         return false;

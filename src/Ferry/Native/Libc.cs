@@ -14,6 +14,12 @@ internal static unsafe partial class Libc
     public const int EAGAIN = 11;
     public const int EINTR = 4;
     public const int EADDRINUSE = 98;
+    public const int EWOULDBLOCK = EAGAIN;
+    public const int ENFILE = 23;
+    public const int EMFILE = 24;
+    public const int ENOBUFS = 105;
+    public const int ENOMEM = 12;
+    public const int ECONNABORTED = 103;
 
     public const int EPOLL_CLOEXEC = 0x80000;
     public const int EPOLL_CTL_ADD = 1;
@@ -42,6 +48,9 @@ internal static unsafe partial class Libc
     public const int SO_SNDBUF = 7;
     public const int SO_RCVBUF = 8;
     public const int MSG_DONTWAIT = 0x40;
+    // A send on a connection the peer reset must fail with EPIPE, not raise SIGPIPE.
+    public const int MSG_NOSIGNAL = 0x4000;
+    public const int TCP_NODELAY = 1;
 
     public const int RUSAGE_THREAD = 1;
 
@@ -84,6 +93,21 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "sendto", SetLastError = true)]
     public static partial nint SendTo(int fd, byte* buffer, nint length, int flags, byte* address, int addressLength);
 
+    [LibraryImport(Lib, EntryPoint = "listen", SetLastError = true)]
+    public static partial int Listen(int fd, int backlog);
+
+    [LibraryImport(Lib, EntryPoint = "accept4", SetLastError = true)]
+    public static partial int Accept4(int fd, byte* address, int* addressLength, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "recv", SetLastError = true)]
+    public static partial nint Recv(int fd, byte* buffer, nint length, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "send", SetLastError = true)]
+    public static partial nint Send(int fd, byte* buffer, nint length, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "sendmsg", SetLastError = true)]
+    public static partial nint SendMsg(int fd, MsgHdr* message, int flags);
+
     [LibraryImport(Lib, EntryPoint = "getrusage", SetLastError = true)]
     public static partial int GetRUsage(int who, RUsage* usage);
 
@@ -93,6 +117,27 @@ internal static unsafe partial class Libc
     {
         public long UtimeSec, UtimeUsec, StimeSec, StimeUsec;
         public long MaxRss, IxRss, IdRss, IsRss, MinFlt, MajFlt, NSwap, InBlock, OuBlock, MsgSnd, MsgRcv, NSignals, NVcsw, NIvcsw;
+    }
+
+    /// <summary>struct iovec.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
+    /// <summary>struct msghdr on 64-bit Linux (a connected TCP socket sets neither address nor control data; UDP reads set both).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MsgHdr
+    {
+        public byte* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public byte* Control;
+        public nuint ControlLength;
+        public int Flags;
     }
 
     /// <summary>Sets an int socket option, returning false on failure.</summary>

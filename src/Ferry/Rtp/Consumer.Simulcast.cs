@@ -111,7 +111,11 @@ public sealed partial class Consumer
         if (stream.EncodingIndex != _currentEncoding)
         {
             if (stream.EncodingIndex != _targetEncoding) return false;
-            if (KeyFrameSupported && !keyFrame) return false;
+            if (KeyFrameSupported && !keyFrame)
+            {
+                AskAgainWhileWaiting(Loop.Now);
+                return false;
+            }
             _currentEncoding = stream.EncodingIndex;
             _syncRequired = true;
             _currentTemporal = _targetTemporal;

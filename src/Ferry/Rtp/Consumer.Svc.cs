@@ -86,7 +86,12 @@ public sealed partial class Consumer
             }
             SetSvcCurrent(spatial, temporal);
         }
-        if (_svcCurrentSpatial < 0) return false;
+        if (_svcCurrentSpatial < 0)
+        {
+            // Waiting for the first key frame: the request may have been swallowed, ask again now and then.
+            AskAgainWhileWaiting(Loop.Now);
+            return false;
+        }
         if (sid > _svcCurrentSpatial || tid > _svcCurrentTemporal)
         {
             DroppedSvcLayers++;

@@ -312,8 +312,20 @@ public sealed partial class Consumer
     {
         if (Kind != MediaKind.Video || _producer is not { } p) return;
         var now = Loop.Now;
+        _lastKeyFrameAsk = now;
         if (Type == ConsumerType.Simulcast) p.RequestKeyFrameMapped(p.Streams[_targetEncoding].MappedSsrc, now);
         else p.RequestKeyFrameForAll();
+    }
+
+    // A sender may swallow a key frame request (Chrome ignores one that comes within 300 ms of the last
+    // it honoured), and the producer's request manager retries only when asked again: a consumer still
+    // waiting while delta frames arrive asks again, at most once per interval.
+    private static readonly TimeSpan KeyFrameAskInterval = TimeSpan.FromSeconds(1);
+    private TimeSpan _lastKeyFrameAsk;
+
+    private void AskAgainWhileWaiting(TimeSpan now)
+    {
+        if (now - _lastKeyFrameAsk >= KeyFrameAskInterval) RequestKeyFrame();
     }
 
     /// <summary>
@@ -338,7 +350,7 @@ public sealed partial class Consumer
         var seq = packet.SequenceNumber;
         if (_syncRequired)
         {
-            if (KeyFrameSupported && !keyFrame) return;
+            if (KeyFrameSupported && !keyFrame) { AskAgainWhileWaiting(now); return; }
             if (_haveSent)
             {
                 _seqOffset = (ushort)(_lastOutSeq + 1 - seq);

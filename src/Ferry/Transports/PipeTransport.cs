@@ -18,7 +18,7 @@ public sealed class PipeTransport : Transport
 {
     private readonly UdpSocket _socket;
 
-    internal override IEnumerable<UdpSocket> Sockets => [_socket];
+    internal override IEnumerable<IMovableSocket> Sockets => [_socket];
     private readonly byte[]? _localKeyAndSalt;
     private SockAddr _remote;
     private SrtpSession? _srtpSend;

@@ -18,7 +18,7 @@ public sealed class PlainTransport : Transport
     private readonly UdpSocket _socket;
     private readonly UdpSocket? _rtcpSocket;
 
-    internal override IEnumerable<UdpSocket> Sockets => _rtcpSocket is null ? [_socket] : [_socket, _rtcpSocket];
+    internal override IEnumerable<IMovableSocket> Sockets => _rtcpSocket is null ? [_socket] : [_socket, _rtcpSocket];
     private readonly string _localAddress;
     private readonly string _rtcpLocalAddress;
     private SockAddr _remote;

@@ -164,8 +164,8 @@ public abstract partial class Transport
         });
     }
 
-    /// <summary>The sockets this transport reads, handed to another loop when its router moves.</summary>
-    internal virtual IEnumerable<Loop.UdpSocket> Sockets => [];
+    /// <summary>The sockets this transport reads (UDP sockets, TCP listeners with their connections), handed to another loop when it or its router moves.</summary>
+    internal virtual IEnumerable<Loop.IMovableSocket> Sockets => [];
 
     internal int ProducerCount => _producers.Count;
 
@@ -184,7 +184,7 @@ public abstract partial class Transport
     internal int ConsumerCount => _consumers.Count;
 
     /// <summary>A mediasoup-style dump: producers, consumers and where incoming RTP goes.</summary>
-    public Task<TransportDump> DumpAsync() => InvokeOpenAsync(() => new TransportDump
+    public Task<TransportDump> DumpAsync() => InvokeOpenAsync(() => AddKindDump(new TransportDump
     {
         Id = Id, Direct = this is DirectTransport,
         ProducerIds = _producers.Keys.ToList(), ConsumerIds = _consumers.Keys.ToList(),
@@ -192,7 +192,10 @@ public abstract partial class Transport
         MapRtxSsrcConsumerId = _consumers.Values.Where(c => c.RtxSsrc is not null).ToDictionary(c => c.RtxSsrc!.Value, c => c.Id),
         RtpListener = new RtpListenerDump(_ssrcTable.ToDictionary(kv => kv.Key, kv => kv.Value.Producer.Id), _midTable.ToDictionary(kv => kv.Key, kv => kv.Value.Id)),
         TraceEventTypes = _traceEventTypes,
-    });
+    }));
+
+    /// <summary>Adds the fields of the transport's kind to its dump (on the loop).</summary>
+    private protected virtual TransportDump AddKindDump(TransportDump dump) => dump;
 
     /// <summary>Its producers.</summary>
     public Task<IReadOnlyList<Producer>> GetProducersAsync() => InvokeAsync(() => (IReadOnlyList<Producer>)_producers.Values.ToList());

@@ -69,4 +69,63 @@ public sealed record TransportStats
     public TransportTupleInfo? Tuple { get; init; }
     /// <summary>Plain without rtcp-mux: the RTCP tuple.</summary>
     public TransportTupleInfo? RtcpTuple { get; init; }
+    /// <summary>WebRTC with TCP listen infos (a Ferry addition): what its ICE-TCP listeners and connections did.</summary>
+    public TcpStats? Tcp { get; init; }
+}
+
+/// <summary>
+/// What ICE-TCP listeners and their connections did (a Ferry addition to mediasoup's stats). Counted
+/// on the worker's loop; read from another thread the figures are a close snapshot.
+/// </summary>
+public sealed record TcpStats
+{
+    /// <summary>Connections accepted.</summary>
+    public long ConnectionsAccepted { get; init; }
+    /// <summary>Connections closed at accept because the listener was at its limit.</summary>
+    public long ConnectionsRejected { get; init; }
+    /// <summary>Connections open now.</summary>
+    public long ConnectionsOpen { get; init; }
+    /// <summary>Connections closed, for any reason.</summary>
+    public long ConnectionsClosed { get; init; }
+    /// <summary>Connections closed for breaking RFC 4571 framing: length 0, a packet above 1500 bytes, a frame cut by the peer's close.</summary>
+    public long FramingErrors { get; init; }
+    /// <summary>Connections closed before an ICE check succeeded on them: not STUN first, refused credentials, unknown ufrag, or idle (see <see cref="PendingTimeouts"/>).</summary>
+    public long UnauthenticatedClosed { get; init; }
+    /// <summary>Of those, connections that sent no successful ICE check within the pending timeout.</summary>
+    public long PendingTimeouts { get; init; }
+    /// <summary>Frames received.</summary>
+    public long FramesReceived { get; init; }
+    /// <summary>Frames sent (or queued to be sent).</summary>
+    public long FramesSent { get; init; }
+    /// <summary>Bytes received, framing included.</summary>
+    public long BytesReceived { get; init; }
+    /// <summary>Bytes sent, framing included.</summary>
+    public long BytesSent { get; init; }
+    /// <summary>Packets dropped instead of sent: the connection's bounded send queue was full, or the connection broke.</summary>
+    public long SendDrops { get; init; }
+
+    internal static TcpStats From(IEnumerable<Loop.TcpCounterSet> sets)
+    {
+        long accepted = 0, rejected = 0, closed = 0, framing = 0, unauthenticated = 0, timeouts = 0, framesIn = 0, framesOut = 0, bytesIn = 0, bytesOut = 0, drops = 0;
+        foreach (var c in sets)
+        {
+            accepted += Volatile.Read(ref c.ConnectionsAccepted);
+            rejected += Volatile.Read(ref c.ConnectionsRejected);
+            closed += Volatile.Read(ref c.ConnectionsClosed);
+            framing += Volatile.Read(ref c.FramingErrors);
+            unauthenticated += Volatile.Read(ref c.UnauthenticatedClosed);
+            timeouts += Volatile.Read(ref c.PendingTimeouts);
+            framesIn += Volatile.Read(ref c.FramesReceived);
+            framesOut += Volatile.Read(ref c.FramesSent);
+            bytesIn += Volatile.Read(ref c.BytesReceived);
+            bytesOut += Volatile.Read(ref c.BytesSent);
+            drops += Volatile.Read(ref c.SendDrops);
+        }
+        return new TcpStats
+        {
+            ConnectionsAccepted = accepted, ConnectionsRejected = rejected, ConnectionsOpen = accepted - closed, ConnectionsClosed = closed,
+            FramingErrors = framing, UnauthenticatedClosed = unauthenticated, PendingTimeouts = timeouts,
+            FramesReceived = framesIn, FramesSent = framesOut, BytesReceived = bytesIn, BytesSent = bytesOut, SendDrops = drops,
+        };
+    }
 }

@@ -12,7 +12,7 @@ namespace Ferry.Transports;
 /// <summary>Options of <see cref="Worker.CreateWebRtcServerAsync"/>.</summary>
 public sealed record WebRtcServerOptions
 {
-    /// <summary>The shared sockets (UDP); a port of 0 takes one from the listen info's range or the worker's.</summary>
+    /// <summary>The shared sockets: UDP sockets and TCP listeners (ICE-TCP passive candidates); a port of 0 takes one from the listen info's range or the worker's.</summary>
     public required IReadOnlyList<TransportListenInfo> ListenInfos { get; init; }
 
     /// <summary>Application data.</summary>
@@ -20,14 +20,19 @@ public sealed record WebRtcServerOptions
 }
 
 /// <summary>
-/// mediasoup's WebRtcServer: many WebRtcTransports of one worker on a few shared UDP ports (a
-/// deployment opens those ports, not a range). A datagram is given to its transport by the ICE
+/// mediasoup's WebRtcServer: many WebRtcTransports of one worker on a few shared UDP and TCP ports (a
+/// deployment opens those ports, not a range). A UDP datagram is given to its transport by the ICE
 /// username of a STUN request (the server's ufrag, before the colon), and then by the 5-tuple ICE
-/// validated. Lives on its worker's loop; transports on it move only with that worker.
+/// validated. An accepted TCP connection is given to a transport by the username of its first STUN
+/// request and, once ICE accepted it, belongs to that transport: its later frames go straight there.
+/// Lives on its worker's loop; transports on it move only with that worker.
 /// </summary>
 public sealed class WebRtcServer
 {
-    private readonly List<(UdpSocket Socket, TransportListenInfo Info)> _sockets = [];
+    // The server's listeners serve every transport of the worker: a limit against exhaustion, not a working bound.
+    private const int MaxTcpConnections = 4096;
+
+    private readonly List<(UdpSocket? Udp, TcpListenerSocket? Tcp, TransportListenInfo Info)> _sockets = [];
     private readonly Dictionary<string, WebRtcTransport> _byUfrag = new(StringComparer.Ordinal);
     private readonly Dictionary<TransportTuple, WebRtcTransport> _byTuple = new();
     private readonly ILogger _logger;
@@ -53,8 +58,11 @@ public sealed class WebRtcServer
     /// <summary>True once closed.</summary>
     public bool Closed => _closed;
 
-    /// <summary>Datagrams no transport claimed (unknown ufrag, unvalidated tuple).</summary>
+    /// <summary>Datagrams and TCP connections no transport claimed (unknown ufrag, unvalidated tuple, not STUN first on TCP).</summary>
     public long Unclaimed { get; private set; }
+
+    /// <summary>What its TCP listeners and their connections did (zeros without TCP listen infos).</summary>
+    public TcpStats TcpStats => TcpStats.From(_sockets.Where(s => s.Tcp is not null).Select(s => s.Tcp!.Counters));
 
     /// <summary>Raised when it closes.</summary>
     public event Action? ObserverClose;
@@ -69,36 +77,37 @@ public sealed class WebRtcServer
         {
             foreach (var info in options.ListenInfos)
             {
-                if (info.Protocol != TransportProtocolName.Udp) throw new UnsupportedException("ICE over TCP is not supported yet");
-                var (min, max) = info.Port != 0 ? (info.Port, info.Port)
-                    : info.PortRange is { } r ? (r.Min, r.Max)
-                    : (worker.Settings.RtcMinPort, worker.Settings.RtcMaxPort);
-                server._sockets.Add((UdpSocket.Bind(worker.Loop, info.ParsedIp, min, max, receiver), info));
+                var (min, max) = info.Ports(worker.Settings);
+                if (info.Protocol == TransportProtocolName.Tcp)
+                    server._sockets.Add((null, TcpListenerSocket.Bind(worker.Loop, info.ParsedIp, min, max, receiver, MaxTcpConnections, worker.Settings.TcpPendingTimeout), info));
+                else
+                    server._sockets.Add((UdpSocket.Bind(worker.Loop, info.ParsedIp, min, max, receiver), null, info));
             }
         }
         catch
         {
-            foreach (var (socket, _) in server._sockets) socket.Dispose();
+            server.DisposeSockets();
             throw;
         }
         return server;
     }
 
-    /// <summary>The candidates a transport on this server offers, in mediasoup's priorities.</summary>
-    internal List<IceCandidate> Candidates(bool enableUdp, bool preferUdp)
+    /// <summary>
+    /// The candidates a transport on this server offers, with mediasoup's priorities: local preference
+    /// 10000 for the first listen info, 100 less for each next one (skipped ones included), and 1000
+    /// more for the preferred protocol.
+    /// </summary>
+    internal List<IceCandidate> Candidates(bool enableUdp, bool enableTcp, bool preferUdp, bool preferTcp)
     {
         var candidates = new List<IceCandidate>();
-        var localPreference = 10000;
-        foreach (var (socket, info) in _sockets)
+        var localPreference = HostCandidates.FirstLocalPreference;
+        foreach (var (udp, tcp, info) in _sockets)
         {
-            if (!enableUdp) continue;
-            var preference = localPreference + (preferUdp ? 1000 : 0);
             var address = info.AnnouncedAddress ?? info.Ip;
-            candidates.Add(new IceCandidate
-            {
-                Foundation = "udpcandidate", Priority = (1L << 24) * 64 + 256L * preference + 255, Address = address, Ip = address,
-                Protocol = TransportProtocolName.Udp, Port = socket.LocalEndPoint.Port, Type = IceCandidateType.Host,
-            });
+            if (udp is not null && enableUdp)
+                candidates.Add(HostCandidates.Create(TransportProtocolName.Udp, address, udp.LocalEndPoint.Port, localPreference + (preferUdp ? HostCandidates.PreferenceBonus : 0)));
+            else if (tcp is not null && enableTcp)
+                candidates.Add(HostCandidates.Create(TransportProtocolName.Tcp, address, tcp.LocalEndPoint.Port, localPreference + (preferTcp ? HostCandidates.PreferenceBonus : 0)));
             localPreference -= 100;
         }
         return candidates;
@@ -114,9 +123,31 @@ public sealed class WebRtcServer
         foreach (var key in _byTuple.Where(kv => kv.Value == transport).Select(kv => kv.Key).ToList()) _byTuple.Remove(key);
     }
 
-    private sealed class Receiver(WebRtcServer server) : IUdpReceiver
+    private sealed class Receiver(WebRtcServer server) : IUdpReceiver, ITcpReceiver
     {
         public void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from) => server.OnDatagram(socket, data, from);
+
+        public void OnFrame(TcpConnection connection, Span<byte> packet) => server.OnTcpFrame(connection, packet);
+
+        // A connection closed before any transport claimed it: nothing of it is kept here.
+        public void OnClosed(TcpConnection connection) { }
+    }
+
+    /// <summary>
+    /// A frame from a connection no transport has claimed yet: it must be a STUN request whose USERNAME
+    /// names a transport of this server, which then runs the ICE check (and takes the connection when it
+    /// succeeds). Anything else closes it.
+    /// </summary>
+    private void OnTcpFrame(TcpConnection connection, Span<byte> packet)
+    {
+        if (PacketClassifier.Classify(packet) == PacketKind.Stun && StunMessage.TryParse(packet, out var message)
+            && message.TryGetUsername(out var username) && FindByUsername(username) is { } transport)
+        {
+            transport.HandleTcpFrame(connection, packet);
+            return;
+        }
+        Unclaimed++;
+        connection.Close(TcpCloseReason.Unauthenticated);
     }
 
     private void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from)
@@ -144,6 +175,15 @@ public sealed class WebRtcServer
         return _byUfrag.GetValueOrDefault(Encoding.UTF8.GetString(username[..colon]));
     }
 
+    private void DisposeSockets()
+    {
+        foreach (var (udp, tcp, _) in _sockets)
+        {
+            udp?.Dispose();
+            tcp?.Dispose();
+        }
+    }
+
     /// <summary>Closes the server; its transports close (mediasoup's listenserverclose).</summary>
     public Task CloseAsync()
     {
@@ -156,8 +196,7 @@ public sealed class WebRtcServer
         if (_closed) return;
         _closed = true;
         foreach (var transport in _byUfrag.Values.Distinct().ToList()) transport.OnListenServerClosed();
-        foreach (var (socket, _) in _sockets) socket.Dispose();
-        _sockets.Clear();
+        DisposeSockets();
         Worker.RemoveWebRtcServer(this);
         Events.Emit(ObserverClose, _logger);
     }

@@ -11,16 +11,18 @@ using Microsoft.Extensions.Logging;
 namespace Ferry.Transports;
 
 /// <summary>
-/// A WebRTC transport as mediasoup has it: ICE-lite (controlled) on its own UDP sockets, DTLS-SRTP,
-/// and the media of its producers and consumers. Datagrams are demultiplexed per RFC 7983 on the
-/// worker's loop; SRTP is protected and unprotected in place.
+/// A WebRTC transport as mediasoup has it: ICE-lite (controlled) on its own UDP sockets and TCP
+/// listeners (ICE-TCP passive candidates, RFC 6544) or on a WebRtcServer's, DTLS-SRTP, and the media
+/// of its producers and consumers. Packets (UDP datagrams or RFC 4571 frames) are demultiplexed per
+/// RFC 7983 on the worker's loop; SRTP is protected and unprotected in place; whatever goes out goes
+/// on the tuple ICE selected, UDP or TCP.
 /// </summary>
-public sealed class WebRtcTransport : Transport
+public sealed partial class WebRtcTransport : Transport
 {
     private const int StunResponseCapacity = 512;
 
     private readonly List<UdpSocket> _sockets = [];
-    private readonly Dictionary<TransportTuple, (UdpSocket Socket, SockAddr Address)> _tupleRoutes = new();
+    private readonly Dictionary<TransportTuple, Route> _tupleRoutes = new();
     private readonly IceLiteAgent _ice;
     private readonly LoopTimer _timer;
     private readonly byte[] _stunResponse = new byte[StunResponseCapacity];
@@ -31,8 +33,7 @@ public sealed class WebRtcTransport : Transport
     private DtlsFingerprintValue? _remoteFingerprint;
     private SrtpSession? _srtpSend;
     private SrtpSession? _srtpReceive;
-    private UdpSocket? _selectedSocket;
-    private SockAddr _selectedAddress;
+    private Route _selected;
     private bool _connectCalled;
     private volatile IceStateName _iceState = IceStateName.New;
     private volatile DtlsStateName _dtlsState = DtlsStateName.New;
@@ -53,6 +54,7 @@ public sealed class WebRtcTransport : Transport
         _dtlsParameters = new DtlsParameters { Role = DtlsRoleName.Auto, Fingerprints = fingerprints };
         _timer = CreateOwnedTimer(OnTimer);
         _receiver = new SocketReceiver(this);
+        _tcpReceiver = new TcpReceiver(this);
         IceCandidates = [];
     }
 
@@ -83,7 +85,7 @@ public sealed class WebRtcTransport : Transport
     /// <summary>ICE state.</summary>
     public IceStateName IceState => _iceState;
 
-    /// <summary>The tuple media flows on, once ICE selected one.</summary>
+    /// <summary>The tuple media flows on while ICE has one selected (null before, and after ICE lost every tuple).</summary>
     public TransportTupleInfo? IceSelectedTuple => _selectedTuple;
 
     /// <summary>Local DTLS parameters (role auto until connect, then the negotiated role).</summary>
@@ -113,48 +115,44 @@ public sealed class WebRtcTransport : Transport
 
     internal override bool IsConnected => _connected;
 
-    internal override IEnumerable<UdpSocket> Sockets => _sockets;
+    internal override IEnumerable<IMovableSocket> Sockets => _sockets.Concat<IMovableSocket>(_listeners);
 
     private void Listen(WebRtcTransportOptions options)
     {
         if (options.WebRtcServer is { } server)
         {
             if (server.Worker != Router.Worker || server.Closed) throw new InvalidStateException("the WebRtcServer must be open and on the router's worker");
-            IceCandidates = server.Candidates(options.EnableUdp, options.PreferUdp);
+            IceCandidates = server.Candidates(options.EnableUdp, options.EnableTcp ?? true, options.PreferUdp, options.PreferTcp);
             if (IceCandidates.Count == 0) throw new ArgumentException("no listen info gives a candidate (enableUdp/enableTcp)");
             _server = server;
             server.AddUfrag(_iceParameters.UsernameFragment, this);
             return;
         }
+        // Every listen info is a candidate, in the order given (mediasoup's worker): the enable/prefer
+        // flags have already shaped the list when it came from the deprecated listenIps.
         var candidates = new List<IceCandidate>();
-        var localPreference = 10000;
-        foreach (var info in options.ListenInfos!)
+        var localPreference = HostCandidates.FirstLocalPreference;
+        var settings = Router.Worker.Settings;
+        foreach (var info in options.ResolvedListenInfos())
         {
+            var (min, max) = info.Ports(settings);
+            int port;
             if (info.Protocol == TransportProtocolName.Tcp)
             {
-                if (!options.EnableTcp) continue;
-                throw new UnsupportedException("ICE over TCP is not supported yet");
+                var listener = TcpListenerSocket.Bind(Loop, info.ParsedIp, min, max, _tcpReceiver, MaxTcpConnections, settings.TcpPendingTimeout);
+                _listeners.Add(listener);
+                port = listener.LocalEndPoint.Port;
             }
-            if (!options.EnableUdp) continue;
-            var (min, max) = info.Port != 0 ? (info.Port, info.Port)
-                : info.PortRange is { } r ? (r.Min, r.Max)
-                : (Router.Worker.Settings.RtcMinPort, Router.Worker.Settings.RtcMaxPort);
-            var socket = UdpSocket.Bind(Loop, info.ParsedIp, min, max, _receiver);
-            _sockets.Add(socket);
-            var address = info.AnnouncedAddress ?? info.Ip;
-            candidates.Add(new IceCandidate
+            else
             {
-                Foundation = "udpcandidate",
-                Priority = (1L << 24) * 64 + 256L * localPreference + 255,
-                Address = address,
-                Ip = address,
-                Protocol = TransportProtocolName.Udp,
-                Port = socket.LocalEndPoint.Port,
-                Type = IceCandidateType.Host,
-            });
+                var socket = UdpSocket.Bind(Loop, info.ParsedIp, min, max, _receiver);
+                _sockets.Add(socket);
+                port = socket.LocalEndPoint.Port;
+            }
+            candidates.Add(HostCandidates.Create(info.Protocol, info.AnnouncedAddress ?? info.Ip, port, localPreference));
             localPreference -= 100;
         }
-        if (candidates.Count == 0) throw new ArgumentException("no listen info gives a candidate (enableUdp/enableTcp)");
+        if (candidates.Count == 0) throw new ArgumentException("no listen info gives a candidate");
         IceCandidates = candidates;
     }
 
@@ -214,10 +212,19 @@ public sealed class WebRtcTransport : Transport
         WithCommonStats(new TransportStats
         {
             Type = "webrtc-transport", TransportId = Id, Timestamp = (long)Loop.Now.TotalMilliseconds,
-            BytesReceived = _sockets.Sum(s => s.BytesReceived), BytesSent = _sockets.Sum(s => s.BytesSent),
+            BytesReceived = _sockets.Sum(s => s.BytesReceived) + _listeners.Sum(l => l.Counters.BytesReceived),
+            BytesSent = _sockets.Sum(s => s.BytesSent) + _listeners.Sum(l => l.Counters.BytesSent),
             IceRole = "controlled", IceState = _iceState, IceSelectedTuple = _selectedTuple, DtlsState = _dtlsState,
+            Tcp = _listeners.Count > 0 ? TcpStats : null,
         }),
     ]);
+
+    private protected override TransportDump AddKindDump(TransportDump dump) => dump with
+    {
+        IceRole = "controlled", IceParameters = _iceParameters, IceCandidates = IceCandidates, IceState = _iceState,
+        IceSelectedTuple = _selectedTuple, DtlsParameters = _dtlsParameters, DtlsState = _dtlsState,
+        Tcp = _listeners.Count > 0 ? TcpStats : null,
+    };
 
     private sealed class SocketReceiver(WebRtcTransport owner) : IUdpReceiver
     {
@@ -235,7 +242,11 @@ public sealed class WebRtcTransport : Transport
     }
 
     /// <summary>One datagram from the tuple <paramref name="tuple"/>, from its own socket or its WebRtcServer.</summary>
-    internal void HandleDatagram(UdpSocket socket, Span<byte> data, in SockAddr from, TransportTuple tuple)
+    internal void HandleDatagram(UdpSocket socket, Span<byte> data, in SockAddr from, TransportTuple tuple) =>
+        HandlePacket(new Route(socket, from), data, tuple);
+
+    /// <summary>One packet (a UDP datagram or the content of an ICE-TCP frame) that came by <paramref name="route"/>.</summary>
+    private void HandlePacket(in Route route, Span<byte> data, TransportTuple tuple)
     {
         if (Closed) return;
         var now = Loop.Now;
@@ -243,7 +254,7 @@ public sealed class WebRtcTransport : Transport
         switch (PacketClassifier.Classify(data))
         {
             case PacketKind.Stun:
-                OnStun(socket, data, tuple, from, now);
+                OnStun(route, data, tuple, now);
                 break;
             case PacketKind.Dtls:
                 if (!_ice.OnValidPacket(tuple)) { UnknownTupleDrops++; return; }
@@ -271,16 +282,28 @@ public sealed class WebRtcTransport : Transport
         }
     }
 
-    private void OnStun(UdpSocket socket, ReadOnlySpan<byte> data, TransportTuple tuple, in SockAddr from, TimeSpan now)
+    private IceStunResult OnStun(in Route route, ReadOnlySpan<byte> data, TransportTuple tuple, TimeSpan now)
     {
         var result = _ice.HandleStun(data, tuple, now, _stunResponse, out var length);
-        if (result == IceStunResult.Success && !_tupleRoutes.ContainsKey(tuple))
+        if (result == IceStunResult.Success)
         {
-            _tupleRoutes[tuple] = (socket, from);
-            _server?.OnTupleValidated(tuple, this);
+            if (!_tupleRoutes.TryGetValue(tuple, out var known))
+            {
+                _tupleRoutes[tuple] = route;
+                // UDP datagrams reach a WebRtcServer's transport by tuple; TCP frames come by their connection.
+                if (route.Tcp is null) _server?.OnTupleValidated(tuple, this);
+            }
+            else if (route.Tcp is not null && known.Tcp != route.Tcp)
+            {
+                // The same remote address and port on another connection (the tuple key has no local port):
+                // the connection that just passed a check is the one to use.
+                _tupleRoutes[tuple] = route;
+                if (_ice.SelectedTuple == tuple) _selected = route;
+            }
         }
-        if (length > 0) socket.SendTo(_stunResponse.AsSpan(0, length), from);
+        if (length > 0) route.Send(_stunResponse.AsSpan(0, length));
         Pump();
+        return result;
     }
 
     /// <summary>Processes what the ICE agent and DTLS endpoint produced: events, datagrams, deadlines.</summary>
@@ -303,27 +326,20 @@ public sealed class WebRtcTransport : Transport
             {
                 case IceEventKind.StateChanged:
                     _iceState = (IceStateName)(byte)e.State;
+                    if (_ice.SelectedTuple is null && _selectedTuple is not null)
+                    {
+                        // Consent lapsed, or the selected TCP connection closed with no other valid tuple: nothing to send to.
+                        _selected = default;
+                        _selectedTuple = null;
+                    }
                     Events.Emit(IceStateChange, _iceState, Logger);
                     if (e.State is Protocols.Ice.IceState.Connected or Protocols.Ice.IceState.Completed) MaybeStartDtls();
                     UpdateConnected();
                     break;
                 case IceEventKind.SelectedTupleChanged:
-                    if (_tupleRoutes.TryGetValue(e.Tuple, out var route))
-                    {
-                        _selectedSocket = route.Socket;
-                        _selectedAddress = route.Address;
-                    }
-                    var local = _selectedSocket?.LocalEndPoint;
-                    var candidate = IceCandidates.FirstOrDefault(c => c.Port == local?.Port);
-                    _selectedTuple = new TransportTupleInfo
-                    {
-                        LocalAddress = candidate?.Address ?? local?.Address.ToString() ?? "",
-                        LocalIp = candidate?.Address ?? local?.Address.ToString(),
-                        LocalPort = local?.Port ?? 0,
-                        RemoteIp = e.Tuple.Address.ToString(),
-                        RemotePort = e.Tuple.Port,
-                        Protocol = TransportProtocolName.Udp,
-                    };
+                    if (!_tupleRoutes.TryGetValue(e.Tuple, out var route)) break;
+                    _selected = route;
+                    _selectedTuple = TupleInfo(route, e.Tuple);
                     Events.Emit(IceSelectedTupleChange, _selectedTuple, Logger);
                     break;
             }
@@ -411,23 +427,37 @@ public sealed class WebRtcTransport : Transport
         Pump();
     }
 
+    /// <summary>The tuple as mediasoup reports it: the local side is the candidate's (announced) address and port.</summary>
+    private TransportTupleInfo TupleInfo(in Route route, TransportTuple remote)
+    {
+        var protocol = route.Tcp is null ? TransportProtocolName.Udp : TransportProtocolName.Tcp;
+        var local = route.LocalEndPoint;
+        var candidate = IceCandidates.FirstOrDefault(c => c.Protocol == protocol && c.Port == local.Port);
+        var address = candidate?.Address ?? local.Address.ToString();
+        return new TransportTupleInfo
+        {
+            LocalAddress = address, LocalIp = address, LocalPort = local.Port,
+            RemoteIp = remote.Address.ToString(), RemotePort = remote.Port, Protocol = protocol,
+        };
+    }
+
     private void SendRaw(ReadOnlySpan<byte> datagram)
     {
-        if (_selectedSocket is { } socket) socket.SendTo(datagram, _selectedAddress);
+        if (_selected.IsSet) _selected.Send(datagram);
     }
 
     private protected override void SendRtp(Span<byte> buffer, int length)
     {
-        if (_srtpSend is null || _selectedSocket is null) return;
+        if (_srtpSend is null || !_selected.IsSet) return;
         if (_srtpSend.ProtectRtp(buffer, length, out var protectedLength) != SrtpResult.Ok) return;
-        _selectedSocket.SendTo(buffer[..protectedLength], _selectedAddress);
+        _selected.Send(buffer[..protectedLength]);
     }
 
     private protected override void SendRtcp(Span<byte> buffer, int length)
     {
-        if (_srtpSend is null || _selectedSocket is null) return;
+        if (_srtpSend is null || !_selected.IsSet) return;
         if (_srtpSend.ProtectRtcp(buffer, length, out var protectedLength) != SrtpResult.Ok) return;
-        _selectedSocket.SendTo(buffer[..protectedLength], _selectedAddress);
+        _selected.Send(buffer[..protectedLength]);
     }
 
     private protected override void ReleaseResources()
@@ -446,9 +476,10 @@ public sealed class WebRtcTransport : Transport
         _iceState = IceStateName.Closed;
         _dtlsState = DtlsStateName.Closed;
         _selectedTuple = null;
+        ReleaseTcp();
         foreach (var socket in _sockets) socket.Dispose();
         _sockets.Clear();
-        _selectedSocket = null;
+        _selected = default;
         _srtpSend?.Dispose();
         _srtpReceive?.Dispose();
         _srtpSend = null;

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Ferry.Protocols;
 using Ferry.Protocols.Dtls;
+using Ferry.Protocols.Net;
 using Ferry.Protocols.Ortc;
 using Ferry.Protocols.Rtcp;
 using Ferry.Protocols.Rtp;
@@ -15,9 +16,10 @@ namespace Ferry.Testing.Clients;
 
 /// <summary>
 /// The far end of a WebRtcTransport for tests, built only on Ferry.Protocols: a full-ICE controlling
-/// agent that nominates the server's first UDP candidate, a DTLS client (or server), and SRTP. Runs a
-/// real UDP socket on 127.0.0.1 with its own receive thread; every protocol object is touched under
-/// one lock.
+/// agent that nominates the server's first candidate of its protocol, a DTLS client (or server), and
+/// SRTP. Runs a real socket on 127.0.0.1 with its own receive thread: UDP, or in TCP mode an ICE-TCP
+/// active connection to the server's passive candidate, every packet framed as RFC 4571 says. Every
+/// protocol object is touched under one lock.
 /// </summary>
 public sealed class WebRtcTestClient : IDisposable
 {
@@ -47,17 +49,29 @@ public sealed class WebRtcTestClient : IDisposable
     private TimeSpan _nextFeedback;
     private uint _lastMediaSsrc;
     private readonly HashSet<uint> _ssrcsSeen = [];
+    private readonly byte[] _frameBuffer = new byte[Rfc4571Framing.HeaderLength + 2048];
+    private readonly ManualResetEventSlim _tcpConnected = new();
+    private volatile bool _tcpClosedByPeer;
 
-    /// <summary>Creates a client bound to an ephemeral port on 127.0.0.1.</summary>
-    public WebRtcTestClient(IReadOnlyList<SrtpProfile>? profiles = null)
+    /// <summary>Creates a client bound to an ephemeral port on 127.0.0.1, speaking ICE over <paramref name="protocol"/>.</summary>
+    public WebRtcTestClient(IReadOnlyList<SrtpProfile>? profiles = null, TransportProtocolName protocol = TransportProtocolName.Udp)
     {
         _context = new DtlsContext(Certificate, profiles);
+        Protocol = protocol;
         // A large receive buffer: on a loaded machine this thread can lag, and the test must see what the server sent.
-        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 10, ReceiveBufferSize = 4 << 20 };
+        _socket = protocol == TransportProtocolName.Tcp
+            ? new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 10, ReceiveBufferSize = 4 << 20, NoDelay = true }
+            : new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 10, ReceiveBufferSize = 4 << 20 };
         _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _thread = new Thread(Run) { IsBackground = true, Name = "webrtc-test-client" };
         _thread.Start();
     }
+
+    /// <summary>UDP, or TCP (ICE-TCP active, RFC 4571 framing).</summary>
+    public TransportProtocolName Protocol { get; }
+
+    /// <summary>TCP mode: the server closed (FIN) or reset the connection.</summary>
+    public bool TcpClosedByPeer => _tcpClosedByPeer;
 
     /// <summary>The DTLS parameters to give the server's connect(): role client, sha-256 fingerprint.</summary>
     public DtlsParameters DtlsParameters => new()
@@ -133,13 +147,15 @@ public sealed class WebRtcTestClient : IDisposable
 
     private TimeSpan Now => TimeSpan.FromMilliseconds(Environment.TickCount64 - _origin);
 
-    /// <summary>Runs ICE against the server's first UDP candidate and the DTLS handshake as client; waits until SRTP is ready.</summary>
+    /// <summary>
+    /// Runs ICE against the server's first candidate of the client's protocol (in TCP mode: connects to
+    /// it first) and the DTLS handshake as client; waits until SRTP is ready.
+    /// </summary>
     public async Task ConnectAsync(IceParameters iceParameters, IReadOnlyList<IceCandidate> candidates, DtlsParameters serverDtls, TimeSpan timeout)
     {
-        var candidate = candidates.First(c => c.Protocol == TransportProtocolName.Udp);
+        OpenPath(candidates);
         lock (_gate)
         {
-            _remote = new IPEndPoint(IPAddress.Parse(candidate.Address), candidate.Port);
             _remoteIce = iceParameters;
             var fp = serverDtls.Fingerprints[^1];
             _dtls = new DtlsEndpoint(_context, DtlsRole.Client, new DtlsFingerprintValue(fp.Algorithm, fp.Value));
@@ -163,6 +179,55 @@ public sealed class WebRtcTestClient : IDisposable
         throw new TimeoutException("WebRTC test client did not connect");
     }
 
+    /// <summary>
+    /// Points the client at the server's first candidate of its protocol without running ICE: in TCP
+    /// mode the connection is open afterwards, for tests that send the server bytes of their own.
+    /// </summary>
+    public void OpenPath(IReadOnlyList<IceCandidate> candidates)
+    {
+        var candidate = candidates.First(c => c.Protocol == Protocol);
+        if (Protocol == TransportProtocolName.Tcp && candidate.TcpType != IceTcpCandidateType.Passive)
+            throw new InvalidOperationException("a TCP candidate to connect to must be passive");
+        var remote = new IPEndPoint(IPAddress.Parse(candidate.Address), candidate.Port);
+        lock (_gate)
+        {
+            if (_remote is not null) return;
+            if (Protocol == TransportProtocolName.Tcp) _socket.Connect(remote);
+            _remote = remote;
+        }
+        if (Protocol == TransportProtocolName.Tcp) _tcpConnected.Set();
+    }
+
+    /// <summary>
+    /// ICE only, no DTLS: opens the path to the server's first candidate of the client's protocol and
+    /// sends Binding requests (nominating) until one is answered with success; false on timeout or
+    /// when the server refused (see <see cref="StunErrorResponses"/>). For tests of tuples and credentials.
+    /// </summary>
+    public async Task<bool> IceOnlyAsync(IceParameters iceParameters, IReadOnlyList<IceCandidate> candidates, TimeSpan timeout)
+    {
+        OpenPath(candidates);
+        lock (_gate)
+        {
+            _remoteIce = iceParameters;
+            _iceAnswered = false;
+            SendBinding();
+        }
+        return await WaitUntilAsync(() => _iceAnswered || StunErrorResponses > 0, timeout) && _iceAnswered;
+    }
+
+    /// <summary>STUN error responses received (401 for wrong credentials, say).</summary>
+    public int StunErrorResponses { get; private set; }
+
+    /// <summary>TCP mode: closes the connection (FIN) as a browser leaving would; the client sends nothing afterwards.</summary>
+    public void CloseTcp()
+    {
+        lock (_gate)
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+            _remote = null;
+        }
+    }
+
     /// <summary>Sets new ICE credentials after the server's restartIce().</summary>
     public void RestartIce(IceParameters iceParameters)
     {
@@ -182,7 +247,7 @@ public sealed class WebRtcTestClient : IDisposable
             if (_send is null || _remote is null) throw new InvalidOperationException("not connected");
             rtp.CopyTo(_sendBuffer);
             if (_send.ProtectRtp(_sendBuffer, rtp.Length, out var n) != SrtpResult.Ok) throw new InvalidOperationException("protect failed");
-            _socket.SendTo(_sendBuffer.AsSpan(0, n), SocketFlags.None, _remote);
+            SendPacket(_sendBuffer.AsSpan(0, n));
         }
     }
 
@@ -194,14 +259,61 @@ public sealed class WebRtcTestClient : IDisposable
             if (_send is null || _remote is null) throw new InvalidOperationException("not connected");
             rtcp.CopyTo(_sendBuffer);
             if (_send.ProtectRtcp(_sendBuffer, rtcp.Length, out var n) != SrtpResult.Ok) throw new InvalidOperationException("protect failed");
-            _socket.SendTo(_sendBuffer.AsSpan(0, n), SocketFlags.None, _remote);
+            SendPacket(_sendBuffer.AsSpan(0, n));
         }
     }
 
-    /// <summary>Sends raw bytes to the server (for bad-input tests).</summary>
-    public void SendRaw(ReadOnlySpan<byte> datagram)
+    /// <summary>
+    /// Sends raw bytes to the server (for bad-input tests): one datagram over UDP; over TCP the bytes go
+    /// on the stream as they are, without framing (a test writes its own, good or bad).
+    /// </summary>
+    public void SendRaw(ReadOnlySpan<byte> bytes)
     {
-        lock (_gate) _socket.SendTo(datagram, SocketFlags.None, _remote!);
+        lock (_gate)
+        {
+            if (Protocol == TransportProtocolName.Udp)
+            {
+                _socket.SendTo(bytes, SocketFlags.None, _remote!);
+                return;
+            }
+            try
+            {
+                _socket.Send(bytes);
+            }
+            catch (SocketException)
+            {
+                // The server closed the connection on an earlier write: what the test sends now is lost, as it would be.
+                _tcpClosedByPeer = true;
+            }
+        }
+    }
+
+    /// <summary>Sends one packet as it is (no SRTP): a datagram, or an RFC 4571 frame over TCP.</summary>
+    public void SendUnprotected(ReadOnlySpan<byte> packet)
+    {
+        lock (_gate) SendPacket(packet);
+    }
+
+    /// <summary>One packet to the server: a datagram, or one frame (header and packet in one write, so frames never interleave).</summary>
+    private void SendPacket(ReadOnlySpan<byte> packet)
+    {
+        if (_remote is null) return;
+        if (Protocol == TransportProtocolName.Udp)
+        {
+            _socket.SendTo(packet, SocketFlags.None, _remote);
+            return;
+        }
+        if (_tcpClosedByPeer) return;
+        Rfc4571Framing.WriteHeader(_frameBuffer, packet.Length);
+        packet.CopyTo(_frameBuffer.AsSpan(Rfc4571Framing.HeaderLength));
+        try
+        {
+            _socket.Send(_frameBuffer.AsSpan(0, Rfc4571Framing.HeaderLength + packet.Length));
+        }
+        catch (SocketException)
+        {
+            _tcpClosedByPeer = true;
+        }
     }
 
     /// <summary>Waits until <paramref name="condition"/> holds.</summary>
@@ -228,14 +340,14 @@ public sealed class WebRtcTestClient : IDisposable
         w.Add(StunAttributeType.UseCandidate, ReadOnlySpan<byte>.Empty);
         w.AddMessageIntegrity(Encoding.UTF8.GetBytes(_remoteIce.Password));
         var length = w.AddFingerprint();
-        _socket.SendTo(buffer[..length], SocketFlags.None, _remote);
+        SendPacket(buffer[..length]);
         _nextBinding = Now + TimeSpan.FromSeconds(2);
     }
 
     private void Flush()
     {
         if (_dtls is null || _remote is null) return;
-        while (_dtls.TryPollDatagram(out var d)) _socket.SendTo(d, SocketFlags.None, _remote);
+        while (_dtls.TryPollDatagram(out var d)) SendPacket(d);
         while (_dtls.TryPollEvent(out var e))
         {
             if (e.Kind == DtlsEventKind.Connected)
@@ -249,6 +361,11 @@ public sealed class WebRtcTestClient : IDisposable
 
     private void Run()
     {
+        if (Protocol == TransportProtocolName.Tcp)
+        {
+            RunTcp();
+            return;
+        }
         var buffer = new byte[4096];
         EndPoint from = new IPEndPoint(IPAddress.Any, 0);
         while (!_stop)
@@ -269,16 +386,71 @@ public sealed class WebRtcTestClient : IDisposable
             lock (_gate)
             {
                 if (n > 0) Handle(buffer.AsSpan(0, n));
-                var now = Now;
-                if (_dtls is { } d && d.NextTimeout <= now)
-                {
-                    d.HandleTimeout(now);
-                    Flush();
-                }
-                if (now >= _nextBinding) SendBinding();
-                if (now >= _nextFeedback) SendFeedback(now);
+                OnTick();
             }
         }
+    }
+
+    /// <summary>TCP mode: reads the stream, hands over every whole frame, keeps a partial one for the next read.</summary>
+    private void RunTcp()
+    {
+        while (!_stop && !_tcpConnected.Wait(10)) { }
+        var buffer = new byte[Rfc4571Framing.HeaderLength + Rfc4571Framing.MaxPacketLength + 65536];
+        var filled = 0;
+        while (!_stop)
+        {
+            var n = 0;
+            if (!_tcpClosedByPeer)
+            {
+                try
+                {
+                    n = _socket.Receive(buffer, filled, buffer.Length - filled, SocketFlags.None);
+                    // On a stream, 0 is the peer's FIN.
+                    if (n == 0) _tcpClosedByPeer = true;
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut || e.SocketErrorCode == SocketError.WouldBlock)
+                {
+                }
+                catch (SocketException)
+                {
+                    _tcpClosedByPeer = true;
+                }
+                catch (ObjectDisposedException)
+                {
+                    return;
+                }
+            }
+            else
+            {
+                Thread.Sleep(10);
+            }
+            lock (_gate)
+            {
+                filled += n;
+                var offset = 0;
+                while (Rfc4571Framing.TryReadFrame(buffer.AsSpan(offset, filled - offset), Rfc4571Framing.MaxPacketLength, out var length) == FrameReadResult.Frame)
+                {
+                    Handle(buffer.AsSpan(offset + Rfc4571Framing.HeaderLength, length));
+                    offset += Rfc4571Framing.HeaderLength + length;
+                }
+                buffer.AsSpan(offset, filled - offset).CopyTo(buffer);
+                filled -= offset;
+                if (!_tcpClosedByPeer) OnTick();
+            }
+        }
+    }
+
+    /// <summary>Timers: DTLS retransmissions and the periodic Binding request (consent).</summary>
+    private void OnTick()
+    {
+        var now = Now;
+        if (_dtls is { } d && d.NextTimeout <= now)
+        {
+            d.HandleTimeout(now);
+            Flush();
+        }
+        if (now >= _nextBinding) SendBinding();
+        if (now >= _nextFeedback) SendFeedback(now);
     }
 
     private void Handle(Span<byte> data)
@@ -286,7 +458,11 @@ public sealed class WebRtcTestClient : IDisposable
         switch (PacketClassifier.Classify(data))
         {
             case PacketKind.Stun:
-                if (StunMessage.TryParse(data, out var message) && message.Class == StunClass.SuccessResponse) _iceAnswered = true;
+                if (StunMessage.TryParse(data, out var message))
+                {
+                    if (message.Class == StunClass.SuccessResponse) _iceAnswered = true;
+                    else if (message.Class == StunClass.ErrorResponse) StunErrorResponses++;
+                }
                 break;
             case PacketKind.Dtls:
                 _dtls?.HandleDatagram(Now, data);
@@ -406,6 +582,7 @@ public sealed class WebRtcTestClient : IDisposable
         _stop = true;
         _thread.Join();
         _socket.Dispose();
+        _tcpConnected.Dispose();
         lock (_gate)
         {
             _dtls?.Dispose();

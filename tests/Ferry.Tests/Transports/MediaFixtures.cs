@@ -23,6 +23,12 @@ internal static class MediaFixtures
 
     public static WebRtcTransportOptions Loopback => new() { ListenInfos = [new TransportListenInfo { Ip = "127.0.0.1" }] };
 
+    /// <summary>A UDP and a TCP (ICE-TCP passive) candidate on 127.0.0.1, UDP preferred.</summary>
+    public static WebRtcTransportOptions LoopbackUdpAndTcp => new()
+    {
+        ListenInfos = [new TransportListenInfo { Ip = "127.0.0.1" }, new TransportListenInfo { Ip = "127.0.0.1", Protocol = TransportProtocolName.Tcp }],
+    };
+
     /// <summary>A VP8 producer as Chrome's mediasoup-client sends it: PT 96, RTX 97, mid, one SSRC with RTX.</summary>
     public static ProducerOptions Vp8Producer(uint ssrc = 11111111, uint rtxSsrc = 22222222, string mid = "0") => new()
     {
@@ -160,6 +166,19 @@ internal static class MediaFixtures
         return false;
     }
 
+    /// <summary>An Opus packet numbered in its payload.</summary>
+    public static byte[] OpusPacket(uint ssrc, ushort seq, uint timestamp, int number, string? mid = null, int midId = 4)
+    {
+        var buffer = new byte[1500];
+        var w = new RtpPacketWriter(buffer, 111, seq, timestamp, ssrc, marker: false);
+        if (mid is not null) w.AddExtension(midId, System.Text.Encoding.ASCII.GetBytes(mid));
+        var payload = new byte[80];
+        payload[0] = 0x78; // an Opus TOC byte (SILK-only 20 ms, mono), payload not decoded by the server
+        BitConverter.TryWriteBytes(payload.AsSpan(4), number);
+        var length = w.SetPayload(payload);
+        return buffer[..length];
+    }
+
     /// <summary>The number written by <see cref="Vp8Packet"/>.</summary>
     public static int NumberOf(byte[] rtp)
     {
@@ -186,10 +205,14 @@ internal static class MediaFixtures
     }
 
     /// <summary>A connected WebRtcTransport and its client.</summary>
-    public static async Task<(WebRtcTransport Transport, WebRtcTestClient Client)> ConnectedAsync(Router router)
+    public static Task<(WebRtcTransport Transport, WebRtcTestClient Client)> ConnectedAsync(Router router) =>
+        ConnectedAsync(router, Loopback, TransportProtocolName.Udp);
+
+    /// <summary>A WebRtcTransport created with <paramref name="options"/> and a client connected to it over <paramref name="protocol"/>.</summary>
+    public static async Task<(WebRtcTransport Transport, WebRtcTestClient Client)> ConnectedAsync(Router router, WebRtcTransportOptions options, TransportProtocolName protocol)
     {
-        var transport = await router.CreateWebRtcTransportAsync(Loopback);
-        var client = new WebRtcTestClient();
+        var transport = await router.CreateWebRtcTransportAsync(options);
+        var client = new WebRtcTestClient(protocol: protocol);
         await transport.ConnectAsync(client.DtlsParameters);
         await client.ConnectAsync(transport.IceParameters, transport.IceCandidates, transport.DtlsParameters, WaitTimeout);
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => transport.DtlsState == DtlsStateName.Connected, WaitTimeout));

@@ -119,6 +119,45 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_consumer_still_waiting_for_a_key_frame_asks_again_once_a_second_while_delta_frames_arrive()
+    {
+        // A sender may swallow a key frame request (Chrome honours one per 300 ms): a consumer that keeps
+        // seeing delta frames must not wait forever on the one request the producer sent.
+        using var call = await CallAsync(_router);
+        var (sendTransport, sender, recvTransport, receiver) = call;
+        var producer = await sendTransport.ProduceAsync(Vp8Producer());
+        await recvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities });
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => sender.ReceivedRtcp.Any(r => ContainsPli(r, 11111111)), WaitTimeout));
+        // Delta frames until two more requests came (or a timeout): they must come, a second apart.
+        var started = DateTime.UtcNow;
+        ushort seq = 500;
+        int Plis() => sender.ReceivedRtcp.Count(r => ContainsPli(r, 11111111));
+        while (Plis() < 3 && DateTime.UtcNow - started < WaitTimeout)
+        {
+            sender.SendRtp(Vp8Packet(11111111, seq, (uint)(seq * 3000), keyFrame: false, number: seq, mid: "0"));
+            seq++;
+            await Task.Delay(20);
+        }
+        var elapsed = DateTime.UtcNow - started;
+        Assert.True(Plis() >= 3, $"{Plis()} PLIs in {elapsed} of delta frames");
+        Assert.True(elapsed > TimeSpan.FromSeconds(1.5), $"3 PLIs within {elapsed}: not paced");
+        Assert.Empty(receiver.ReceivedRtp);
+
+        // The key frame starts the stream; once flowing, delta frames ask for nothing.
+        sender.SendRtp(Vp8Packet(11111111, seq, (uint)(seq * 3000), keyFrame: true, number: seq, mid: "0"));
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count == 1, WaitTimeout));
+        await Task.Delay(200);
+        var plis = sender.ReceivedRtcp.Count(r => ContainsPli(r, 11111111));
+        for (var i = 1; i <= 60; i++)
+        {
+            sender.SendRtp(Vp8Packet(11111111, (ushort)(seq + i), (uint)((seq + i) * 3000), keyFrame: false, number: seq + i, mid: "0"));
+            await Task.Delay(20);
+        }
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count == 61, WaitTimeout));
+        Assert.Equal(plis, sender.ReceivedRtcp.Count(r => ContainsPli(r, 11111111)));
+    }
+
+    [Fact]
     public async Task Pause_and_resume_keep_sequence_numbers_continuous()
     {
         using var call = await CallAsync(_router);
@@ -453,15 +492,5 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
         }
         lock (layers) Assert.Equal([new ConsumerLayers(1, 0)], layers);
         Assert.Equal(new ConsumerLayers(1, 0), consumer.CurrentLayers);
-    }
-
-    private static bool ContainsPli(byte[] rtcp, uint mediaSsrc)
-    {
-        var e = new RtcpCompoundEnumerator(rtcp);
-        while (e.MoveNext())
-        {
-            if (e.Current.Type == RtcpPacketType.PayloadFeedback && e.Current.Count == 1 && PictureLossIndication.TryParse(e.Current, out _, out var ssrc) && ssrc == mediaSsrc) return true;
-        }
-        return false;
     }
 }
