@@ -32,6 +32,9 @@ public sealed partial class Consumer
     /// <summary>The allocation's working position in the table (-1: nothing yet).</summary>
     internal int AllocationIndex { get; set; }
 
+    /// <summary>The table's last entry is the preferred layers (no stream on the way measured nothing).</summary>
+    internal bool AllocationReachesPreferred { get; private set; }
+
     /// <summary>Where the layers forwarded now sit in the table (-1: none of them).</summary>
     internal int AllocationCurrentIndex { get; private set; }
 
@@ -71,6 +74,7 @@ public sealed partial class Consumer
         AllocationIndex = -1;
         AllocationCurrentIndex = -1;
         AllocationCount = 0;
+        AllocationReachesPreferred = false;
         if (Type != ConsumerType.Simulcast || _producer is not { } p || _preferredLayers is not { } preferred) return 0;
         var count = 0;
         for (var s = 0; s <= preferred.SpatialLayer && s < p.Streams.Length; s++)
@@ -90,6 +94,12 @@ public sealed partial class Consumer
             }
         }
         AllocationCount = count;
+        if (count > 0)
+        {
+            var last = count - 1;
+            var topTemporal = Math.Min(preferred.TemporalLayer ?? int.MaxValue, Math.Min(_temporalLayersByEncoding[preferred.SpatialLayer], LayerBitrateMeter.Layers) - 1);
+            AllocationReachesPreferred = _layerSpatial[last] == preferred.SpatialLayer && _layerTemporal[last] == topTemporal;
+        }
         return count;
     }
 

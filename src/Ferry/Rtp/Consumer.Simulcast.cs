@@ -90,10 +90,18 @@ public sealed partial class Consumer
             if (cap.SpatialLayer < spatial) (spatial, temporal) = (cap.SpatialLayer, cap.TemporalLayer ?? int.MaxValue);
             else if (cap.SpatialLayer == spatial) temporal = Math.Min(temporal, cap.TemporalLayer ?? int.MaxValue);
         }
-        while (spatial > 0 && !p.Streams[spatial].FlowedWithin(TimeSpan.FromSeconds(1), now))
+        // Fall back to the best lower stream that flowed in the last second; when none did (a replica that has
+        // not had its first packet yet, a producer between streams), there is nothing to judge by: keep the target.
+        var flowing = spatial;
+        while (flowing >= 0 && !p.Streams[flowing].FlowedWithin(TimeSpan.FromSeconds(1), now)) flowing--;
+        if (flowing >= 0 && flowing < spatial)
         {
-            spatial--;
+            spatial = flowing;
             temporal = int.MaxValue;
+        }
+        else if (flowing < 0 && spatial != _targetEncoding)
+        {
+            spatial = Math.Min(spatial, _targetEncoding);
         }
         temporal = Math.Min(temporal, _temporalLayersByEncoding[spatial] - 1);
         _targetTemporal = temporal;

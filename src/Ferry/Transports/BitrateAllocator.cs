@@ -40,8 +40,8 @@ internal sealed class BitrateAllocator
             if (!c.TakesPartInAllocation) continue;
             if (c.Type == ConsumerType.Simulcast)
             {
+                // Nothing measured (its producer stalled, or a replica just began): its cap stays as it was.
                 if (c.PrepareAllocation(now) > 0) InsertByPriority(c);
-                else c.SetBweCap(null, now);
                 continue;
             }
             var cost = c.FixedBitrate(now);
@@ -87,7 +87,9 @@ internal sealed class BitrateAllocator
         }
         foreach (var c in _layered)
         {
-            var top = c.AllocationIndex == c.AllocationCount - 1;
+            // No cap only when the consumer reached its preferred layers; a table cut short by a stream that
+            // measured nothing caps at what it reached.
+            var top = c.AllocationIndex == c.AllocationCount - 1 && c.AllocationReachesPreferred;
             c.SetBweCap(top ? null : c.AllocationLayers(c.AllocationIndex), now);
         }
         return new BitrateAllocation(desired, available - remaining, wanted);

