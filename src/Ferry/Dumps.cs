@@ -82,6 +82,16 @@ public sealed record TransportDump
     public required IReadOnlyDictionary<uint, string> MapRtxSsrcConsumerId { get; init; }
     /// <summary>The RTP listener: producers by SSRC and by MID.</summary>
     public required RtpListenerDump RtpListener { get; init; }
+    /// <summary>Its data producers.</summary>
+    public IReadOnlyList<string> DataProducerIds { get; init; } = [];
+    /// <summary>Its data consumers.</summary>
+    public IReadOnlyList<string> DataConsumerIds { get; init; } = [];
+    /// <summary>SCTP parameters, when SCTP is enabled.</summary>
+    public SctpParameters? SctpParameters { get; init; }
+    /// <summary>SCTP state, when SCTP is enabled.</summary>
+    public SctpStateName? SctpState { get; init; }
+    /// <summary>mediasoup's sctpListener.streamIdTable: data producer id by incoming stream id.</summary>
+    public IReadOnlyDictionary<int, string>? SctpListener { get; init; }
 }
 
 /// <summary>Where incoming RTP goes.</summary>

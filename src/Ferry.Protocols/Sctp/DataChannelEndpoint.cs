@@ -121,8 +121,8 @@ public sealed class DataChannelEndpoint : IDisposable
     /// <summary>The association underneath.</summary>
     public SctpAssociation Association { get; }
 
-    /// <summary>Our DTLS role is client (we choose even stream ids).</summary>
-    public bool DtlsClient { get; }
+    /// <summary>Our DTLS role is client (we choose even stream ids); settable until the first channel, since DTLS may finish after the endpoint exists.</summary>
+    public bool DtlsClient { get; set; }
 
     /// <summary>The channels open or closing.</summary>
     public IReadOnlyDictionary<ushort, DataChannelInfo> Channels => _channels;

@@ -189,6 +189,9 @@ public abstract partial class Transport
         MapSsrcConsumerId = _consumers.Values.ToDictionary(c => c.Ssrc, c => c.Id),
         MapRtxSsrcConsumerId = _consumers.Values.Where(c => c.RtxSsrc is not null).ToDictionary(c => c.RtxSsrc!.Value, c => c.Id),
         RtpListener = new RtpListenerDump(_ssrcTable.ToDictionary(kv => kv.Key, kv => kv.Value.Producer.Id), _midTable.ToDictionary(kv => kv.Key, kv => kv.Value.Id)),
+        DataProducerIds = _dataProducers.Keys.ToList(), DataConsumerIds = _dataConsumers.Keys.ToList(),
+        SctpParameters = Sctp?.Parameters, SctpState = Sctp?.State,
+        SctpListener = Sctp is null ? null : _dataProducersByStream.ToDictionary(kv => (int)kv.Key, kv => kv.Value.Id),
     });
 
     /// <summary>Its producers.</summary>
@@ -514,6 +517,7 @@ public abstract partial class Transport
         ReleaseOwnedTimer(_transportCcTimer);
         foreach (var producer in _producers.Values.ToArray()) CloseProducerOnLoop(producer, byTransport: true);
         foreach (var consumer in _consumers.Values.ToArray()) CloseConsumerOnLoop(consumer, ConsumerCloseReason.TransportClosed);
+        CloseDataOnLoop();
         ReleaseResources();
         if (reason != TransportCloseReason.RouterClosed) Router.RemoveTransport(this);
         if (reason == TransportCloseReason.RouterClosed) Events.Emit(RouterClose, Logger);

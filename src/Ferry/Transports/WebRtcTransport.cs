@@ -40,6 +40,7 @@ public sealed class WebRtcTransport : Transport
     private volatile IceParameters _iceParameters;
     private volatile DtlsParameters _dtlsParameters;
     private bool _connected;
+    private readonly SctpLink? _sctp;
 
     private WebRtcTransport(Router router, WebRtcTransportOptions options) : base(router, options.AppData)
     {
@@ -54,6 +55,11 @@ public sealed class WebRtcTransport : Transport
         _timer = CreateOwnedTimer(OnTimer);
         _receiver = new SocketReceiver(this);
         IceCandidates = [];
+        if (options.EnableSctp)
+        {
+            var parameters = new SctpParameters { Port = 5000, Os = options.NumSctpStreams.Os, Mis = options.NumSctpStreams.Mis, MaxMessageSize = options.MaxSctpMessageSize };
+            _sctp = new SctpLink(this, parameters, options.SctpSendBufferSize, SendSctpPacket, state => Events.Emit(SctpStateChange, state, Logger));
+        }
     }
 
     internal static WebRtcTransport Create(Router router, WebRtcTransportOptions options)
@@ -95,8 +101,19 @@ public sealed class WebRtcTransport : Transport
     /// <summary>The peer's certificate (PEM), once DTLS connected.</summary>
     public string? DtlsRemoteCert { get; private set; }
 
-    /// <summary>SCTP is not yet supported: always null.</summary>
-    public SctpParameters? SctpParameters => null;
+    /// <summary>port 5000, OS, MIS and maxMessageSize when SCTP is enabled; null otherwise.</summary>
+    public SctpParameters? SctpParameters => _sctp?.Parameters;
+
+    /// <summary>SCTP state when SCTP is enabled (new, connecting, connected, failed, closed); null otherwise.</summary>
+    public SctpStateName? SctpState => _sctp?.State;
+
+    /// <summary>Raised on each SCTP state change.</summary>
+    public event Action<SctpStateName>? SctpStateChange;
+
+    internal override SctpLink? Sctp => _sctp;
+
+    /// <summary>What the SCTP association counted (bad packets, retransmissions...), when SCTP is enabled.</summary>
+    public Protocols.Sctp.SctpCounters? SctpCounters => _sctp?.Counters;
 
     /// <summary>Raised on each ICE state change.</summary>
     public event Action<IceStateName>? IceStateChange;
@@ -216,6 +233,7 @@ public sealed class WebRtcTransport : Transport
             Type = "webrtc-transport", TransportId = Id, Timestamp = (long)Loop.Now.TotalMilliseconds,
             BytesReceived = _sockets.Sum(s => s.BytesReceived), BytesSent = _sockets.Sum(s => s.BytesSent),
             IceRole = "controlled", IceState = _iceState, IceSelectedTuple = _selectedTuple, DtlsState = _dtlsState,
+            SctpState = _sctp?.State,
         },
     ]);
 
@@ -359,15 +377,22 @@ public sealed class WebRtcTransport : Transport
                 if (_dtls?.RemoteCertificate is { } der) DtlsRemoteCert = ToPem(der);
                 SetDtlsState(DtlsStateName.Connected);
                 UpdateConnected();
+                _sctp?.Start(_dtls!.Role == DtlsRole.Client);
+                break;
+            case DtlsEventKind.ApplicationData:
+                if (_sctp is { } sctp) sctp.HandlePacket(e.Data ?? []);
+                else DataMessagesDropped++;
                 break;
             case DtlsEventKind.Failed:
                 Logger.LogWarning("transport {TransportId}: DTLS failed: {Reason}", Id, e.Reason);
                 SetDtlsState(DtlsStateName.Failed);
                 UpdateConnected();
+                _sctp?.OnDtlsGone(failed: true);
                 break;
             case DtlsEventKind.Closed:
                 SetDtlsState(DtlsStateName.Closed);
                 UpdateConnected();
+                _sctp?.OnDtlsGone(failed: false);
                 break;
         }
     }
@@ -410,6 +435,14 @@ public sealed class WebRtcTransport : Transport
         Pump();
     }
 
+    /// <summary>An SCTP packet goes out as DTLS application data.</summary>
+    private bool SendSctpPacket(ReadOnlySpan<byte> packet)
+    {
+        if (_dtls is not { State: Protocols.Dtls.DtlsState.Connected } dtls || !dtls.SendApplicationData(packet)) return false;
+        while (dtls.TryPollDatagram(out var datagram)) SendRaw(datagram);
+        return true;
+    }
+
     private void SendRaw(ReadOnlySpan<byte> datagram)
     {
         if (_selectedSocket is { } socket) socket.SendTo(datagram, _selectedAddress);
@@ -433,6 +466,7 @@ public sealed class WebRtcTransport : Transport
     {
         _server?.Remove(this);
         ReleaseOwnedTimer(_timer);
+        _sctp?.Release();
         if (_dtls is { } dtls)
         {
             // Tell the peer (close_notify), as mediasoup does on close.

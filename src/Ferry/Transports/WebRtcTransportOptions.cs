@@ -56,8 +56,17 @@ public sealed record WebRtcTransportOptions
     /// <summary>Initial outgoing bitrate estimate, bps. Default 600000.</summary>
     public long InitialAvailableOutgoingBitrate { get; init; } = 600_000;
 
-    /// <summary>Data channels (SCTP): not yet supported; the transport is created without SCTP.</summary>
+    /// <summary>Data channels: an SCTP association over DTLS (sctpParameters, produceData/consumeData). Default false.</summary>
     public bool EnableSctp { get; init; }
+
+    /// <summary>SCTP streams: OS (outgoing) and MIS (incoming). Default 1024/1024.</summary>
+    public NumSctpStreams NumSctpStreams { get; init; } = new() { Os = 1024, Mis = 1024 };
+
+    /// <summary>Largest SCTP message, both ways. Default 262144.</summary>
+    public int MaxSctpMessageSize { get; init; } = 262_144;
+
+    /// <summary>Bytes SCTP may hold queued or unacknowledged. Default 262144 (at most 268435456).</summary>
+    public int SctpSendBufferSize { get; init; } = 262_144;
 
     /// <summary>Application data.</summary>
     public object? AppData { get; init; }
@@ -65,6 +74,7 @@ public sealed record WebRtcTransportOptions
     internal void Validate()
     {
         if (WebRtcServer is not null && ListenInfos is not null) throw new ArgumentException("webRtcServer and listenInfos go alone");
+        ValidateSctp();
         if (WebRtcServer is not null) return;
         if (ListenInfos is null || ListenInfos.Count == 0) throw new ArgumentException("missing listenInfos or webRtcServer");
         foreach (var info in ListenInfos)
@@ -74,6 +84,14 @@ public sealed record WebRtcTransportOptions
             if (info.Port is < 0 or > 65535) throw new ArgumentException($"invalid port {info.Port}");
         }
         if (IceConsentTimeout < 0) throw new ArgumentException("invalid iceConsentTimeout");
+    }
+
+    private void ValidateSctp()
+    {
+        if (NumSctpStreams is null || NumSctpStreams.Os is < 1 or > 65535 || NumSctpStreams.Mis is < 1 or > 65535)
+            throw new ArgumentException("numSctpStreams OS and MIS must be numbers in 1..65535");
+        if (MaxSctpMessageSize < 1) throw new ArgumentException("invalid maxSctpMessageSize");
+        if (SctpSendBufferSize is < 1 or > 268_435_456) throw new ArgumentException("invalid sctpSendBufferSize");
     }
 }
 
