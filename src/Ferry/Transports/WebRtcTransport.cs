@@ -358,7 +358,7 @@ public sealed class WebRtcTransport : Transport
         if (_dtls is not null || Closed) return;
         if (_ice.State is not (Protocols.Ice.IceState.Connected or Protocols.Ice.IceState.Completed)) return;
         var role = _localRole ?? DtlsRole.Server;
-        _dtls = new DtlsEndpoint(Router.Worker.DtlsContext, role, _remoteFingerprint);
+        _dtls = new DtlsEndpoint(Router.Worker.DtlsContext, role, _remoteFingerprint, requireSrtp: _sctp is null);
         if (_localRole is null) _dtlsParameters = _dtlsParameters with { Role = DtlsRoleName.Server };
         SetDtlsState(DtlsStateName.Connecting);
         _dtls.Start(Loop.Now);
@@ -369,11 +369,15 @@ public sealed class WebRtcTransport : Transport
         switch (e.Kind)
         {
             case DtlsEventKind.Connected:
-                var keys = e.Keys!;
                 _srtpSend?.Dispose();
                 _srtpReceive?.Dispose();
-                _srtpSend = new SrtpSession(keys.Profile, keys.LocalKey, keys.LocalSalt);
-                _srtpReceive = new SrtpSession(keys.Profile, keys.RemoteKey, keys.RemoteSalt);
+                _srtpSend = _srtpReceive = null;
+                // No keys: a data-channel-only peer that offered no DTLS-SRTP (allowed when SCTP is enabled).
+                if (e.Keys is { } keys)
+                {
+                    _srtpSend = new SrtpSession(keys.Profile, keys.LocalKey, keys.LocalSalt);
+                    _srtpReceive = new SrtpSession(keys.Profile, keys.RemoteKey, keys.RemoteSalt);
+                }
                 if (_dtls?.RemoteCertificate is { } der) DtlsRemoteCert = ToPem(der);
                 SetDtlsState(DtlsStateName.Connected);
                 UpdateConnected();
