@@ -61,7 +61,9 @@ async function join(roomId, displayName) {
   const routerRtpCapabilities = await protoo.request('getRouterRtpCapabilities');
   await device.load({ routerRtpCapabilities });
 
-  const { sctpCapabilities } = device;
+  // mediasoup-demo sends device.sctpCapabilities; mediasoup-client 3.24 no longer has it, so the page
+  // states what libwebrtc allows (1024 streams each way), which makes the server enable data channels.
+  const sctpCapabilities = { numStreams: { OS: 1024, MIS: 1024 } };
   const sendInfo = await protoo.request('createWebRtcTransport', { forceTcp: false, producing: true, consuming: false, sctpCapabilities });
   sendTransport = device.createSendTransport(sendInfo);
   sendTransport.on('connect', ({ dtlsParameters }, callback, errback) =>
