@@ -75,6 +75,15 @@ public sealed class BrowserChatTests(ServerFixture fixture) : IClassFixture<Serv
         // Shown in Bob's list too.
         Assert.Equal(Total, await pageB.EvaluateAsync<int>("() => document.querySelectorAll('#chatLines li:not(.mine)').length"));
 
+        // The admin API lists each peer's chat producer and its data consumer of the other's, on connected SCTP.
+        var detail = await fixture.GetJsonAsync($"/api/rooms/{room}");
+        foreach (var peer in detail.GetProperty("peers").EnumerateArray())
+        {
+            Assert.Equal("chat", peer.GetProperty("dataProducers")[0].GetProperty("label").GetString());
+            Assert.Equal(1, peer.GetProperty("dataConsumers").GetArrayLength());
+            Assert.All(peer.GetProperty("transports").EnumerateArray(), t => Assert.Equal("connected", t.GetProperty("sctpState").GetString()));
+        }
+
         // And back: Bob answers through the page's form.
         await pageB.FillAsync("#chatText", "hi Alice");
         await pageB.ClickAsync("#chatForm button");

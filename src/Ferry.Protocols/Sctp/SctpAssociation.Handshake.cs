@@ -164,13 +164,13 @@ public sealed partial class SctpAssociation
                 // The peer answered our INIT-ACK before (or instead of) our own INIT being answered.
                 SetPeer(c.PeerTag, c.PeerInitialTsn, c.PeerRwnd, c.PeerOutbound, c.PeerInbound, c.ForwardTsn, c.Reconfig);
                 _cookieAckPending = true;
-                OnEstablished();
+                OnEstablished(now);
                 break;
             case SctpState.CookieEchoed:
                 // An INIT collision: both echoed a cookie. Our tag matches; the peer's is the one its INIT carried (§5.2.4 B/D).
                 if (c.PeerTag != _peerTag) SetPeer(c.PeerTag, c.PeerInitialTsn, c.PeerRwnd, c.PeerOutbound, c.PeerInbound, c.ForwardTsn, c.Reconfig);
                 _cookieAckPending = true;
-                OnEstablished();
+                OnEstablished(now);
                 break;
             default:
                 // Already established: the peer missed our COOKIE-ACK (§5.2.4 D). A restart (new peer tag) is not supported.
@@ -180,19 +180,21 @@ public sealed partial class SctpAssociation
         }
     }
 
-    private void HandleCookieAck()
+    private void HandleCookieAck(TimeSpan now)
     {
         if (State != SctpState.CookieEchoed) return;
-        OnEstablished();
+        OnEstablished(now);
     }
 
-    private void OnEstablished()
+    private void OnEstablished(TimeSpan now)
     {
         State = SctpState.Established;
         _t1Deadline = TimeSpan.MaxValue;
         _cookieEchoPending = false;
         _ssthresh = (int)Math.Min(int.MaxValue, Math.Max(_peerRwnd, 4 * _options.Mtu));
         _events.Enqueue(new SctpEvent(SctpEventKind.Connected));
+        // Streams the application asked to reset before the association was up.
+        TrySendReconfig(now);
     }
 
     private void SetPeer(uint tag, uint initialTsn, uint aRwnd, ushort peerOutbound, ushort peerInbound, bool forwardTsn, bool reconfig)

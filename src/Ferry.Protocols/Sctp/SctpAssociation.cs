@@ -323,7 +323,7 @@ public sealed partial class SctpAssociation : IDisposable
             case SctpChunkType.ShutdownComplete: HandleShutdownComplete(); return false;
             case SctpChunkType.Error: Counters.ChunksDropped++; return true;
             case SctpChunkType.CookieEcho: HandleCookieEcho(now, chunk); return true;
-            case SctpChunkType.CookieAck: HandleCookieAck(); return true;
+            case SctpChunkType.CookieAck: HandleCookieAck(now); return true;
             case SctpChunkType.ForwardTsn: HandleForwardTsn(now, chunk); return true;
             case SctpChunkType.ReConfig: HandleReconfig(now, chunk); return true;
         }
