@@ -25,7 +25,7 @@ public sealed partial class SctpAssociation
         WriteExtensionParameters(value[InitChunk.FixedSize..]);
         writer.EndChunk();
         var length = writer.Finish();
-        _rawPackets.Enqueue(buffer[..length].ToArray());
+        EnqueueRaw(buffer[..length].ToArray());
     }
 
     // Forward-TSN-Supported (RFC 3758 §3.1) and Supported Extensions listing FORWARD-TSN and RE-CONFIG (RFC 5061 §4.2.7).
@@ -120,7 +120,7 @@ public sealed partial class SctpAssociation
         }
         writer.EndChunk();
         var length = writer.Finish();
-        _rawPackets.Enqueue(buffer[..length]);
+        EnqueueRaw(buffer[..length]);
     }
 
     private void HandleInitAck(TimeSpan now, in SctpChunk chunk)
@@ -152,9 +152,18 @@ public sealed partial class SctpAssociation
 
     private void HandleCookieEcho(TimeSpan now, in SctpChunk chunk)
     {
-        if (!TryReadCookie(chunk.Value, now, out var c))
+        if (!TryReadCookie(chunk.Value, now, out var c, out var stale))
         {
             Counters.ChunksDropped++;
+            return;
+        }
+        var existing = State is not (SctpState.Closed or SctpState.CookieWait or SctpState.CookieEchoed);
+        if (stale && !(existing && c.PeerTag == _peerTag))
+        {
+            // Too old to build an association from (§5.1.5): the peer is told, and starts over with a new INIT (§5.2.6).
+            // A copy for the association it already built (both tags match) is only a late duplicate: answered below.
+            Counters.ChunksDropped++;
+            QueueStaleCookieError(c.PeerTag);
             return;
         }
         switch (State)
@@ -230,15 +239,17 @@ public sealed partial class SctpAssociation
     private readonly record struct Cookie(uint PeerTag, uint PeerInitialTsn, uint PeerRwnd, ushort PeerOutbound, ushort PeerInbound, bool ForwardTsn, bool Reconfig);
 
     /// <summary>A cookie we signed, for our tag, not older than the cookie lifetime (RFC 9260 §5.1.5).</summary>
-    private bool TryReadCookie(ReadOnlySpan<byte> value, TimeSpan now, out Cookie cookie)
+    private bool TryReadCookie(ReadOnlySpan<byte> value, TimeSpan now, out Cookie cookie, out bool stale)
     {
         cookie = default;
+        stale = false;
         if (value.Length != CookieSize || value[0] != CookieVersion) return false;
         Span<byte> mac = stackalloc byte[32];
         HMACSHA256.HashData(_cookieSecret, value[..CookieBody], mac);
         if (!CryptographicOperations.FixedTimeEquals(mac, value[CookieBody..CookieSize])) return false;
         var created = new TimeSpan(BinaryPrimitives.ReadInt64BigEndian(value[4..]));
-        if (created > now || now - created > _options.CookieLifetime) return false;
+        if (created > now) return false;
+        stale = now - created > _options.CookieLifetime;
         if (BinaryPrimitives.ReadUInt32BigEndian(value[12..]) != _localTag) return false;
         var peerTag = BinaryPrimitives.ReadUInt32BigEndian(value[16..]);
         if (peerTag == 0) return false;
@@ -246,6 +257,35 @@ public sealed partial class SctpAssociation
             BinaryPrimitives.ReadUInt16BigEndian(value[32..]), BinaryPrimitives.ReadUInt16BigEndian(value[34..]),
             (value[36] & 1) != 0, (value[36] & 2) != 0);
         return true;
+    }
+
+    /// <summary>ERROR "Stale Cookie" (RFC 9260 §3.3.10.3), in a packet tagged for the peer the cookie names.</summary>
+    private void QueueStaleCookieError(uint peerTag)
+    {
+        var buffer = new byte[SctpPacket.HeaderSize + 4 + 8];
+        var writer = new SctpPacketWriter(buffer, _options.LocalPort, _options.RemotePort, peerTag);
+        writer.TryBeginChunk(SctpChunkType.Error, 0, 8, out var value);
+        BinaryPrimitives.WriteUInt16BigEndian(value, SctpCause.StaleCookie);
+        BinaryPrimitives.WriteUInt16BigEndian(value[2..], 8);
+        // Measure of staleness (µs): how much more lifetime would have been needed; a nominal value does.
+        BinaryPrimitives.WriteUInt32BigEndian(value[4..], 1_000_000);
+        writer.EndChunk();
+        EnqueueRaw(buffer[..writer.Finish()]);
+    }
+
+    /// <summary>An ERROR chunk: a stale cookie while we wait for COOKIE-ACK restarts the handshake (§5.2.6); the rest is counted.</summary>
+    private void HandleError(TimeSpan now, in SctpChunk chunk)
+    {
+        Counters.ChunksDropped++;
+        var e = new SctpTlvEnumerator(chunk.Value);
+        if (State != SctpState.CookieEchoed || !e.MoveNext() || e.Type != SctpCause.StaleCookie) return;
+        State = SctpState.CookieWait;
+        _peerTag = 0;
+        _cookie = null;
+        _cookieEchoPending = false;
+        QueueInit();
+        _t1Interval = _options.RtoInitial;
+        _t1Deadline = now + _t1Interval;
     }
 
     private void OnT1Expired(TimeSpan now)
@@ -284,7 +324,7 @@ public sealed partial class SctpAssociation
         BinaryPrimitives.WriteUInt16BigEndian(value[2..], (ushort)(4 + causeInfo.Length));
         causeInfo.CopyTo(value[4..]);
         writer.EndChunk();
-        _rawPackets.Enqueue(buffer[..writer.Finish()]);
+        EnqueueRaw(buffer[..writer.Finish()]);
     }
 
     /// <summary>A protocol violation by the peer: ABORT it (RFC 9260 §6.2, §6.2.1) and fail.</summary>
@@ -390,7 +430,7 @@ public sealed partial class SctpAssociation
         var buffer = new byte[SctpPacket.HeaderSize + 4];
         var writer = new SctpPacketWriter(buffer, _options.LocalPort, _options.RemotePort, _peerTag);
         writer.TryAddChunk(SctpChunkType.ShutdownComplete, 0, []);
-        _rawPackets.Enqueue(buffer[..writer.Finish()]);
+        EnqueueRaw(buffer[..writer.Finish()]);
         Finish(SctpEventKind.Closed, "shut down");
     }
 
@@ -423,4 +463,10 @@ public sealed partial class SctpAssociation
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    /// <summary>Queues a whole packet (INIT, INIT-ACK, ABORT...); bounded, so a flood of INITs cannot grow it.</summary>
+    private void EnqueueRaw(byte[] packet)
+    {
+        if (_rawPackets.Count < 16) _rawPackets.Enqueue(packet);
+    }
 }

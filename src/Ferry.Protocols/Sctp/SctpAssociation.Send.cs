@@ -440,11 +440,15 @@ public sealed partial class SctpAssociation
 
         _peerRwnd = Math.Max(0, (long)sack.ARwnd - _flightSize);
 
-        // T3-rtx (§6.3.2): stopped when nothing is outstanding, restarted when the earliest outstanding was acknowledged.
-        if (!HasOutstanding()) _t3Deadline = TimeSpan.MaxValue;
-        else if (cumAdvanced) _t3Deadline = now + _rto;
-
         AdvancePeerAckPoint();
+
+        // T3-rtx (§6.3.2): stopped when nothing is outstanding, restarted when the earliest outstanding was
+        // acknowledged. While only abandoned chunks hold the peer back it keeps running, so a lost
+        // FORWARD-TSN is sent again (RFC 3758 §3.5 C3).
+        var forwardOwed = Serial.Greater(_advancedPeerAckPoint, _cumAckPoint);
+        if (!HasOutstanding() && !forwardOwed) _t3Deadline = TimeSpan.MaxValue;
+        else if (cumAdvanced || _t3Deadline == TimeSpan.MaxValue) _t3Deadline = now + _rto;
+
         CheckShutdown(now);
         TrySendReconfig(now);
         return true;
@@ -507,7 +511,13 @@ public sealed partial class SctpAssociation
             if (Serial.Greater(_advancedPeerAckPoint, _cumAckPoint))
             {
                 // Only abandoned chunks remain: the FORWARD-TSN that skips them was lost.
+                if (++_errorCount > _options.MaxAssociationRetransmits)
+                {
+                    Fail("retransmission limit reached");
+                    return;
+                }
                 _forwardTsnPending = true;
+                _rto = Min(_rto + _rto, _options.RtoMax);
                 _t3Deadline = now + _rto;
             }
             return;

@@ -114,6 +114,11 @@ public sealed partial class SctpAssociation : IDisposable
     /// <summary>The peer's TSN up to which everything arrived (for tests).</summary>
     internal uint CumulativeTsnReceived => _remoteCumTsn;
 
+    internal string DebugState() =>
+        $"state {State} ring {_ring.Count} (outstanding {(_ring.Count > 0 ? HasOutstanding() : false)}) rtxPending {_retransmitPending} flight {_flightSize} cwnd {_cwnd} rwnd {_peerRwnd} current {_current?.StreamId} scheduled {_scheduled.Count} " +
+        $"streams [{string.Join(",", _outStreams.Where(kv => kv.Value.Queue.Count > 0 || kv.Value.ResetRequested || kv.Value.BufferedBytes != 0).Select(kv => $"{kv.Key}:q{kv.Value.Queue.Count} r{kv.Value.ResetRequested} b{kv.Value.MessagesBeforeReset} buf{kv.Value.BufferedBytes} sch{kv.Value.Scheduled}"))}] " +
+        $"toReset [{string.Join(",", _streamsToReset)}] inflight [{(_resetInFlight is null ? "" : string.Join(",", _resetInFlight))}] seq {_resetInFlightSeq} t3 {_t3Deadline} reconfigDeadline {_reconfigDeadline} cum {_cumAckPoint} next {_nextTsn} adv {_advancedPeerAckPoint}";
+
     /// <summary>The TSN our next new DATA chunk gets (for tests).</summary>
     internal uint NextTsn => _nextTsn;
 
@@ -321,7 +326,7 @@ public sealed partial class SctpAssociation : IDisposable
             case SctpChunkType.Shutdown: HandleShutdown(now, chunk); return true;
             case SctpChunkType.ShutdownAck: HandleShutdownAck(); return false;
             case SctpChunkType.ShutdownComplete: HandleShutdownComplete(); return false;
-            case SctpChunkType.Error: Counters.ChunksDropped++; return true;
+            case SctpChunkType.Error: HandleError(now, chunk); return true;
             case SctpChunkType.CookieEcho: HandleCookieEcho(now, chunk); return true;
             case SctpChunkType.CookieAck: HandleCookieAck(now); return true;
             case SctpChunkType.ForwardTsn: HandleForwardTsn(now, chunk); return true;

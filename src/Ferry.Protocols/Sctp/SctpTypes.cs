@@ -162,9 +162,6 @@ public sealed record SctpOptions
     /// <summary>Valid.Cookie.Life (RFC 9260 §16: 60 s).</summary>
     public TimeSpan CookieLifetime { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Max.Burst (RFC 9260 §16: 4): packets of new data sent at once in answer to one acknowledgement.</summary>
-    public int MaxBurst { get; init; } = 4;
-
     /// <summary>Source of tags, initial TSNs and the cookie secret; a seeded one makes simulations replay. Null: a cryptographic generator.</summary>
     public Random? Random { get; init; }
 }
