@@ -58,7 +58,7 @@ internal sealed class SctpLink
     /// <summary>DCEP opens the endpoint made and Ferry refused or answered.</summary>
     public DataChannelEndpoint Endpoint => _endpoint;
 
-    /// <summary>DTLS is up: start the association (both sides send INIT; the collision rules make one association of it, as with usrsctp).</summary>
+    /// <summary>DTLS is up: start the association (both sides send INIT; the collision rules make one association of it).</summary>
     public void Start(bool dtlsClient)
     {
         if (_released || State != SctpStateName.New) return;

@@ -1,11 +1,14 @@
 using System.Buffers.Binary;
 using Ferry.Protocols.Sctp;
 using Ferry.Testing.Simulation;
+
 namespace Ferry.Protocols.Tests.Sctp;
+
 /// <summary>Everything at once under heavy bursty loss, reordering and duplication, over many seeds.</summary>
 public class SctpStressTests
 {
     public static IEnumerable<object[]> Seeds() => Enumerable.Range(100, 40).Select(s => new object[] { s });
+
     // Per seed: reliable ordered messages on streams 0-4 (some larger than a packet), unordered ones on 7,
     // one-retransmission ones on 6, random stream resets; half the seeds start from both sides at once.
     [Theory, MemberData(nameof(Seeds))]
