@@ -195,6 +195,9 @@ public sealed partial class Router
         if (!_dataProducers.TryAdd(producer.Id, producer)) throw new InvalidOperationException($"a DataProducer with same id \"{producer.Id}\" already exists");
     }
 
+    /// <summary>Registers a data producer that arrived with a moved transport (replacing an imported entry of it).</summary>
+    internal void SetDataProducer(Data.DataProducer producer) => _dataProducers[producer.Id] = producer;
+
     internal void RemoveDataProducer(Data.DataProducer producer) => _dataProducers.TryRemove(new KeyValuePair<string, Data.DataProducer>(producer.Id, producer));
 
     /// <summary>

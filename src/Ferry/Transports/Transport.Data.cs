@@ -191,7 +191,9 @@ public abstract partial class Transport
         foreach (var producer in _dataProducers.Values)
         {
             source.RemoveDataProducer(producer);
-            target.AddDataProducer(producer);
+            // It may have been imported into the target already: it is simply at home there now.
+            producer.ImportedInto.Remove(target);
+            target.SetDataProducer(producer);
         }
     }
 }

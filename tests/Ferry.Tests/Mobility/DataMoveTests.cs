@@ -80,6 +80,13 @@ public sealed class DataMoveTests : ThreeWorkers
         var lateConsumer = await ConsumeAsync(lateTransport, late, producer);
         sender.SendData(1, Numbered(Total, 10));
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => late.ReceivedData.Count == 1, WaitTimeout));
+        // Moving the producer's transport into a router it was imported into makes it at home there.
+        var other = _routers.First(r => r != sendTransport.Router);
+        await other.ImportDataProducerAsync(producer);
+        await sendTransport.MoveToAsync(other);
+        sender.SendData(1, Numbered(Total + 1, 10));
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => late.ReceivedData.Count == 2 && mover.ReceivedData.Count == Total + 2, WaitTimeout));
+        Assert.Contains(producer.Id, (await other.DumpAsync()).MapDataProducerIdDataConsumerIds.Keys);
         var closed = new CountdownEvent(3);
         moving.DataProducerClose += () => closed.Signal();
         staying.DataProducerClose += () => closed.Signal();
