@@ -104,6 +104,16 @@ public sealed record TransportDump
     public DtlsStateName? DtlsState { get; init; }
     /// <summary>WebRTC with TCP listen infos (a Ferry addition): its ICE-TCP counters.</summary>
     public Transports.TcpStats? Tcp { get; init; }
+    /// <summary>Its data producers.</summary>
+    public IReadOnlyList<string> DataProducerIds { get; init; } = [];
+    /// <summary>Its data consumers.</summary>
+    public IReadOnlyList<string> DataConsumerIds { get; init; } = [];
+    /// <summary>SCTP parameters, when SCTP is enabled.</summary>
+    public SctpParameters? SctpParameters { get; init; }
+    /// <summary>SCTP state, when SCTP is enabled.</summary>
+    public SctpStateName? SctpState { get; init; }
+    /// <summary>mediasoup's sctpListener.streamIdTable: data producer id by incoming stream id.</summary>
+    public IReadOnlyDictionary<int, string>? SctpListener { get; init; }
 }
 
 /// <summary>Where incoming RTP goes.</summary>

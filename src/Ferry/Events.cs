@@ -27,4 +27,14 @@ internal static class Events
             catch (Exception e) { logger.LogError(e, "event listener threw"); }
         }
     }
+
+    public static void Emit<T1, T2>(Action<T1, T2>? handler, T1 arg1, T2 arg2, ILogger logger)
+    {
+        if (handler is null) return;
+        foreach (var d in handler.GetInvocationList())
+        {
+            try { ((Action<T1, T2>)d)(arg1, arg2); }
+            catch (Exception e) { logger.LogError(e, "event listener threw"); }
+        }
+    }
 }

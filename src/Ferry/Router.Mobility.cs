@@ -20,6 +20,9 @@ public sealed partial class Router
     private volatile bool _inTransit;
     private int _moving;
 
+    /// <summary>True between the two halves of a move (commands arriving then wait for the second half).</summary>
+    internal bool InTransit => _inTransit;
+
     /// <summary>
     /// Runs <paramref name="func"/> on the router's loop. If the router moves after the command is
     /// posted, the command follows it (and waits for the move to finish), so API calls never touch

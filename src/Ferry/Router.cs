@@ -18,6 +18,7 @@ public sealed partial class Router
     private readonly ConcurrentDictionary<string, Transport> _transports = new();
     private readonly ConcurrentDictionary<string, Producer> _producers = new();
     private readonly ConcurrentDictionary<string, RtpObserver> _rtpObservers = new();
+    private readonly ConcurrentDictionary<string, Data.DataProducer> _dataProducers = new();
     private readonly ILogger _logger;
     private volatile bool _closed;
 
@@ -178,10 +179,45 @@ public sealed partial class Router
             RtpObserverIds = _rtpObservers.Keys.Order(StringComparer.Ordinal).ToList(),
             MapProducerIdConsumerIds = _producers.Values.ToDictionary(p => p.Id, p => (IReadOnlyList<string>)p.Consumers.Select(c => c.Id).ToList()),
             MapConsumerIdProducerId = _producers.Values.SelectMany(p => p.Consumers).ToDictionary(c => c.Id, c => c.ProducerId),
+            MapDataProducerIdDataConsumerIds = _dataProducers.Values.Where(p => p.Transport.Router == this)
+                .ToDictionary(p => p.Id, p => (IReadOnlyList<string>)p.Consumers.Select(c => c.Id).ToList()),
+            MapDataConsumerIdDataProducerId = _dataProducers.Values.Where(p => p.Transport.Router == this).SelectMany(p => p.Consumers)
+                .ToDictionary(c => c.Id, c => c.DataProducerId),
         });
     }
 
     internal bool TryGetProducer(string id, out Producer producer) => _producers.TryGetValue(id, out producer!);
+
+    internal bool TryGetDataProducer(string id, out Data.DataProducer producer) => _dataProducers.TryGetValue(id, out producer!);
+
+    internal void AddDataProducer(Data.DataProducer producer)
+    {
+        if (!_dataProducers.TryAdd(producer.Id, producer)) throw new InvalidOperationException($"a DataProducer with same id \"{producer.Id}\" already exists");
+    }
+
+    /// <summary>Registers a data producer that arrived with a moved transport (replacing an imported entry of it).</summary>
+    internal void SetDataProducer(Data.DataProducer producer) => _dataProducers[producer.Id] = producer;
+
+    internal void RemoveDataProducer(Data.DataProducer producer) => _dataProducers.TryRemove(new KeyValuePair<string, Data.DataProducer>(producer.Id, producer));
+
+    /// <summary>
+    /// Makes <paramref name="dataProducer"/> (of any router of this process) consumable in this router.
+    /// Unlike RTP, data needs no replica: its consumers here get its messages through an in-memory
+    /// queue into their own loop, so the producer itself is registered here until it closes.
+    /// </summary>
+    /// <exception cref="InvalidStateException">This router or the data producer is closed.</exception>
+    public Task ImportDataProducerAsync(Data.DataProducer dataProducer)
+    {
+        ThrowIfClosed();
+        if (dataProducer.Closed) throw new InvalidStateException("DataProducer closed");
+        return dataProducer.Transport.InvokeAsync(() =>
+        {
+            if (dataProducer.Closed) throw new InvalidStateException("DataProducer closed");
+            if (dataProducer.Transport.Router == this || dataProducer.ImportedInto.Contains(this)) return;
+            _dataProducers.TryAdd(dataProducer.Id, dataProducer);
+            dataProducer.ImportedInto.Add(this);
+        });
+    }
 
     internal void AddProducer(Producer producer)
     {
@@ -227,6 +263,7 @@ public sealed partial class Router
         foreach (var observer in _rtpObservers.Values) observer.CloseOnLoop(byRouter: true);
         _rtpObservers.Clear();
         _producers.Clear();
+        _dataProducers.Clear();
         Worker.RemoveRouter(this);
         if (reason == RouterCloseReason.WorkerClosed) Events.Emit(WorkerClose, _logger);
         Events.Emit(ObserverClose, _logger);
@@ -251,4 +288,8 @@ public sealed record RouterDump
     public required IReadOnlyDictionary<string, string> MapConsumerIdProducerId { get; init; }
     /// <summary>Its RtpObservers.</summary>
     public IReadOnlyList<string> RtpObserverIds { get; init; } = [];
+    /// <summary>Per data producer of its transports, its data consumers.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> MapDataProducerIdDataConsumerIds { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+    /// <summary>Per data consumer, its data producer.</summary>
+    public IReadOnlyDictionary<string, string> MapDataConsumerIdDataProducerId { get; init; } = new Dictionary<string, string>();
 }

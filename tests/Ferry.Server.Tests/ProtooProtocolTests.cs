@@ -99,13 +99,14 @@ public sealed class ProtooProtocolTests(ServerFixture fixture) : IClassFixture<S
         var ice = await a.RequestAsync("restartIce", new { transportId = sendId });
         Assert.Equal(32, ice.GetProperty("usernameFragment").GetString()!.Length);
 
-        // Display name; data channels answer a clear error while the rest keeps working.
+        // Display name; data requests with bad input answer clear errors while the rest keeps working.
         await a.RequestAsync("changeDisplayName", new { displayName = "Alice 2" });
         var renamed = await b.WaitNotificationAsync("peerDisplayNameChanged");
         Assert.Equal("Alice 2", renamed.GetProperty("displayName").GetString());
         Assert.Equal("Alice", renamed.GetProperty("oldDisplayName").GetString());
-        Assert.Contains("not supported", (await Refused(a.RequestAsync("produceData", new { transportId = sendId }))).Reason);
-        Assert.Contains("not supported", (await Refused(a.RequestAsync("getDataProducerStats", new { dataProducerId = "x" }))).Reason);
+        Assert.Contains("missing sctpStreamParameters", (await Refused(a.RequestAsync("produceData", new { transportId = sendId }))).Reason);
+        Assert.Contains("SCTP not enabled", (await Refused(a.RequestAsync("produceData", new { transportId = sendId, sctpStreamParameters = new { streamId = 0 } }))).Reason);
+        Assert.Contains("not found", (await Refused(a.RequestAsync("getDataProducerStats", new { dataProducerId = "x" }))).Reason);
         await a.SendRawAsync("{not json");
         await a.SendRawAsync("""{"request":true,"method":"join"}""");
         Assert.Equal(JsonValueKind.Object, (await a.RequestAsync("getRouterRtpCapabilities")).ValueKind);
@@ -123,6 +124,114 @@ public sealed class ProtooProtocolTests(ServerFixture fixture) : IClassFixture<S
         await b.DisposeAsync();
         var response = await WaitForAsync(async () => (await fixture.Http.GetAsync($"{fixture.Server.Url}/api/rooms/{room}")).StatusCode == HttpStatusCode.NotFound);
         Assert.True(response);
+    }
+
+    /// <summary>A transport created with sctpCapabilities, connected through ICE, DTLS and SCTP by a test client.</summary>
+    private static async Task<(string Id, JsonElement Info, WebRtcTestClient Media)> SctpTransportAsync(ProtooTestClient peer, bool producing)
+    {
+        var info = await peer.RequestAsync("createWebRtcTransport", new
+        {
+            producing, consuming = !producing, sctpCapabilities = new { numStreams = new { OS = 1024, MIS = 1024 } },
+        });
+        var id = info.GetProperty("id").GetString()!;
+        var media = new WebRtcTestClient();
+        await peer.RequestAsync("connectWebRtcTransport", new JsonObject
+        {
+            ["transportId"] = id, ["dtlsParameters"] = JsonSerializer.SerializeToNode(media.DtlsParameters, ServerJson.Options),
+        });
+        await media.ConnectAsync(
+            info.GetProperty("iceParameters").Deserialize<Ferry.Protocols.Ortc.IceParameters>(ServerJson.Options)!,
+            info.GetProperty("iceCandidates").Deserialize<List<Ferry.Protocols.Ortc.IceCandidate>>(ServerJson.Options)!,
+            info.GetProperty("dtlsParameters").Deserialize<Ferry.Protocols.Ortc.DtlsParameters>(ServerJson.Options)!,
+            TimeSpan.FromSeconds(10),
+            info.GetProperty("sctpParameters").Deserialize<Ferry.Protocols.Ortc.SctpParameters>(ServerJson.Options));
+        await media.WaitSctpConnectedAsync(TimeSpan.FromSeconds(10));
+        return (id, info, media);
+    }
+
+    [Fact]
+    public async Task Data_channels_produceData_newDataConsumer_messages_stats_and_closing()
+    {
+        var room = "data-" + Guid.NewGuid().ToString("N")[..6];
+        await using var a = await ProtooTestClient.ConnectAsync(fixture.Server.Url, room, "alice");
+        var caps = await a.RequestAsync("getRouterRtpCapabilities");
+        var sctpCaps = """ "sctpCapabilities":{"numStreams":{"OS":1024,"MIS":1024}} """;
+
+        // sctpParameters only for a transport asked with sctpCapabilities.
+        var noSctp = await a.RequestAsync("createWebRtcTransport", new { producing = true, consuming = false });
+        Assert.False(noSctp.TryGetProperty("sctpParameters", out _));
+        var (sendId, sendInfo, sendMedia) = await SctpTransportAsync(a, producing: true);
+        using var sendScope = sendMedia;
+        var sctp = sendInfo.GetProperty("sctpParameters");
+        Assert.Equal((5000, 1024, 1024, 262144), (sctp.GetProperty("port").GetInt32(), sctp.GetProperty("OS").GetInt32(), sctp.GetProperty("MIS").GetInt32(), sctp.GetProperty("maxMessageSize").GetInt32()));
+        Assert.Contains("invalid sctpCapabilities", (await Refused(a.RequestAsync("createWebRtcTransport", new { sctpCapabilities = new { numStreams = new { OS = 0, MIS = 5 } } }))).Reason);
+
+        var chat = new { streamId = 0, ordered = true };
+        Assert.Contains("not yet joined", (await Refused(a.RequestAsync("produceData", new { transportId = sendId, sctpStreamParameters = chat, label = "chat" }))).Reason);
+        await a.RequestAsync("join", Json("""{"displayName":"Alice","rtpCapabilities":""" + caps.GetRawText() + "," + sctpCaps + "}"));
+
+        // Bob joins with data channels and a consuming transport.
+        await using var b = await ProtooTestClient.ConnectAsync(fixture.Server.Url, room, "bob");
+        var (recvId, _, recvMedia) = await SctpTransportAsync(b, producing: false);
+        using var recvScope = recvMedia;
+        await b.RequestAsync("join", Json("""{"displayName":"Bob","rtpCapabilities":""" + caps.GetRawText() + "," + sctpCaps + "}"));
+
+        // Errors first: bad stream parameters, unknown transport, a stream in use.
+        Assert.Contains("maxRetransmits", (await Refused(a.RequestAsync("produceData", new { transportId = sendId, sctpStreamParameters = new { streamId = 4, ordered = true, maxRetransmits = 1 } }))).Reason);
+        Assert.Contains("not found", (await Refused(a.RequestAsync("produceData", new { transportId = "nope", sctpStreamParameters = chat }))).Reason);
+        Assert.Contains("sctpStreamParameters", (await Refused(a.RequestAsync("produceData", new { transportId = sendId, sctpStreamParameters = "x" }))).Reason);
+
+        // Alice's chat: Bob is asked to consume it, with the stream Ferry chose for him.
+        sendMedia.OpenDataChannel(0, label: "chat");
+        var produced = await a.RequestAsync("produceData", new { transportId = sendId, sctpStreamParameters = chat, label = "chat", protocol = "", appData = new { info = "my-chat-DataProducer" } });
+        var dataProducerId = produced.GetProperty("id").GetString()!;
+        Assert.Contains("already in use", (await Refused(a.RequestAsync("produceData", new { transportId = sendId, sctpStreamParameters = chat, label = "chat" }))).Reason);
+        var newDataConsumer = await b.WaitServerRequestAsync("newDataConsumer");
+        Assert.Equal("alice", newDataConsumer.GetProperty("peerId").GetString());
+        Assert.Equal(dataProducerId, newDataConsumer.GetProperty("dataProducerId").GetString());
+        Assert.Equal("chat", newDataConsumer.GetProperty("label").GetString());
+        Assert.Equal("", newDataConsumer.GetProperty("protocol").GetString());
+        Assert.Equal("my-chat-DataProducer", newDataConsumer.GetProperty("appData").GetProperty("info").GetString());
+        var streamParameters = newDataConsumer.GetProperty("sctpStreamParameters");
+        var bobStream = (ushort)streamParameters.GetProperty("streamId").GetInt32();
+        Assert.True(streamParameters.GetProperty("ordered").GetBoolean());
+        var dataConsumerId = newDataConsumer.GetProperty("id").GetString()!;
+
+        // Messages flow Alice -> Ferry -> Bob over real SCTP.
+        recvMedia.OpenDataChannel(bobStream, label: "chat");
+        sendMedia.SendData(0, "hello bob"u8, isString: true);
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => !recvMedia.ReceivedData.IsEmpty, TimeSpan.FromSeconds(10)));
+        var message = recvMedia.ReceivedData.First();
+        Assert.Equal((bobStream, 51u), (message.StreamId, message.Ppid));
+        Assert.Equal("hello bob"u8.ToArray(), message.Data);
+
+        var producerStats = (await a.RequestAsync("getDataProducerStats", new { dataProducerId }))[0];
+        Assert.Equal(("data-producer", "chat", 1, 9), (producerStats.GetProperty("type").GetString(), producerStats.GetProperty("label").GetString(),
+            producerStats.GetProperty("messagesReceived").GetInt32(), producerStats.GetProperty("bytesReceived").GetInt32()));
+        var consumerStats = (await b.RequestAsync("getDataConsumerStats", new { dataConsumerId }))[0];
+        Assert.Equal(("data-consumer", 1, 9), (consumerStats.GetProperty("type").GetString(), consumerStats.GetProperty("messagesSent").GetInt32(), consumerStats.GetProperty("bytesSent").GetInt32()));
+        Assert.True(consumerStats.TryGetProperty("bufferedAmount", out _));
+        Assert.Contains("not found", (await Refused(b.RequestAsync("getDataConsumerStats", new { dataConsumerId = "nope" }))).Reason);
+        Assert.Contains("not found", (await Refused(b.RequestAsync("getDataProducerStats", new { dataProducerId }))).Reason);   // not Bob's
+
+        // Carol joins later with data channels: she gets Alice's chat too. Dave, without sctpCapabilities, does not.
+        await using var c = await ProtooTestClient.ConnectAsync(fixture.Server.Url, room, "carol");
+        var (_, _, carolMedia) = await SctpTransportAsync(c, producing: false);
+        using var carolScope = carolMedia;
+        await c.RequestAsync("join", Json("""{"displayName":"Carol","rtpCapabilities":""" + caps.GetRawText() + "," + sctpCaps + "}"));
+        Assert.Equal(dataProducerId, (await c.WaitServerRequestAsync("newDataConsumer")).GetProperty("dataProducerId").GetString());
+        await using var d = await ProtooTestClient.ConnectAsync(fixture.Server.Url, room, "dave");
+        await d.RequestAsync("createWebRtcTransport", new { producing = false, consuming = true });
+        await d.RequestAsync("join", Json("""{"displayName":"Dave","rtpCapabilities":""" + caps.GetRawText() + "}"));
+        await Task.Delay(300);
+        Assert.DoesNotContain(d.ServerRequests, r => r.Method == "newDataConsumer");
+
+        // Alice leaves: her data producer closes, Bob and Carol are told their data consumers closed.
+        await a.DisposeAsync();
+        Assert.Equal(dataConsumerId, (await b.WaitNotificationAsync("dataConsumerClosed")).GetProperty("dataConsumerId").GetString());
+        await c.WaitNotificationAsync("dataConsumerClosed");
+        Assert.Contains("not found", (await Refused(b.RequestAsync("getDataConsumerStats", new { dataConsumerId }))).Reason);
+        _ = recvId;
     }
 
     [Fact]

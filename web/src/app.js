@@ -1,9 +1,13 @@
 // Ferry demo page: joins a room over protoo (mediasoup-demo's protocol), sends camera and microphone,
-// shows every other peer's tiles. window.ferry exposes state for the browser tests.
+// shows every other peer's tiles, and chats over a "chat" data producer (a DataChannel) as
+// mediasoup-demo does. window.ferry exposes state for the browser tests.
 import * as mediasoupClient from 'mediasoup-client';
 import protooClient from 'protoo-client';
 
-const state = { peers: new Map(), consumers: new Map(), producers: new Map(), joined: false, peerId: null, roomId: null, errors: [] };
+const state = {
+  peers: new Map(), consumers: new Map(), producers: new Map(), dataConsumers: new Map(), chatProducer: null,
+  chat: [], joined: false, peerId: null, roomId: null, errors: [],
+};
 window.ferry = state;
 
 const $ = (id) => document.getElementById(id);
@@ -59,24 +63,37 @@ async function join(roomId, displayName) {
   const routerRtpCapabilities = await protoo.request('getRouterRtpCapabilities');
   await device.load({ routerRtpCapabilities });
 
-  const sendInfo = await protoo.request('createWebRtcTransport', { forceTcp, producing: true, consuming: false });
+  // mediasoup-demo sends device.sctpCapabilities; mediasoup-client 3.24 no longer has it, so the page
+  // states what libwebrtc allows (1024 streams each way), which makes the server enable data channels.
+  const sctpCapabilities = { numStreams: { OS: 1024, MIS: 1024 } };
+  const sendInfo = await protoo.request('createWebRtcTransport', { forceTcp, producing: true, consuming: false, sctpCapabilities });
   sendTransport = device.createSendTransport(sendInfo);
   sendTransport.on('connect', ({ dtlsParameters }, callback, errback) =>
     protoo.request('connectWebRtcTransport', { transportId: sendTransport.id, dtlsParameters }).then(callback).catch(errback));
   sendTransport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) =>
     protoo.request('produce', { transportId: sendTransport.id, kind, rtpParameters, appData }).then(({ id }) => callback({ id })).catch(errback));
+  sendTransport.on('producedata', ({ sctpStreamParameters, label, protocol, appData }, callback, errback) =>
+    protoo.request('produceData', { transportId: sendTransport.id, sctpStreamParameters, label, protocol, appData })
+      .then(({ id }) => callback({ id })).catch(errback));
 
-  const recvInfo = await protoo.request('createWebRtcTransport', { forceTcp, producing: false, consuming: true });
+  const recvInfo = await protoo.request('createWebRtcTransport', { forceTcp, producing: false, consuming: true, sctpCapabilities });
   recvTransport = device.createRecvTransport(recvInfo);
   recvTransport.on('connect', ({ dtlsParameters }, callback, errback) =>
     protoo.request('connectWebRtcTransport', { transportId: recvTransport.id, dtlsParameters }).then(callback).catch(errback));
 
-  const { peers } = await protoo.request('join', { displayName, device: { name: 'ferry-demo', flag: 'chrome' }, rtpCapabilities: device.rtpCapabilities });
+  const { peers } = await protoo.request('join', {
+    displayName, device: { name: 'ferry-demo', flag: 'chrome' }, rtpCapabilities: device.rtpCapabilities, sctpCapabilities,
+  });
   state.joined = true;
   for (const peer of peers) addPeer(peer);
   $('joinButton').hidden = true;
   $('leaveButton').hidden = false;
   setStatus(`in room ${roomId}`);
+
+  // The chat: mediasoup-demo's "chat" data producer, but ordered and reliable (its demo sends chat
+  // unordered with one retransmission; a chat line should neither get lost nor overtake another).
+  state.chatProducer = await sendTransport.produceData({ ordered: true, label: 'chat', priority: 'medium', appData: { info: 'my-chat-DataProducer' } });
+  $('chat').hidden = false;
 
   const me = tileFor(state.peerId, displayName, true);
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
@@ -119,6 +136,18 @@ async function onRequest(request, accept, reject) {
         if (kind === 'audio') element.muted = muted; else element.style.visibility = muted ? 'hidden' : 'visible';
       });
       accept();
+    } else if (request.method === 'newDataConsumer') {
+      const { peerId, dataProducerId, id, sctpStreamParameters, label, protocol, appData } = request.data;
+      const dataConsumer = await recvTransport.consumeData({ id, dataProducerId, sctpStreamParameters, label, protocol, appData: { ...appData, peerId } });
+      state.dataConsumers.set(dataConsumer.id, dataConsumer);
+      dataConsumer.on('transportclose', () => state.dataConsumers.delete(dataConsumer.id));
+      if (label === 'chat') {
+        dataConsumer.on('message', (message) => {
+          const text = typeof message === 'string' ? message : new TextDecoder().decode(message);
+          addChatLine(peerId, text);
+        });
+      }
+      accept();
     } else {
       reject(403, 'unknown method');
     }
@@ -145,6 +174,11 @@ function onNotification(notification) {
       if (consumer) { consumer.close(); state.consumers.delete(data.consumerId); }
       break;
     }
+    case 'dataConsumerClosed': {
+      const dataConsumer = state.dataConsumers.get(data.dataConsumerId);
+      if (dataConsumer) { dataConsumer.close(); state.dataConsumers.delete(data.dataConsumerId); }
+      break;
+    }
     case 'consumerPaused': state.consumers.get(data.consumerId)?.pause(); break;
     case 'consumerResumed': state.consumers.get(data.consumerId)?.resume(); break;
     // The server's estimate of what it can send this browser (mediasoup-demo's downlinkBwe), kept for the tests.
@@ -155,6 +189,24 @@ function onNotification(notification) {
     default: break;
   }
 }
+
+/** A received (or sent) chat line: kept in window.ferry.chat and shown in the list. */
+function addChatLine(peerId, text, mine = false) {
+  state.chat.push({ peerId, text, mine });
+  const item = document.createElement('li');
+  const who = mine ? 'me' : (state.peers.get(peerId)?.displayName || peerId);
+  item.textContent = `${who}: ${text}`;
+  if (mine) item.className = 'mine';
+  $('chatLines').appendChild(item);
+  item.scrollIntoView({ block: 'nearest' });
+}
+
+/** Sends one chat line over the chat data producer; also used by the tests. */
+state.sendChat = (text) => {
+  if (!state.chatProducer || state.chatProducer.closed) throw new Error('no chat data producer');
+  state.chatProducer.send(text);
+  addChatLine(state.peerId, text, true);
+};
 
 async function updateStats() {
   for (const consumer of state.consumers.values()) {
@@ -174,6 +226,8 @@ function leave() {
   if (sendTransport) sendTransport.close();
   if (recvTransport) recvTransport.close();
   state.joined = false;
+  state.chatProducer = null;
+  $('chat').hidden = true;
   document.querySelectorAll('.tile').forEach((t) => t.remove());
   $('joinButton').hidden = false;
   $('leaveButton').hidden = true;
@@ -229,6 +283,12 @@ $('join').addEventListener('submit', (event) => {
   join($('room').value, $('name').value || 'guest').catch((error) => { state.errors.push(String(error)); setStatus(`error: ${error}`); });
 });
 $('leaveButton').addEventListener('click', leave);
+$('chatForm').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const text = $('chatText').value.trim();
+  if (!text) return;
+  try { state.sendChat(text); $('chatText').value = ''; } catch (error) { state.errors.push(String(error)); }
+});
 
 const params = new URLSearchParams(location.search);
 if (params.get('roomId')) $('room').value = params.get('roomId');

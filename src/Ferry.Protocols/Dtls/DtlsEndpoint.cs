@@ -65,10 +65,21 @@ public sealed unsafe class DtlsEndpoint : IDisposable
     private TimeSpan _deadline = TimeSpan.MaxValue;
     private TimeSpan _interval;
     private int _timeouts;
+    private readonly bool _requireSrtp;
 
     /// <summary>Creates an endpoint in <paramref name="role"/>; the remote fingerprint may be given now or later with <see cref="SetRemoteFingerprint"/>.</summary>
-    public DtlsEndpoint(DtlsContext context, DtlsRole role, DtlsFingerprintValue? remoteFingerprint = null, int mtu = DefaultMtu)
+    /// <param name="context">Certificate and SRTP profiles.</param>
+    /// <param name="role">Client or server.</param>
+    /// <param name="remoteFingerprint">The fingerprint the peer's certificate must match, when known.</param>
+    /// <param name="mtu">Largest datagram.</param>
+    /// <param name="requireSrtp">
+    /// Fail when no SRTP profile is negotiated (the default: media needs keys). False for a transport
+    /// that also carries data channels: a peer with only data channels may not offer DTLS-SRTP, and
+    /// then the association connects without SRTP keys (<see cref="DtlsEvent.Keys"/> null).
+    /// </param>
+    public DtlsEndpoint(DtlsContext context, DtlsRole role, DtlsFingerprintValue? remoteFingerprint = null, int mtu = DefaultMtu, bool requireSrtp = true)
     {
+        _requireSrtp = requireSrtp;
         _context = context;
         Role = role;
         _remoteFingerprint = remoteFingerprint;
@@ -273,7 +284,15 @@ public sealed unsafe class DtlsEndpoint : IDisposable
         var profilePointer = LibSsl.SSL_get_selected_srtp_profile(_ssl);
         if (profilePointer == 0)
         {
-            Fail("no SRTP profile was negotiated");
+            if (_requireSrtp)
+            {
+                Fail("no SRTP profile was negotiated");
+                return;
+            }
+            State = DtlsState.Connected;
+            _deadline = TimeSpan.MaxValue;
+            _events.Enqueue(new DtlsEvent(DtlsEventKind.Connected));
+            ReadApplicationData();
             return;
         }
         // struct SRTP_PROTECTION_PROFILE { const char *name; unsigned long id; }

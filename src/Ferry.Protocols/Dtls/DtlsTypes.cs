@@ -61,7 +61,7 @@ public sealed record DtlsSessionState
 /// <summary>Kinds of <see cref="DtlsEvent"/>.</summary>
 public enum DtlsEventKind : byte
 {
-    /// <summary>The handshake finished and the fingerprint matched; <see cref="DtlsEvent.Keys"/> is set.</summary>
+    /// <summary>The handshake finished and the fingerprint matched; <see cref="DtlsEvent.Keys"/> is set (null only for an endpoint created not requiring SRTP, when the peer offered none).</summary>
     Connected,
     /// <summary>The handshake failed; <see cref="DtlsEvent.Reason"/> says why.</summary>
     Failed,

@@ -141,3 +141,29 @@ public enum ConsumerType
     /// <summary>"pipe".</summary>
     [JsonStringEnumMemberName("pipe")] Pipe,
 }
+
+/// <summary>SCTP state as mediasoup reports it (sctpState).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<SctpStateName>))]
+public enum SctpStateName
+{
+    /// <summary>"new".</summary>
+    [JsonStringEnumMemberName("new")] New,
+    /// <summary>"connecting".</summary>
+    [JsonStringEnumMemberName("connecting")] Connecting,
+    /// <summary>"connected".</summary>
+    [JsonStringEnumMemberName("connected")] Connected,
+    /// <summary>"failed".</summary>
+    [JsonStringEnumMemberName("failed")] Failed,
+    /// <summary>"closed".</summary>
+    [JsonStringEnumMemberName("closed")] Closed,
+}
+
+/// <summary>Data producer and data consumer type.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<DataType>))]
+public enum DataType
+{
+    /// <summary>"sctp": over the transport's SCTP association.</summary>
+    [JsonStringEnumMemberName("sctp")] Sctp,
+    /// <summary>"direct": on a DirectTransport, from and to the application.</summary>
+    [JsonStringEnumMemberName("direct")] Direct,
+}

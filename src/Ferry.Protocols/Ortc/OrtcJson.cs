@@ -25,4 +25,6 @@ namespace Ferry.Protocols.Ortc;
 [JsonSerializable(typeof(MediaKind))]
 [JsonSerializable(typeof(ProducerType))]
 [JsonSerializable(typeof(ConsumerType))]
+[JsonSerializable(typeof(SctpStateName))]
+[JsonSerializable(typeof(DataType))]
 public sealed partial class OrtcJson : JsonSerializerContext;

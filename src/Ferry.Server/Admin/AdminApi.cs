@@ -120,9 +120,12 @@ internal static class AdminApi
                 id = t.Transport.Id, workerId = t.Transport.Router.Worker.Id, routerId = t.Transport.Router.Id,
                 producing = t.Producing, consuming = t.Consuming, iceState = (t.Transport as Ferry.Transports.WebRtcTransport)?.IceState, dtlsState = (t.Transport as Ferry.Transports.WebRtcTransport)?.DtlsState,
                 iceSelectedTuple = (t.Transport as Ferry.Transports.WebRtcTransport)?.IceSelectedTuple,
+                sctpState = (t.Transport as Ferry.Transports.WebRtcTransport)?.SctpState,
             }).ToList(),
             producers = p.Producers.Values.Select(x => new { id = x.Id, kind = x.Kind, type = x.Type, paused = x.Paused }).ToList(),
             consumers = p.Consumers.Values.Select(x => new { id = x.Id, producerId = x.ProducerId, kind = x.Kind, type = x.Type, paused = x.Paused, producerPaused = x.ProducerPaused }).ToList(),
+            dataProducers = p.DataProducers.Values.Select(x => new { id = x.Id, label = x.Label, streamId = x.SctpStreamParameters?.StreamId, paused = x.Paused }).ToList(),
+            dataConsumers = p.DataConsumers.Values.Select(x => new { id = x.Id, dataProducerId = x.DataProducerId, label = x.Label, streamId = x.SctpStreamParameters?.StreamId, paused = x.Paused }).ToList(),
         }).ToList(),
     };
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Ferry.Data;
 using Ferry.Protocols.Ortc;
 using Ferry.Rtp;
 using Ferry.Server.Signaling;
@@ -38,6 +39,9 @@ public sealed class Peer
     /// <summary>What the peer can receive.</summary>
     public RtpCapabilities? RtpCapabilities { get; internal set; }
 
+    /// <summary>The SCTP capabilities the client sent at join (null: it uses no data channels).</summary>
+    public SctpCapabilities? SctpCapabilities { get; internal set; }
+
     /// <summary>True once the peer left.</summary>
     public bool Closed { get; internal set; }
 
@@ -49,6 +53,12 @@ public sealed class Peer
 
     /// <summary>Its consumers by id.</summary>
     public ConcurrentDictionary<string, Consumer> Consumers { get; } = new();
+
+    /// <summary>Its data producers by id.</summary>
+    public ConcurrentDictionary<string, DataProducer> DataProducers { get; } = new();
+
+    /// <summary>Its data consumers by id.</summary>
+    public ConcurrentDictionary<string, DataConsumer> DataConsumers { get; } = new();
 }
 
 /// <summary>A peer's transport and what the client said it is for.</summary>

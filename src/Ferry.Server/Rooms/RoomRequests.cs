@@ -10,8 +10,6 @@ namespace Ferry.Server.Rooms;
 /// <summary>The request methods of mediasoup-demo's room protocol.</summary>
 public sealed partial class Room
 {
-    private const string DataChannelsNotSupported = "data channels are not supported yet";
-
     private Task<ProtooResult> DispatchAsync(Peer peer, string method, JsonElement data) => method switch
     {
         "getRouterRtpCapabilities" => Task.FromResult(new ProtooResult(Router.RtpCapabilities)),
@@ -33,7 +31,9 @@ public sealed partial class Room
         "getTransportStats" => GetTransportStatsAsync(peer, data),
         "getProducerStats" => GetProducerStatsAsync(peer, data),
         "getConsumerStats" => GetConsumerStatsAsync(peer, data),
-        "produceData" or "getDataProducerStats" or "getDataConsumerStats" => throw new ProtooRequestException(DataChannelsNotSupported),
+        "produceData" => ProduceDataAsync(peer, data),
+        "getDataProducerStats" => GetDataProducerStatsAsync(peer, data),
+        "getDataConsumerStats" => GetDataConsumerStatsAsync(peer, data),
         "applyNetworkThrottle" or "resetNetworkThrottle" => throw new ProtooRequestException("network throttling is not supported"),
         _ => throw new ProtooRequestException($"unknown request.method \"{method}\""),
     };
@@ -44,9 +44,11 @@ public sealed partial class Room
         var displayName = ServerJson.ReadOptional<string>(data, "displayName") ?? "";
         var device = data.ValueKind == JsonValueKind.Object && data.TryGetProperty("device", out var d) ? d.Clone() : default;
         var rtpCapabilities = ServerJson.ReadOptional<RtpCapabilities>(data, "rtpCapabilities");
+        var sctpCapabilities = ServerJson.ReadOptional<SctpCapabilities>(data, "sctpCapabilities");
         peer.DisplayName = displayName;
         peer.Device = device;
         peer.RtpCapabilities = rtpCapabilities;
+        peer.SctpCapabilities = sctpCapabilities;
         peer.Joined = true;
         var others = JoinedPeers(except: peer).ToList();
         var peerInfos = others.Select(p => new { id = p.Id, displayName = p.DisplayName, device = p.Device.ValueKind == JsonValueKind.Undefined ? (object?)null : p.Device }).ToList();
@@ -57,6 +59,7 @@ public sealed partial class Room
             foreach (var other in others)
             {
                 foreach (var producer in other.Producers.Values) await CreateConsumerAsync(peer, other, producer);
+                foreach (var dataProducer in other.DataProducers.Values) await CreateDataConsumerAsync(peer, other, dataProducer);
             }
         }));
     }
@@ -66,9 +69,16 @@ public sealed partial class Room
         var forceTcp = ServerJson.ReadOptional<bool>(data, "forceTcp");
         var producing = ServerJson.ReadOptional<bool>(data, "producing");
         var consuming = ServerJson.ReadOptional<bool>(data, "consuming");
+        // mediasoup-demo: data channels on the transport when the client sent its sctpCapabilities, with its stream counts.
+        var sctpCapabilities = ServerJson.ReadOptional<SctpCapabilities>(data, "sctpCapabilities");
+        var numStreams = sctpCapabilities?.NumStreams;
+        if (numStreams is not null && (numStreams.Os is < 1 or > 65535 || numStreams.Mis is < 1 or > 65535))
+            throw new ProtooRequestException("invalid sctpCapabilities.numStreams");
         var transport = await Router.CreateWebRtcTransportAsync(new WebRtcTransportOptions
         {
             ListenInfos = _settings.WebRtcListenInfos(forceTcp),
+            EnableSctp = sctpCapabilities is not null,
+            NumSctpStreams = numStreams ?? new NumSctpStreams { Os = 1024, Mis = 1024 },
             AppData = new Dictionary<string, object?> { ["peerId"] = peer.Id, ["producing"] = producing, ["consuming"] = consuming },
         });
         peer.Transports[transport.Id] = new PeerTransport(transport, producing, consuming);

@@ -92,6 +92,13 @@ internal sealed unsafe class EventLoop : IDisposable
     /// <summary>True on the loop's own thread.</summary>
     public bool IsOnLoop => Environment.CurrentManagedThreadId is var t && (t == _threadId || t == _frozenFor);
 
+    /// <summary>
+    /// True on the loop's own thread only, not on a rendezvous leader's while this loop is parked for
+    /// it: what routing decisions use (the leader runs its own work meanwhile and must not start on
+    /// this loop's objects, which it may touch only inside the rendezvous' work).
+    /// </summary>
+    public bool IsOwnThread => Environment.CurrentManagedThreadId == _threadId;
+
     // While frozen (see Freeze), the one thread allowed to touch this loop's objects.
     private volatile int _frozenFor = -1;
 

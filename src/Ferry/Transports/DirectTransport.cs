@@ -62,6 +62,13 @@ public sealed class DirectTransport : Transport
         if (Rtcp is { } handler) Events.Emit(handler, buffer[..length].ToArray(), Logger);
     }
 
+    /// <summary>A direct data consumer's message goes to the application (its Message event).</summary>
+    internal override Protocols.Sctp.SctpSendResult SendDataMessage(Data.DataConsumer consumer, uint ppid, ReadOnlySpan<byte> data)
+    {
+        consumer.RaiseMessage(ppid, data);
+        return Protocols.Sctp.SctpSendResult.Ok;
+    }
+
     private protected override void ReleaseResources()
     {
     }

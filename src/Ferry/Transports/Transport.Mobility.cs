@@ -214,6 +214,7 @@ public abstract partial class Transport
         source.RemoveTransportEntry(this);
         Router = target;
         target.AddTransportEntry(this);
+        MoveDataProducers(source, target);
 
         foreach (var producer in _producers.Values)
         {

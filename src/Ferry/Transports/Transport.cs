@@ -192,6 +192,9 @@ public abstract partial class Transport
         MapRtxSsrcConsumerId = _consumers.Values.Where(c => c.RtxSsrc is not null).ToDictionary(c => c.RtxSsrc!.Value, c => c.Id),
         RtpListener = new RtpListenerDump(_ssrcTable.ToDictionary(kv => kv.Key, kv => kv.Value.Producer.Id), _midTable.ToDictionary(kv => kv.Key, kv => kv.Value.Id)),
         TraceEventTypes = _traceEventTypes,
+        DataProducerIds = _dataProducers.Keys.ToList(), DataConsumerIds = _dataConsumers.Keys.ToList(),
+        SctpParameters = Sctp?.Parameters, SctpState = Sctp?.State,
+        SctpListener = Sctp is null ? null : _dataProducersByStream.ToDictionary(kv => (int)kv.Key, kv => kv.Value.Id),
     }));
 
     /// <summary>Adds the fields of the transport's kind to its dump (on the loop).</summary>
@@ -555,6 +558,7 @@ public abstract partial class Transport
         ReleaseBwe();
         foreach (var producer in _producers.Values.ToArray()) CloseProducerOnLoop(producer, byTransport: true);
         foreach (var consumer in _consumers.Values.ToArray()) CloseConsumerOnLoop(consumer, ConsumerCloseReason.TransportClosed);
+        CloseDataOnLoop();
         ReleaseResources();
         if (reason != TransportCloseReason.RouterClosed) Router.RemoveTransport(this);
         if (reason == TransportCloseReason.RouterClosed) Events.Emit(RouterClose, Logger);

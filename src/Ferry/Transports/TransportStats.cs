@@ -61,6 +61,8 @@ public sealed record TransportStats
     public TransportTupleInfo? IceSelectedTuple { get; init; }
     /// <summary>WebRTC: DTLS state.</summary>
     public DtlsStateName? DtlsState { get; init; }
+    /// <summary>SCTP state, when SCTP is enabled.</summary>
+    public SctpStateName? SctpState { get; init; }
     /// <summary>Plain: RTP and RTCP share a port.</summary>
     public bool? RtcpMux { get; init; }
     /// <summary>Plain: the remote address is learnt from the first packet.</summary>

@@ -41,6 +41,7 @@ public sealed partial class WebRtcTransport : Transport
     private volatile IceParameters _iceParameters;
     private volatile DtlsParameters _dtlsParameters;
     private bool _connected;
+    private readonly SctpLink? _sctp;
 
     private WebRtcTransport(Router router, WebRtcTransportOptions options) : base(router, options.AppData, options.InitialAvailableOutgoingBitrate)
     {
@@ -56,6 +57,11 @@ public sealed partial class WebRtcTransport : Transport
         _receiver = new SocketReceiver(this);
         _tcpReceiver = new TcpReceiver(this);
         IceCandidates = [];
+        if (options.EnableSctp)
+        {
+            var parameters = new SctpParameters { Port = 5000, Os = options.NumSctpStreams.Os, Mis = options.NumSctpStreams.Mis, MaxMessageSize = options.MaxSctpMessageSize };
+            _sctp = new SctpLink(this, parameters, options.SctpSendBufferSize, SendSctpPacket, state => Events.Emit(SctpStateChange, state, Logger));
+        }
     }
 
     internal static WebRtcTransport Create(Router router, WebRtcTransportOptions options)
@@ -97,8 +103,19 @@ public sealed partial class WebRtcTransport : Transport
     /// <summary>The peer's certificate (PEM), once DTLS connected.</summary>
     public string? DtlsRemoteCert { get; private set; }
 
-    /// <summary>SCTP is not yet supported: always null.</summary>
-    public SctpParameters? SctpParameters => null;
+    /// <summary>port 5000, OS, MIS and maxMessageSize when SCTP is enabled; null otherwise.</summary>
+    public SctpParameters? SctpParameters => _sctp?.Parameters;
+
+    /// <summary>SCTP state when SCTP is enabled (new, connecting, connected, failed, closed); null otherwise.</summary>
+    public SctpStateName? SctpState => _sctp?.State;
+
+    /// <summary>Raised on each SCTP state change.</summary>
+    public event Action<SctpStateName>? SctpStateChange;
+
+    internal override SctpLink? Sctp => _sctp;
+
+    /// <summary>What the SCTP association counted (bad packets, retransmissions...), when SCTP is enabled.</summary>
+    public Protocols.Sctp.SctpCounters? SctpCounters => _sctp?.Counters;
 
     /// <summary>Raised on each ICE state change.</summary>
     public event Action<IceStateName>? IceStateChange;
@@ -216,6 +233,7 @@ public sealed partial class WebRtcTransport : Transport
             BytesSent = _sockets.Sum(s => s.BytesSent) + _listeners.Sum(l => l.Counters.BytesSent),
             IceRole = "controlled", IceState = _iceState, IceSelectedTuple = _selectedTuple, DtlsState = _dtlsState,
             Tcp = _listeners.Count > 0 ? TcpStats : null,
+            SctpState = _sctp?.State,
         }),
     ]);
 
@@ -357,7 +375,7 @@ public sealed partial class WebRtcTransport : Transport
         if (_dtls is not null || Closed) return;
         if (_ice.State is not (Protocols.Ice.IceState.Connected or Protocols.Ice.IceState.Completed)) return;
         var role = _localRole ?? DtlsRole.Server;
-        _dtls = new DtlsEndpoint(Router.Worker.DtlsContext, role, _remoteFingerprint);
+        _dtls = new DtlsEndpoint(Router.Worker.DtlsContext, role, _remoteFingerprint, requireSrtp: _sctp is null);
         if (_localRole is null) _dtlsParameters = _dtlsParameters with { Role = DtlsRoleName.Server };
         SetDtlsState(DtlsStateName.Connecting);
         _dtls.Start(Loop.Now);
@@ -368,23 +386,34 @@ public sealed partial class WebRtcTransport : Transport
         switch (e.Kind)
         {
             case DtlsEventKind.Connected:
-                var keys = e.Keys!;
                 _srtpSend?.Dispose();
                 _srtpReceive?.Dispose();
-                _srtpSend = new SrtpSession(keys.Profile, keys.LocalKey, keys.LocalSalt);
-                _srtpReceive = new SrtpSession(keys.Profile, keys.RemoteKey, keys.RemoteSalt);
+                _srtpSend = _srtpReceive = null;
+                // No keys: a data-channel-only peer that offered no DTLS-SRTP (allowed when SCTP is enabled).
+                if (e.Keys is { } keys)
+                {
+                    _srtpSend = new SrtpSession(keys.Profile, keys.LocalKey, keys.LocalSalt);
+                    _srtpReceive = new SrtpSession(keys.Profile, keys.RemoteKey, keys.RemoteSalt);
+                }
                 if (_dtls?.RemoteCertificate is { } der) DtlsRemoteCert = ToPem(der);
                 SetDtlsState(DtlsStateName.Connected);
                 UpdateConnected();
+                _sctp?.Start(_dtls!.Role == DtlsRole.Client);
+                break;
+            case DtlsEventKind.ApplicationData:
+                if (_sctp is { } sctp) sctp.HandlePacket(e.Data ?? []);
+                else DataMessagesDropped++;
                 break;
             case DtlsEventKind.Failed:
                 Logger.LogWarning("transport {TransportId}: DTLS failed: {Reason}", Id, e.Reason);
                 SetDtlsState(DtlsStateName.Failed);
                 UpdateConnected();
+                _sctp?.OnDtlsGone(failed: true);
                 break;
             case DtlsEventKind.Closed:
                 SetDtlsState(DtlsStateName.Closed);
                 UpdateConnected();
+                _sctp?.OnDtlsGone(failed: false);
                 break;
         }
     }
@@ -441,6 +470,14 @@ public sealed partial class WebRtcTransport : Transport
         };
     }
 
+    /// <summary>An SCTP packet goes out as DTLS application data.</summary>
+    private bool SendSctpPacket(ReadOnlySpan<byte> packet)
+    {
+        if (_dtls is not { State: Protocols.Dtls.DtlsState.Connected } dtls || !dtls.SendApplicationData(packet)) return false;
+        while (dtls.TryPollDatagram(out var datagram)) SendRaw(datagram);
+        return true;
+    }
+
     private void SendRaw(ReadOnlySpan<byte> datagram)
     {
         if (_selected.IsSet) _selected.Send(datagram);
@@ -464,6 +501,7 @@ public sealed partial class WebRtcTransport : Transport
     {
         _server?.Remove(this);
         ReleaseOwnedTimer(_timer);
+        _sctp?.Release();
         if (_dtls is { } dtls)
         {
             // Tell the peer (close_notify), as mediasoup does on close.

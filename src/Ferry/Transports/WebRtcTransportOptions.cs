@@ -93,8 +93,17 @@ public sealed record WebRtcTransportOptions
     /// <summary>Initial outgoing bitrate estimate, bps. Default 600000.</summary>
     public long InitialAvailableOutgoingBitrate { get; init; } = 600_000;
 
-    /// <summary>Data channels (SCTP): not yet supported; the transport is created without SCTP.</summary>
+    /// <summary>Data channels: an SCTP association over DTLS (sctpParameters, produceData/consumeData). Default false.</summary>
     public bool EnableSctp { get; init; }
+
+    /// <summary>SCTP streams: OS (outgoing) and MIS (incoming). Default 1024/1024.</summary>
+    public NumSctpStreams NumSctpStreams { get; init; } = new() { Os = 1024, Mis = 1024 };
+
+    /// <summary>Largest SCTP message, both ways. Default 262144.</summary>
+    public int MaxSctpMessageSize { get; init; } = 262_144;
+
+    /// <summary>Bytes SCTP may hold queued or unacknowledged. Default 262144 (at most 268435456).</summary>
+    public int SctpSendBufferSize { get; init; } = 262_144;
 
     /// <summary>Application data.</summary>
     public object? AppData { get; init; }
@@ -104,6 +113,7 @@ public sealed record WebRtcTransportOptions
         var given = (WebRtcServer is not null ? 1 : 0) + (ListenInfos is not null ? 1 : 0) + (ListenIps is not null ? 1 : 0);
         if (given > 1) throw new ArgumentException("only one of webRtcServer, listenInfos and listenIps must be given");
         if (given == 0) throw new ArgumentException("missing webRtcServer, listenInfos and listenIps (one of them is mandatory)");
+        ValidateSctp();
         if (IceConsentTimeout < 0) throw new ArgumentException("invalid iceConsentTimeout");
         if (WebRtcServer is not null) return;
         if (ListenIps is not null && Port is < 0 or > 65535) throw new ArgumentException($"invalid port {Port}");
@@ -136,6 +146,14 @@ public sealed record WebRtcTransportOptions
         {
             Protocol = protocol, Ip = ip.Ip, AnnouncedAddress = ip.AnnouncedIp, Port = Port,
         })).ToList();
+    }
+
+    private void ValidateSctp()
+    {
+        if (NumSctpStreams is null || NumSctpStreams.Os is < 1 or > 65535 || NumSctpStreams.Mis is < 1 or > 65535)
+            throw new ArgumentException("numSctpStreams OS and MIS must be numbers in 1..65535");
+        if (MaxSctpMessageSize < 1) throw new ArgumentException("invalid maxSctpMessageSize");
+        if (SctpSendBufferSize is < 1 or > 268_435_456) throw new ArgumentException("invalid sctpSendBufferSize");
     }
 }
 

@@ -110,6 +110,31 @@ public class DtlsEndpointTests
     }
 
     [Fact]
+    public void Without_a_common_srtp_profile_endpoints_that_do_not_require_srtp_connect_for_application_data()
+    {
+        // A data-channel-only peer may offer no DTLS-SRTP at all: the transport then carries SCTP without SRTP keys.
+        var net = new SimNetwork(7) { DefaultConditions = LinkConditions.Perfect with { Latency = TimeSpan.FromMilliseconds(5) } };
+        var a = SimAddress.Loopback(1, 1000);
+        var b = SimAddress.Loopback(2, 2000);
+        using var clientEndpoint = new DtlsEndpoint(new DtlsContext(ClientCertificate, [SrtpProfile.AesCm128HmacSha1_32]), DtlsRole.Client,
+            ServerCertificate.Fingerprint("sha-256"), requireSrtp: false);
+        using var serverEndpoint = new DtlsEndpoint(new DtlsContext(ServerCertificate, [SrtpProfile.AeadAes256Gcm]), DtlsRole.Server,
+            ClientCertificate.Fingerprint("sha-256"), requireSrtp: false);
+        var client = new DtlsNode(clientEndpoint, a, b);
+        var server = new DtlsNode(serverEndpoint, b, a);
+        net.Attach(a, client);
+        net.Attach(b, server);
+        server.Start(net);
+        client.Start(net);
+        Assert.True(net.RunUntil(() => clientEndpoint.State == DtlsState.Connected && serverEndpoint.State == DtlsState.Connected, TimeSpan.FromSeconds(5)));
+        Assert.Null(client.Events.Single(e => e.Kind == DtlsEventKind.Connected).Keys);
+        Assert.True(clientEndpoint.SendApplicationData("sctp"u8));
+        client.Pump(net);
+        Assert.True(net.RunUntil(() => server.Events.Any(e => e.Kind == DtlsEventKind.ApplicationData), TimeSpan.FromSeconds(1)));
+        Assert.Equal("sctp"u8.ToArray(), server.Events.Single(e => e.Kind == DtlsEventKind.ApplicationData).Data);
+    }
+
+    [Fact]
     public void A_lost_first_flight_is_retransmitted_exactly_at_the_reported_deadline()
     {
         var dropped = 0;

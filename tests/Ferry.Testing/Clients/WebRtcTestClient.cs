@@ -9,6 +9,7 @@ using Ferry.Protocols.Net;
 using Ferry.Protocols.Ortc;
 using Ferry.Protocols.Rtcp;
 using Ferry.Protocols.Rtp;
+using Ferry.Protocols.Sctp;
 using Ferry.Protocols.Srtp;
 using Ferry.Protocols.Stun;
 
@@ -16,10 +17,11 @@ namespace Ferry.Testing.Clients;
 
 /// <summary>
 /// The far end of a WebRtcTransport for tests, built only on Ferry.Protocols: a full-ICE controlling
-/// agent that nominates the server's first candidate of its protocol, a DTLS client (or server), and
-/// SRTP. Runs a real socket on 127.0.0.1 with its own receive thread: UDP, or in TCP mode an ICE-TCP
-/// active connection to the server's passive candidate, every packet framed as RFC 4571 says. Every
-/// protocol object is touched under one lock.
+/// agent that nominates the server's first candidate of its protocol, a DTLS client (or server), SRTP,
+/// and an SCTP association with data channels (as mediasoup-client: negotiated channels by stream id).
+/// Runs a real socket on 127.0.0.1 with its own receive thread: UDP, or in TCP mode an ICE-TCP active
+/// connection to the server's passive candidate, every packet framed as RFC 4571 says. Every protocol
+/// object is touched under one lock.
 /// </summary>
 public sealed class WebRtcTestClient : IDisposable
 {
@@ -52,6 +54,9 @@ public sealed class WebRtcTestClient : IDisposable
     private readonly byte[] _frameBuffer = new byte[Rfc4571Framing.HeaderLength + 2048];
     private readonly ManualResetEventSlim _tcpConnected = new();
     private volatile bool _tcpClosedByPeer;
+    private readonly byte[] _sctpBuffer = new byte[1500];
+    private DataChannelEndpoint? _sctp;
+    private SctpParameters? _sctpParameters;
 
     /// <summary>Creates a client bound to an ephemeral port on 127.0.0.1, speaking ICE over <paramref name="protocol"/>.</summary>
     public WebRtcTestClient(IReadOnlyList<SrtpProfile>? profiles = null, TransportProtocolName protocol = TransportProtocolName.Udp)
@@ -147,15 +152,33 @@ public sealed class WebRtcTestClient : IDisposable
 
     private TimeSpan Now => TimeSpan.FromMilliseconds(Environment.TickCount64 - _origin);
 
+    /// <summary>Decrypted data channel messages received: stream id, PPID, bytes (empty for PPID 56/57).</summary>
+    public ConcurrentQueue<(ushort StreamId, uint Ppid, byte[] Data)> ReceivedData { get; } = new();
+
+    /// <summary>What the SCTP association and data channels reported, in order.</summary>
+    public ConcurrentQueue<DataChannelEvent> DataEvents { get; } = new();
+
+    /// <summary>True once the SCTP association is established.</summary>
+    public bool SctpConnected { get { lock (_gate) return _sctp?.Association.State == SctpState.Established; } }
+
+    /// <summary>The SCTP association's counters (null before SCTP starts).</summary>
+    public SctpCounters? SctpCounters { get { lock (_gate) return _sctp?.Association.Counters; } }
+
     /// <summary>
     /// Runs ICE against the server's first candidate of the client's protocol (in TCP mode: connects to
     /// it first) and the DTLS handshake as client; waits until SRTP is ready.
     /// </summary>
-    public async Task ConnectAsync(IceParameters iceParameters, IReadOnlyList<IceCandidate> candidates, DtlsParameters serverDtls, TimeSpan timeout)
+    /// <param name="iceParameters">The server's ICE credentials.</param>
+    /// <param name="candidates">The server's candidates.</param>
+    /// <param name="serverDtls">The server's DTLS parameters.</param>
+    /// <param name="timeout">How long to wait.</param>
+    /// <param name="sctpParameters">The server's sctpParameters: when given, an SCTP association starts once DTLS is up (as a browser's).</param>
+    public async Task ConnectAsync(IceParameters iceParameters, IReadOnlyList<IceCandidate> candidates, DtlsParameters serverDtls, TimeSpan timeout, SctpParameters? sctpParameters = null)
     {
         OpenPath(candidates);
         lock (_gate)
         {
+            _sctpParameters = sctpParameters;
             _remoteIce = iceParameters;
             var fp = serverDtls.Fingerprints[^1];
             _dtls = new DtlsEndpoint(_context, DtlsRole.Client, new DtlsFingerprintValue(fp.Algorithm, fp.Value));
@@ -263,6 +286,66 @@ public sealed class WebRtcTestClient : IDisposable
         }
     }
 
+    /// <summary>Waits until the SCTP association is established.</summary>
+    public async Task WaitSctpConnectedAsync(TimeSpan timeout)
+    {
+        if (!await WaitUntilAsync(() => SctpConnected, timeout)) throw new TimeoutException("SCTP did not connect");
+    }
+
+    /// <summary>Creates a negotiated data channel on <paramref name="streamId"/> (what mediasoup-client does for produceData and consumeData).</summary>
+    public void OpenDataChannel(ushort streamId, bool ordered = true, int? maxRetransmits = null, int? maxPacketLifeTime = null, string label = "")
+    {
+        lock (_gate)
+        {
+            var sctp = _sctp ?? throw new InvalidOperationException("SCTP not started");
+            if (sctp.OpenChannel(Now, new DataChannelOptions { Negotiated = true, Id = streamId, Ordered = ordered, MaxRetransmits = maxRetransmits, MaxPacketLifeTime = maxPacketLifeTime, Label = label }) is null)
+                throw new InvalidOperationException($"stream {streamId} already has a channel");
+            FlushSctp();
+        }
+    }
+
+    /// <summary>Sends a message on a data channel (string: PPID 51/56, binary: 53/57).</summary>
+    public SctpSendResult SendData(ushort streamId, ReadOnlySpan<byte> data, bool isString = false)
+    {
+        lock (_gate)
+        {
+            var sctp = _sctp ?? throw new InvalidOperationException("SCTP not started");
+            var result = sctp.Send(Now, streamId, data, isString);
+            FlushSctp();
+            return result;
+        }
+    }
+
+    /// <summary>Closes a data channel (resets its outgoing stream).</summary>
+    public void CloseDataChannel(ushort streamId)
+    {
+        lock (_gate)
+        {
+            _sctp?.CloseChannel(Now, streamId);
+            FlushSctp();
+        }
+    }
+
+    /// <summary>Sends one SCTP packet as it is, inside DTLS (for bad-input tests).</summary>
+    public void SendRawSctp(ReadOnlySpan<byte> packet)
+    {
+        lock (_gate)
+        {
+            if (_dtls is not { State: DtlsState.Connected } dtls) throw new InvalidOperationException("DTLS not connected");
+            dtls.SendApplicationData(packet);
+            Flush();
+        }
+    }
+
+    /// <summary>The verification tag the server's association expects: the one on our packets once established (for crafting bad-input packets).</summary>
+    public uint ServerSctpTag
+    {
+        get
+        {
+            lock (_gate) return _lastSentTag;
+        }
+    }
+
     /// <summary>
     /// Sends raw bytes to the server (for bad-input tests): one datagram over UDP; over TCP the bytes go
     /// on the stream as they are, without framing (a test writes its own, good or bad).
@@ -355,8 +438,43 @@ public sealed class WebRtcTestClient : IDisposable
                 var k = e.Keys!;
                 _send = new SrtpSession(k.Profile, k.LocalKey, k.LocalSalt);
                 _receive = new SrtpSession(k.Profile, k.RemoteKey, k.RemoteSalt);
+                if (_sctpParameters is { } p)
+                {
+                    _sctp = new DataChannelEndpoint(new SctpAssociation(new SctpOptions
+                    {
+                        OutboundStreams = 1024, MaxInboundStreams = 1024, MaxMessageSize = p.MaxMessageSize, SendBufferSize = 4 << 20,
+                    }), dtlsClient: _dtls.Role == DtlsRole.Client);
+                    _sctp.Association.Connect(Now);
+                    FlushSctp();
+                }
+            }
+            else if (e.Kind == DtlsEventKind.ApplicationData && _sctp is { } sctp && e.Data is { } data)
+            {
+                sctp.HandlePacket(Now, data);
+                FlushSctp();
             }
         }
+    }
+
+    private uint _lastSentTag;
+
+    /// <summary>Sends what the association wants to send and takes what it delivered.</summary>
+    private void FlushSctp()
+    {
+        if (_sctp is not { } sctp || _dtls is not { State: DtlsState.Connected } dtls) return;
+        int n;
+        while ((n = sctp.PollPacket(_sctpBuffer, Now)) > 0)
+        {
+            _lastSentTag = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(_sctpBuffer.AsSpan(4));
+            dtls.SendApplicationData(_sctpBuffer.AsSpan(0, n));
+        }
+        while (dtls.TryPollDatagram(out var d)) _socket.SendTo(d, SocketFlags.None, _remote!);
+        while (sctp.TryPollMessage(out var m))
+        {
+            ReceivedData.Enqueue((m.StreamId, m.Ppid, m.Data.ToArray()));
+            m.Release();
+        }
+        while (sctp.TryPollEvent(out var e)) DataEvents.Enqueue(e);
     }
 
     private void Run()
@@ -448,6 +566,11 @@ public sealed class WebRtcTestClient : IDisposable
         {
             d.HandleTimeout(now);
             Flush();
+        }
+        if (_sctp is { } sctp && sctp.Association.NextTimeout <= now)
+        {
+            sctp.HandleTimeout(now);
+            FlushSctp();
         }
         if (now >= _nextBinding) SendBinding();
         if (now >= _nextFeedback) SendFeedback(now);
@@ -587,6 +710,7 @@ public sealed class WebRtcTestClient : IDisposable
         _tcpConnected.Dispose();
         lock (_gate)
         {
+            _sctp?.Dispose();
             _dtls?.Dispose();
             _send?.Dispose();
             _receive?.Dispose();
