@@ -123,6 +123,9 @@ public sealed class WebRtcTestClient : IDisposable
 
     private long _downlinkCapacity;
 
+    /// <summary>Constant one-way delay of the simulated path, added to every reported arrival.</summary>
+    public TimeSpan DownlinkDelay { get; set; }
+
     /// <summary>Random loss on the simulated path (0..1).</summary>
     public double DownlinkLoss
     {
@@ -630,7 +633,7 @@ public sealed class WebRtcTestClient : IDisposable
         if (TransportWideCcExtensionId != 0 && !dropped && packet.TryGetExtension(TransportWideCcExtensionId, out var value)
             && RtpExtensionValues.TryReadTransportWideSequence(value, out var sequence))
         {
-            _transportCc.OnPacket(sequence, arrival.Ticks / 10);
+            _transportCc.OnPacket(sequence, (arrival + DownlinkDelay).Ticks / 10);
         }
         if (dropped)
         {

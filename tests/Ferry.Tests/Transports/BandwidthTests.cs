@@ -75,6 +75,7 @@ public sealed class BandwidthTests(ITestOutputHelper output) : IAsyncLifetime
         await call.RecvTransport.EnableTraceEventAsync(["bwe"]);
         call.RecvTransport.Trace += traces.Enqueue;
         SendTransportCc(call.Receiver, consumer);
+        call.Receiver.DownlinkDelay = TimeSpan.FromMilliseconds(40);
         await using var pump = new MediaPump(call.Sender, (1000, 150_000), (2000, 300_000));
 
         // Room enough: the high stream.
@@ -108,6 +109,16 @@ public sealed class BandwidthTests(ITestOutputHelper output) : IAsyncLifetime
         // The estimate went past what the high stream needs (it may dip again since: the pump bunches frames on a busy machine).
         Assert.True(highestEstimate > 300_000, $"estimate at most {highestEstimate}");
         Assert.Equal(0, call.RecvTransport.Bwe.MalformedFeedback);
+        // The stats' bitrates: media out on the receiving side, media in on the sending side, padding counted apart.
+        // (Bitrates are over the last whole second: a pump stalled by a busy machine shows as a low one, so only "some".)
+        Assert.True(cleared.RtpSendBitrate > 0 && cleared.RtpBytesSent > 0, $"rtp send {cleared.RtpSendBitrate}");
+        Assert.True(cleared.SendBitrate >= cleared.RtpSendBitrate);
+        Assert.True(cleared.ProbationBytesSent < cleared.RtpBytesSent);
+        Assert.InRange(cleared.RtpPacketLossSent ?? -1, 0, 0.1);
+        var sending = (await call.SendTransport.GetStatsAsync())[0];
+        Assert.True(sending.RtpRecvBitrate > 0 && sending.RtpBytesReceived > cleared.RtpBytesSent / 2 && sending.RecvBitrate >= sending.RtpRecvBitrate,
+            $"rtp receive {sending.RtpRecvBitrate}");
+        Assert.Null(sending.AvailableOutgoingBitrate);
 
         // layerschange told each move; the bwe trace came with plausible values.
         var moves = layers.ToArray();
@@ -175,13 +186,15 @@ public sealed class BandwidthTests(ITestOutputHelper output) : IAsyncLifetime
         var consumer = await call.RecvTransport.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = capabilities });
         Assert.DoesNotContain(consumer.RtpParameters.HeaderExtensions!, h => h.Uri == RtpHeaderExtensionUris.TransportWideCc01);
         Assert.Contains(consumer.RtpParameters.Codecs[0].RtcpFeedback!, f => f.Type == "goog-remb");
+        var history = new ConcurrentQueue<string>();
+        consumer.LayersChange += l => history.Enqueue($"{DateTime.UtcNow:ss.fff} layers {l?.SpatialLayer} cap {consumer.BweCap?.SpatialLayer} target {consumer.TargetSpatialLayer} estimate {call.RecvTransport.Bwe.AvailableBitrate}");
         call.Receiver.RembBitrate = 200_000;
         call.Receiver.Feedback = CongestionFeedback.Remb;
         await using var pump = new MediaPump(call.Sender, (1000, 150_000), (2000, 300_000));
 
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => Spatial(consumer) == 0 && call.RecvTransport.Bwe.RembPackets > 2, Settle), await DescribeAsync(call.RecvTransport, consumer));
         await Task.Delay(1500);
-        Assert.True(Spatial(consumer) == 0, await DescribeAsync(call.RecvTransport, consumer));
+        Assert.True(Spatial(consumer) == 0, await DescribeAsync(call.RecvTransport, consumer) + "; " + string.Join("; ", history));
         Assert.Equal(200_000, (await call.RecvTransport.GetStatsAsync())[0].AvailableOutgoingBitrate);
         call.Receiver.RembBitrate = 2_000_000;
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => Spatial(consumer) == 1, Settle), await DescribeAsync(call.RecvTransport, consumer));
