@@ -89,6 +89,20 @@ public sealed class BrowserChatTests(ServerFixture fixture) : IClassFixture<Serv
         await pageB.ClickAsync("#chatForm button");
         await WaitAsync(pageA, "() => window.ferry.chat.some(m => !m.mine && m.text === 'hi Alice')");
 
+        // mediasoup-demo's own kind of chat channel too: unordered, one retransmission (FORWARD-TSN negotiated with Chromium).
+        var before = (await ReceivedAsync(pageB)).Count;
+        await pageA.EvaluateAsync(@"async () => {
+            const transport = window.ferry.sendTransportForTests;
+            const producer = await transport.produceData({ ordered: false, maxRetransmits: 1, label: 'chat' });
+            await new Promise((resolve) => producer.readyState === 'open' ? resolve() : producer.on('open', resolve));
+            window.ferry.lossyChat = producer;
+        }");
+        await WaitAsync(pageB, "() => window.ferry.dataConsumers.size === 2 && [...window.ferry.dataConsumers.values()].every(c => c.readyState === 'open')");
+        await pageA.EvaluateAsync("() => { for (let i = 0; i < 50; i++) window.ferry.lossyChat.send(`unordered ${i}`); }");
+        await WaitAsync(pageB, $"() => window.ferry.chat.filter(m => !m.mine).length >= {before + 50}");
+        var unordered = (await ReceivedAsync(pageB)).Skip(before).Select(m => m.Text).Order().ToList();
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"unordered {i}").Order(), unordered);
+
         // Bob leaves: Alice's data consumer of his chat closes (dataConsumerClosed).
         await contextB.CloseAsync();
         await WaitAsync(pageA, "() => window.ferry.dataConsumers.size === 0");

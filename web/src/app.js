@@ -68,6 +68,7 @@ async function join(roomId, displayName) {
   const sctpCapabilities = { numStreams: { OS: 1024, MIS: 1024 } };
   const sendInfo = await protoo.request('createWebRtcTransport', { forceTcp, producing: true, consuming: false, sctpCapabilities });
   sendTransport = device.createSendTransport(sendInfo);
+  state.sendTransportForTests = sendTransport;
   sendTransport.on('connect', ({ dtlsParameters }, callback, errback) =>
     protoo.request('connectWebRtcTransport', { transportId: sendTransport.id, dtlsParameters }).then(callback).catch(errback));
   sendTransport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) =>
