@@ -8,6 +8,7 @@ namespace Ferry.Server.Tests;
 /// Two real headless Chromium pages in a call through the demo page (stock mediasoup-client, fake
 /// camera and microphone): media flows both ways for ten seconds, then one leaves.
 /// </summary>
+[Collection(BrowserCollection.Name)]
 public sealed class BrowserCallTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {
     internal static readonly string[] ChromiumArgs =

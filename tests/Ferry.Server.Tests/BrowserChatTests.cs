@@ -7,6 +7,7 @@ namespace Ferry.Server.Tests;
 /// Two headless Chromium pages chat through the demo page: stock mediasoup-client data producers and
 /// consumers, Chromium's own SCTP stack on one side, Ferry's on the other.
 /// </summary>
+[Collection(BrowserCollection.Name)]
 public sealed class BrowserChatTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {
     private static async Task WaitAsync(IPage page, string condition, int timeoutMs = 30000) =>

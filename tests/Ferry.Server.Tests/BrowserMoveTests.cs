@@ -10,6 +10,7 @@ namespace Ferry.Server.Tests;
 /// every transport of both peers) moves to another worker every two seconds through the admin API.
 /// The browsers must not notice: no loss, no freeze, no audio concealment, no ICE or DTLS change.
 /// </summary>
+[Collection(BrowserCollection.Name)]
 public sealed class BrowserMoveTests(ServerFixture fixture, ITestOutputHelper output) : IClassFixture<ServerFixture>
 {
     private sealed record Snapshot(long FramesDecoded, long VideoPacketsLost, long FreezeCount, long AudioPackets, long ConcealmentEvents, long AudioPacketsLost);

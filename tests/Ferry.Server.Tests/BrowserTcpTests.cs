@@ -8,6 +8,7 @@ namespace Ferry.Server.Tests;
 /// mediasoup-demo's): Chrome connects actively to Ferry's passive TCP candidates, and video is decoded
 /// and audio received on both sides, every second, with the selected pairs on TCP at both ends.
 /// </summary>
+[Collection(BrowserCollection.Name)]
 public sealed class BrowserTcpTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {
     private sealed record Inbound(string Kind, long PacketsReceived, long FramesDecoded);

@@ -17,6 +17,7 @@ namespace Ferry.Tests.Transports;
 /// queue) or sends REMB, and the server's estimate and bitrate allocation move the simulcast consumers
 /// between streams. Media comes from a real-time pump (150 and 300 kbit/s streams, 30 frames a second).
 /// </summary>
+[Collection(TimingCollection.Name)]
 public sealed class BandwidthTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(15);

@@ -321,49 +321,61 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => producer.Score.Count == 1, WaitTimeout));
     }
 
-    [Fact]
-    public async Task Transport_wide_cc_feedback_reports_every_packet_to_the_sender()
+    private static ProducerOptions Vp8WithTransportCc()
     {
-        var (sendTransport, sender) = await ConnectedAsync(_router);
-        using var senderScope = sender;
         var options = Vp8Producer();
-        options = options with
+        return options with
         {
             RtpParameters = options.RtpParameters with
             {
                 HeaderExtensions = [.. options.RtpParameters.HeaderExtensions!, new RtpHeaderExtensionParameters { Uri = RtpHeaderExtensionUris.TransportWideCc01, Id = 3 }],
             },
         };
-        await sendTransport.ProduceAsync(options);
+    }
+
+    /// <summary>A small VP8 packet number <paramref name="i"/> with MID "0" and transport-wide sequence <paramref name="transportSequence"/>.</summary>
+    private static byte[] PacketWithTransportSequence(int i, ushort transportSequence)
+    {
+        var buffer = new byte[300];
+        var w = new RtpPacketWriter(buffer, 96, (ushort)(10 + i), (uint)(i * 3000), 11111111);
+        w.AddExtension(4, "0"u8);
+        var seq = new byte[2];
+        RtpExtensionValues.TryWriteTransportWideSequence(seq, transportSequence);
+        w.AddExtension(3, seq);
+        return buffer[..w.SetPayload(new byte[] { 0x10, 0x00, 0, 0, 1, 2, 3 })];
+    }
+
+    /// <summary>Every transport-cc result the client has received so far, by transport-wide sequence; returns how many.</summary>
+    private static int CollectTransportCc(WebRtcTestClient client, Dictionary<ushort, TransportCcResult> reported)
+    {
+        foreach (var rtcp in client.ReceivedRtcp.ToArray())
+        {
+            var e = new RtcpCompoundEnumerator(rtcp);
+            while (e.MoveNext())
+            {
+                if (e.Current.Type != RtcpPacketType.TransportFeedback || e.Current.Count != RtcpPacketType.FmtTransportCc) continue;
+                var results = new TransportCcResult[64];
+                var n = TransportCcFeedback.Parse(e.Current, results, out _, out _, out _);
+                for (var k = 0; k < n; k++) reported[results[k].Sequence] = results[k];
+            }
+        }
+        return reported.Count;
+    }
+
+    [Fact]
+    public async Task Transport_wide_cc_feedback_reports_every_packet_to_the_sender()
+    {
+        var (sendTransport, sender) = await ConnectedAsync(_router);
+        using var senderScope = sender;
+        await sendTransport.ProduceAsync(Vp8WithTransportCc());
         for (var i = 0; i < 20; i++)
         {
             if (i == 7) continue; // lost on the way
-            var buffer = new byte[300];
-            var w = new RtpPacketWriter(buffer, 96, (ushort)(10 + i), (uint)(i * 3000), 11111111);
-            w.AddExtension(4, "0"u8);
-            var seq = new byte[2];
-            RtpExtensionValues.TryWriteTransportWideSequence(seq, (ushort)(1000 + i));
-            w.AddExtension(3, seq);
-            var length = w.SetPayload(new byte[] { 0x10, 0x00, 0, 0, 1, 2, 3 });
-            sender.SendRtp(buffer.AsSpan(0, length));
+            sender.SendRtp(PacketWithTransportSequence(i, (ushort)(1000 + i)));
         }
-        var reported = new Dictionary<ushort, bool>();
-        Assert.True(await WebRtcTestClient.WaitUntilAsync(() =>
-        {
-            foreach (var rtcp in sender.ReceivedRtcp.ToArray())
-            {
-                var e = new RtcpCompoundEnumerator(rtcp);
-                while (e.MoveNext())
-                {
-                    if (e.Current.Type != RtcpPacketType.TransportFeedback || e.Current.Count != RtcpPacketType.FmtTransportCc) continue;
-                    var results = new TransportCcResult[64];
-                    var n = TransportCcFeedback.Parse(e.Current, results, out _, out _, out _);
-                    for (var k = 0; k < n; k++) reported[results[k].Sequence] = results[k].Received;
-                }
-            }
-            return reported.Count >= 20;
-        }, WaitTimeout));
-        for (var i = 0; i < 20; i++) Assert.Equal(i != 7, reported[(ushort)(1000 + i)]);
+        var reported = new Dictionary<ushort, TransportCcResult>();
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => CollectTransportCc(sender, reported) >= 20, WaitTimeout));
+        for (var i = 0; i < 20; i++) Assert.Equal(i != 7, reported[(ushort)(1000 + i)].Received);
     }
 
     [Fact]
@@ -371,15 +383,7 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
     {
         var (sendTransport, sender) = await ConnectedAsync(_router);
         using var senderScope = sender;
-        var options = Vp8Producer();
-        options = options with
-        {
-            RtpParameters = options.RtpParameters with
-            {
-                HeaderExtensions = [.. options.RtpParameters.HeaderExtensions!, new RtpHeaderExtensionParameters { Uri = RtpHeaderExtensionUris.TransportWideCc01, Id = 3 }],
-            },
-        };
-        await sendTransport.ProduceAsync(options);
+        await sendTransport.ProduceAsync(Vp8WithTransportCc());
         // The worker is busy for 600 ms while ten packets arrive 25 ms apart: all wait in the kernel and are
         // read in one burst, yet the feedback must show them spread as they came, or the sender's delay-based
         // estimator would see a queue that is not on the network.
@@ -393,32 +397,13 @@ public sealed class WebRtcMediaTests : IAsyncLifetime
         var clock = System.Diagnostics.Stopwatch.StartNew();
         for (var i = 0; i < 10; i++)
         {
-            var buffer = new byte[300];
-            var w = new RtpPacketWriter(buffer, 96, (ushort)(10 + i), (uint)(i * 3000), 11111111);
-            w.AddExtension(4, "0"u8);
-            var seq = new byte[2];
-            RtpExtensionValues.TryWriteTransportWideSequence(seq, (ushort)(500 + i));
-            w.AddExtension(3, seq);
-            sender.SendRtp(buffer.AsSpan(0, w.SetPayload(new byte[] { 0x10, 0x00, 0, 0, 1, 2, 3 })));
+            sender.SendRtp(PacketWithTransportSequence(i, (ushort)(500 + i)));
             Thread.Sleep(25);
         }
         var sendingTook = clock.Elapsed;
-        var arrivals = new Dictionary<ushort, long>();
-        Assert.True(await WebRtcTestClient.WaitUntilAsync(() =>
-        {
-            foreach (var rtcp in sender.ReceivedRtcp.ToArray())
-            {
-                var e = new RtcpCompoundEnumerator(rtcp);
-                while (e.MoveNext())
-                {
-                    if (e.Current.Type != RtcpPacketType.TransportFeedback || e.Current.Count != RtcpPacketType.FmtTransportCc) continue;
-                    var results = new TransportCcResult[64];
-                    var n = TransportCcFeedback.Parse(e.Current, results, out _, out _, out _);
-                    for (var k = 0; k < n; k++) if (results[k].Received) arrivals[results[k].Sequence] = results[k].ArrivalMicroseconds;
-                }
-            }
-            return arrivals.Count >= 10;
-        }, WaitTimeout));
+        var reported = new Dictionary<ushort, TransportCcResult>();
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => CollectTransportCc(sender, reported) >= 10 && reported.Values.Count(r => r.Received) >= 10, WaitTimeout));
+        var arrivals = reported.Where(r => r.Value.Received).ToDictionary(r => r.Key, r => r.Value.ArrivalMicroseconds);
         // Only meaningful if the packets really were sent while the loop slept (a slow test thread would not be).
         if (sendingTook < TimeSpan.FromMilliseconds(550))
         {
