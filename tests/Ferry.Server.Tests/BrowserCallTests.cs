@@ -40,17 +40,8 @@ public sealed class BrowserCallTests(ServerFixture fixture) : IClassFixture<Serv
     public async Task Two_pages_see_and_hear_each_other_and_a_leave_is_seen()
     {
         var room = "browser-" + Guid.NewGuid().ToString("N")[..6];
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await LaunchAsync(playwright);
-        await using var contextA = await browser.NewContextAsync();
-        await using var contextB = await browser.NewContextAsync();
-        var pageA = await contextA.NewPageAsync();
-        var pageB = await contextB.NewPageAsync();
-        var consoleLines = new List<string>();
-        pageA.Console += (_, m) => { lock (consoleLines) consoleLines.Add("A: " + m.Text); };
-        pageB.Console += (_, m) => { lock (consoleLines) consoleLines.Add("B: " + m.Text); };
-        await pageA.GotoAsync($"{fixture.Server.Url}/?roomId={room}&displayName=Alice&autojoin=1");
-        await pageB.GotoAsync($"{fixture.Server.Url}/?roomId={room}&displayName=Bob&autojoin=1");
+        await using var pair = await BrowserPair.OpenAsync(fixture.Server.Url, room);
+        var (pageA, pageB, contextA, contextB, consoleLines) = (pair.PageA, pair.PageB, pair.ContextA, pair.ContextB, pair.ConsoleLines);
         try
         {
             await WaitAsync(pageA, "() => window.ferry.consumers.size === 2");

@@ -24,17 +24,8 @@ public sealed class BrowserChatTests(ServerFixture fixture) : IClassFixture<Serv
     public async Task Every_chat_message_of_one_page_reaches_the_other_in_order()
     {
         var room = "chat-" + Guid.NewGuid().ToString("N")[..6];
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await BrowserCallTests.LaunchAsync(playwright);
-        await using var contextA = await browser.NewContextAsync();
-        await using var contextB = await browser.NewContextAsync();
-        var pageA = await contextA.NewPageAsync();
-        var pageB = await contextB.NewPageAsync();
-        var consoleLines = new List<string>();
-        pageA.Console += (_, m) => { lock (consoleLines) consoleLines.Add("A: " + m.Text); };
-        pageB.Console += (_, m) => { lock (consoleLines) consoleLines.Add("B: " + m.Text); };
-        await pageA.GotoAsync($"{fixture.Server.Url}/?roomId={room}&displayName=Alice&autojoin=1");
-        await pageB.GotoAsync($"{fixture.Server.Url}/?roomId={room}&displayName=Bob&autojoin=1");
+        await using var pair = await BrowserPair.OpenAsync(fixture.Server.Url, room);
+        var (pageA, pageB, contextA, contextB, consoleLines) = (pair.PageA, pair.PageB, pair.ContextA, pair.ContextB, pair.ConsoleLines);
         try
         {
             // Each page has its chat producer and a data consumer of the other's.

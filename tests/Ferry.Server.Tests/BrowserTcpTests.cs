@@ -59,17 +59,8 @@ public sealed class BrowserTcpTests(ServerFixture fixture) : IClassFixture<Serve
     public async Task Two_pages_with_force_tcp_see_and_hear_each_other_over_tcp()
     {
         var room = "tcp-" + Guid.NewGuid().ToString("N")[..6];
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await BrowserCallTests.LaunchAsync(playwright);
-        await using var contextA = await browser.NewContextAsync();
-        await using var contextB = await browser.NewContextAsync();
-        var pageA = await contextA.NewPageAsync();
-        var pageB = await contextB.NewPageAsync();
-        var consoleLines = new List<string>();
-        pageA.Console += (_, m) => { lock (consoleLines) consoleLines.Add("A: " + m.Text); };
-        pageB.Console += (_, m) => { lock (consoleLines) consoleLines.Add("B: " + m.Text); };
-        await pageA.GotoAsync($"{fixture.Server.Url}/?roomId={room}&displayName=Alice&autojoin=1&forceTcp=1");
-        await pageB.GotoAsync($"{fixture.Server.Url}/?roomId={room}&displayName=Bob&autojoin=1&forceTcp=1");
+        await using var browsers = await BrowserPair.OpenAsync(fixture.Server.Url, room, "&forceTcp=1");
+        var (pageA, pageB, contextA, contextB, consoleLines) = (browsers.PageA, browsers.PageB, browsers.ContextA, browsers.ContextB, browsers.ConsoleLines);
         try
         {
             foreach (var page in new[] { pageA, pageB })
