@@ -72,7 +72,7 @@ public sealed class FerryServer : IAsyncDisposable
         var loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
         var workers = await WorkerPool.CreateAsync(options.Workers, new WorkerSettings
         {
-            RtcMinPort = options.RtcMinPort, RtcMaxPort = options.RtcMaxPort, LogLevel = options.LogLevel,
+            RtcMinPort = options.RtcMinPort, RtcMaxPort = options.RtcMaxPort, LogLevel = options.LogLevel, ThreadPriority = options.WorkerPriority,
         }, loggerFactory);
         var rooms = new RoomRegistry(workers, new RoomSettings
         {

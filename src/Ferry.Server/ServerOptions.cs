@@ -33,6 +33,13 @@ public sealed record ServerOptions
     /// <summary>Number of workers (one thread each). Default: one per core.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// How worker threads are scheduled. Default <see cref="WorkerThreadPriority.Realtime"/> (SCHED_RR): on a
+    /// busy machine an ordinary worker thread waits for a core often enough for browsers to hear it;
+    /// without the privilege it runs normally and says so in the log and /api/workers.
+    /// </summary>
+    public WorkerThreadPriority WorkerPriority { get; init; } = WorkerThreadPriority.Realtime;
+
     /// <summary>PEM certificate for HTTPS/WSS; plain HTTP/WS when null.</summary>
     public string? TlsCertificate { get; init; }
 
@@ -61,6 +68,8 @@ public sealed record ServerOptions
           --rtc-min-port <n>        lowest RTC port, UDP and TCP (default 40000)
           --rtc-max-port <n>        highest RTC port (default 49999)
           --workers <n>             media workers, one thread each (default: one per core)
+          --worker-priority <p>     normal, high (nice -10) or realtime (SCHED_RR 10) worker threads (default realtime;
+                                    without CAP_SYS_NICE the workers run normal and the log says so)
           --tls-certificate <file>  PEM certificate: serve https/wss instead of http/ws
           --tls-key <file>          PEM private key for --tls-certificate
           --admin-token <token>     bearer token for /api and /metrics (default: loopback clients only)
@@ -79,6 +88,7 @@ public sealed record ServerOptions
         ["rtc-min-port"] = "RtcMinPort",
         ["rtc-max-port"] = "RtcMaxPort",
         ["workers"] = "Workers",
+        ["worker-priority"] = "WorkerPriority",
         ["tls-certificate"] = "TlsCertificate",
         ["tls-key"] = "TlsKey",
         ["admin-token"] = "AdminToken",
@@ -145,6 +155,8 @@ public sealed record ServerOptions
         if (Get("TlsCertificate") is { } cert) options = options with { TlsCertificate = cert };
         if (Get("TlsKey") is { } key) options = options with { TlsKey = key };
         if (Get("AdminToken") is { } token) options = options with { AdminToken = token };
+        if (Get("WorkerPriority") is { } priority)
+            options = options with { WorkerPriority = Enum.TryParse<WorkerThreadPriority>(priority, true, out var p) && Enum.IsDefined(p) && !int.TryParse(priority, out _) ? p : throw new ArgumentException($"invalid --worker-priority '{priority}' (normal, high, realtime)") };
         if (Get("LogLevel") is { } level)
             options = options with { LogLevel = Enum.TryParse<LogLevel>(level, true, out var l) && Enum.IsDefined(l) ? l : throw new ArgumentException($"invalid --log-level '{level}'") };
         if (options.RtcMinPort > options.RtcMaxPort) throw new ArgumentException("--rtc-min-port is above --rtc-max-port");

@@ -29,9 +29,25 @@ public sealed class Worker : IAsyncDisposable
             ? DtlsCertificate.LoadPem(cert, settings.DtlsPrivateKeyFile!)
             : DtlsCertificate.Generate();
         DtlsContext = new DtlsContext(certificate);
-        Loop = new EventLoop($"ferry-worker-{Id[..8]}");
+        Loop = new EventLoop($"ferry-worker-{Id[..8]}", ApplyThreadPriority);
         Loop.Died += OnLoopDied;
     }
+
+    private void ApplyThreadPriority()
+    {
+        var outcome = SchedulingPolicy.ApplyToCurrentThread(Settings.ThreadPriority);
+        _threadScheduling = outcome;
+        if (Settings.ThreadPriority != WorkerThreadPriority.Normal && outcome.StartsWith("normal", StringComparison.Ordinal))
+            _logger.LogWarning("worker {WorkerId}: thread priority {Priority} not applied, running {Outcome}", Id, Settings.ThreadPriority, outcome);
+    }
+
+    /// <summary>
+    /// How the worker's thread is scheduled, once it has started: "SCHED_RR 10", "nice -10", "normal", or
+    /// "normal (… refused: errno N)" when <see cref="WorkerSettings.ThreadPriority"/> asked for more than the process may have.
+    /// </summary>
+    public string ThreadScheduling => Volatile.Read(ref _threadScheduling);
+
+    private string _threadScheduling = "starting";
 
     /// <summary>Creates a worker and starts its thread.</summary>
     /// <exception cref="ArgumentException">Invalid settings (mediasoup's TypeError).</exception>
@@ -78,6 +94,9 @@ public sealed class Worker : IAsyncDisposable
     /// <summary>Datagrams and bytes through this worker's sockets so far (approximate when read off the worker thread).</summary>
     public WorkerTraffic Traffic => new(Volatile.Read(ref Loop.Counters.PacketsReceived), Volatile.Read(ref Loop.Counters.PacketsSent),
         Volatile.Read(ref Loop.Counters.BytesReceived), Volatile.Read(ref Loop.Counters.BytesSent), Volatile.Read(ref Loop.Counters.SendDrops));
+
+    /// <summary>How long this worker's UDP datagrams waited in the kernel before the worker read them (approximate off the worker thread).</summary>
+    public WorkerReceiveDelay ReceiveDelay => Loop.Counters.ReceiveDelay.Snapshot();
 
     /// <summary>The routers of this worker.</summary>
     public IReadOnlyCollection<Router> Routers => (IReadOnlyCollection<Router>)_routers.Values;

@@ -56,3 +56,26 @@ public readonly record struct WorkerTraffic(long PacketsReceived, long PacketsSe
 /// <param name="Producers">Producers of all its transports.</param>
 /// <param name="Consumers">Consumers of all its transports.</param>
 public readonly record struct WorkerObjectCounts(int Routers, int Transports, int Producers, int Consumers);
+
+/// <summary>
+/// How long the worker's UDP datagrams waited between reaching the host (kernel receive timestamp) and
+/// the worker's wake that read them, since the worker started.
+/// </summary>
+/// <param name="BoundsMicros">Upper bound of each bucket but the last, in microseconds.</param>
+/// <param name="Counts">Datagrams per bucket (not cumulative); one more than <paramref name="BoundsMicros"/>, the last for all above.</param>
+/// <param name="SumMicros">Sum of all delays, in microseconds.</param>
+/// <param name="MaxMicros">The longest delay seen, in microseconds.</param>
+public sealed record WorkerReceiveDelay(IReadOnlyList<long> BoundsMicros, IReadOnlyList<long> Counts, long SumMicros, long MaxMicros)
+{
+    /// <summary>Datagrams measured.</summary>
+    public long Count => Counts.Sum();
+
+    /// <summary>Datagrams that waited longer than <paramref name="micros"/> (rounded to the bucket bounds: exact when it is one of them).</summary>
+    public long CountAbove(long micros)
+    {
+        long total = 0;
+        for (var i = 0; i < Counts.Count; i++)
+            if (i == BoundsMicros.Count || BoundsMicros[i] > micros) total += Counts[i];
+        return total;
+    }
+}

@@ -20,6 +20,9 @@ public sealed record WorkerSettings
     /// <summary>PEM private key file for DTLS, with <see cref="DtlsCertificateFile"/>.</summary>
     public string? DtlsPrivateKeyFile { get; init; }
 
+    /// <summary>How the worker's thread is scheduled (see <see cref="WorkerThreadPriority"/>). Default <see cref="WorkerThreadPriority.Normal"/>.</summary>
+    public WorkerThreadPriority ThreadPriority { get; init; } = WorkerThreadPriority.Normal;
+
     /// <summary>Application data, not used by Ferry.</summary>
     public object? AppData { get; init; }
 

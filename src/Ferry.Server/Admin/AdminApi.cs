@@ -94,13 +94,21 @@ internal static class AdminApi
             var load = pool.LoadOf(w);
             list.Add(new
             {
-                id = w.Id, closed = w.Closed, died = w.HasDied, draining = pool.IsDraining(w), cpu = Math.Round(load.Cpu, 4),
+                id = w.Id, closed = w.Closed, died = w.HasDied, threadScheduling = w.ThreadScheduling, draining = pool.IsDraining(w), cpu = Math.Round(load.Cpu, 4),
                 routers = counts.Routers, transports = counts.Transports, producers = counts.Producers, consumers = counts.Consumers,
                 packetsInPerSecond = Math.Round(load.PacketsInPerSecond, 1), packetsOutPerSecond = Math.Round(load.PacketsOutPerSecond, 1),
+                receiveDelay = ReceiveDelayJson(w.ReceiveDelay),
             });
         }
         return list;
     }
+
+    /// <summary>The worker's receive delays: per bucket (upper bound in ms, null for the last) and totals.</summary>
+    private static object ReceiveDelayJson(WorkerReceiveDelay d) => new
+    {
+        count = d.Count, sumMs = d.SumMicros / 1000.0, maxMs = d.MaxMicros / 1000.0,
+        buckets = d.Counts.Select((c, i) => new { leMs = i < d.BoundsMicros.Count ? d.BoundsMicros[i] / 1000.0 : (double?)null, count = c }).ToList(),
+    };
 
     private static object RoomSummary(Room room) => new
     {
@@ -133,7 +141,8 @@ internal static class AdminApi
     {
         var sb = new StringBuilder();
         void Line(string name, string labels, double value) =>
-            sb.Append(name).Append('{').Append(labels).Append("} ").Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+            (labels.Length == 0 ? sb.Append(name) : sb.Append(name).Append('{').Append(labels).Append('}'))
+                .Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
         sb.Append("# HELP ferry_worker_cpu Fraction of one core used by the worker thread.\n# TYPE ferry_worker_cpu gauge\n");
         var counts = new Dictionary<string, WorkerObjectCounts>();
         foreach (var w in pool.Workers.Where(w => !w.Closed)) counts[w.Id] = await w.GetObjectCountsAsync();
@@ -155,6 +164,28 @@ internal static class AdminApi
         foreach (var w in pool.Workers) Line("ferry_worker_packets_sent_total", $"worker=\"{w.Id}\"", w.Traffic.PacketsSent);
         sb.Append("# HELP ferry_worker_send_drops_total Sends the kernel refused.\n# TYPE ferry_worker_send_drops_total counter\n");
         foreach (var w in pool.Workers) Line("ferry_worker_send_drops_total", $"worker=\"{w.Id}\"", w.Traffic.SendDrops);
+        sb.Append("# HELP ferry_worker_receive_delay_seconds Time UDP datagrams waited between reaching the host and the worker's read.\n# TYPE ferry_worker_receive_delay_seconds histogram\n");
+        foreach (var w in pool.Workers)
+        {
+            var d = w.ReceiveDelay;
+            long cumulative = 0;
+            for (var i = 0; i < d.Counts.Count; i++)
+            {
+                cumulative += d.Counts[i];
+                var le = i < d.BoundsMicros.Count ? (d.BoundsMicros[i] / 1e6).ToString(CultureInfo.InvariantCulture) : "+Inf";
+                Line("ferry_worker_receive_delay_seconds_bucket", $"worker=\"{w.Id}\",le=\"{le}\"", cumulative);
+            }
+            Line("ferry_worker_receive_delay_seconds_sum", $"worker=\"{w.Id}\"", d.SumMicros / 1e6);
+            Line("ferry_worker_receive_delay_seconds_count", $"worker=\"{w.Id}\"", cumulative);
+        }
+        // The process's garbage collections: every one stops the worker threads for its pause.
+        sb.Append("# HELP ferry_process_gc_pause_seconds_total Time the garbage collector held managed threads, workers included.\n# TYPE ferry_process_gc_pause_seconds_total counter\n");
+        Line("ferry_process_gc_pause_seconds_total", "", GC.GetTotalPauseDuration().TotalSeconds);
+        sb.Append("# HELP ferry_process_gc_collections_total Garbage collections by generation.\n# TYPE ferry_process_gc_collections_total counter\n");
+        for (var generation = 0; generation <= GC.MaxGeneration; generation++)
+            Line("ferry_process_gc_collections_total", $"generation=\"{generation}\"", GC.CollectionCount(generation));
+        sb.Append("# HELP ferry_process_allocated_bytes_total Bytes allocated on the managed heap.\n# TYPE ferry_process_allocated_bytes_total counter\n");
+        Line("ferry_process_allocated_bytes_total", "", GC.GetTotalAllocatedBytes());
         sb.Append("# HELP ferry_room_peers Joined peers in the room.\n# TYPE ferry_room_peers gauge\n");
         foreach (var r in rooms.Rooms) Line("ferry_room_peers", $"room=\"{Escape(r.Id)}\"", r.Peers.Count(p => p.Joined));
         sb.Append("# HELP ferry_room_producers Producers in the room.\n# TYPE ferry_room_producers gauge\n");

@@ -35,10 +35,14 @@ internal sealed unsafe class EventLoop : IDisposable
     private volatile bool _exitedFlag;
     private int _threadId = -1;
     private TimeSpan _now;
+    private readonly Action? _threadStart;
 
-    public EventLoop(string name)
+    /// <param name="name">The loop thread's name.</param>
+    /// <param name="threadStart">Runs first on the loop's thread (its scheduling, for a worker).</param>
+    public EventLoop(string name, Action? threadStart = null)
     {
         Name = name;
+        _threadStart = threadStart;
         _epoll = Libc.EpollCreate1(Libc.EPOLL_CLOEXEC);
         if (_epoll < 0) throw new InvalidOperationException($"epoll_create1 failed: errno {Marshal.GetLastPInvokeError()}");
         _wakeFd = Libc.EventFd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
@@ -231,6 +235,7 @@ internal sealed unsafe class EventLoop : IDisposable
         _threadId = Environment.CurrentManagedThreadId;
         try
         {
+            if (_threadStart is { } threadStart) threadStart();
             UpdateNow();
             while (!_stopRequested)
             {

@@ -21,4 +21,7 @@ internal sealed class LoopCounters
     public long TcpFramingErrors;
     /// <summary>Connections closed before ICE accepted them: not STUN first, refused credentials, unknown ufrag, idle.</summary>
     public long TcpUnauthenticatedClosed;
+
+    /// <summary>How long UDP datagrams waited in the kernel before this loop read them.</summary>
+    public readonly ReceiveDelayHistogram ReceiveDelay = new();
 }

@@ -119,7 +119,11 @@ internal sealed unsafe class UdpSocket : IFdHandler, IMovableSocket, IDisposable
                 var iov = new Libc.IoVec { Base = buffer, Length = (nuint)_receiveBuffer.Length };
                 message = new Libc.MsgHdr { Name = a, NameLength = (uint)SockAddr.Capacity, Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)_control.Length };
                 n = Libc.RecvMsg(_fd, &message, Libc.MSG_DONTWAIT);
-                if (n >= 0 && Libc.TryReadTimestamp(control, message.ControlLength, out var stamp)) _loop.ArrivalTime = _loop.FromRealtime(stamp);
+                if (n >= 0 && Libc.TryReadTimestamp(control, message.ControlLength, out var stamp))
+                {
+                    _loop.ArrivalTime = _loop.FromRealtime(stamp);
+                    _loop.Counters.ReceiveDelay.Record(_loop.Now - _loop.ArrivalTime);
+                }
             }
             if (n < 0)
             {

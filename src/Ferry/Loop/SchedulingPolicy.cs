@@ -1,0 +1,38 @@
+using System.Runtime.InteropServices;
+using Ferry.Native;
+
+namespace Ferry.Loop;
+
+/// <summary>Applies a <see cref="WorkerThreadPriority"/> to the calling thread (a loop's, as it starts).</summary>
+internal static unsafe class SchedulingPolicy
+{
+    /// <summary>Static priority under SCHED_RR: above every ordinary thread, below the kernel's own real-time threads (50 and up).</summary>
+    public const int RealtimePriority = 10;
+
+    /// <summary>Nice value for <see cref="WorkerThreadPriority.High"/>.</summary>
+    public const int HighNice = -10;
+
+    /// <summary>
+    /// Sets the calling thread's scheduling; a refusal (no privilege) leaves it as it was. Returns what
+    /// holds afterwards, for the operator: "SCHED_RR 10", "nice -10", "normal", or "normal (… refused: errno N)".
+    /// </summary>
+    public static string ApplyToCurrentThread(WorkerThreadPriority priority)
+    {
+        switch (priority)
+        {
+            case WorkerThreadPriority.Realtime:
+            {
+                var value = RealtimePriority;
+                return Libc.SchedSetScheduler(0, Libc.SCHED_RR, &value) == 0
+                    ? $"SCHED_RR {RealtimePriority}"
+                    : $"normal (SCHED_RR refused: errno {Marshal.GetLastPInvokeError()})";
+            }
+            case WorkerThreadPriority.High:
+                return Libc.SetPriority(Libc.PRIO_PROCESS, (uint)Libc.GetTid(), HighNice) == 0
+                    ? $"nice {HighNice}"
+                    : $"normal (nice {HighNice} refused: errno {Marshal.GetLastPInvokeError()})";
+            default:
+                return "normal";
+        }
+    }
+}

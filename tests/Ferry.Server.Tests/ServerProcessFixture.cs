@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Ferry.Server.Tests;
+
+/// <summary>
+/// A Ferry node in its own process (`dotnet Ferry.Server.dll`, as an operator runs it) on 127.0.0.1,
+/// for the tests that judge timing as a browser hears it: in the test host the server would share its
+/// garbage collector with Playwright and xUnit, whose collections stop the worker threads too.
+/// </summary>
+public sealed partial class ServerProcessFixture : IAsyncLifetime
+{
+    private Process? _process;
+    private readonly List<string> _output = [];
+
+    /// <summary>The server's base URL (http://127.0.0.1:PORT).</summary>
+    public string Url { get; private set; } = "";
+
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(20) };
+
+    /// <summary>What the server printed so far (stdout and stderr), for failure messages.</summary>
+    public string Output
+    {
+        get { lock (_output) return string.Join('\n', _output); }
+    }
+
+    public async Task InitializeAsync()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Ferry.Server.dll");
+        var start = new ProcessStartInfo(Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        foreach (var arg in new[] { dll, "--port", "0", "--workers", "2", "--rtc-min-port", "41000", "--rtc-max-port", "48999", "--log-level", "Warning" })
+            start.ArgumentList.Add(arg);
+        var url = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _process = Process.Start(start) ?? throw new InvalidOperationException("could not start Ferry.Server");
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) { url.TrySetException(new InvalidOperationException($"Ferry.Server exited:\n{Output}")); return; }
+            lock (_output) _output.Add(e.Data);
+            if (UrlLine().Match(e.Data) is { Success: true } m) url.TrySetResult(m.Groups[1].Value);
+        };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.Add(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        Url = await url.Task.WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        if (_process is null) return;
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+
+    public async Task<JsonElement> GetJsonAsync(string path) =>
+        await Http.GetFromJsonAsync<JsonElement>(Url + path);
+
+    /// <summary>One unlabelled value of the server's Prometheus /metrics (e.g. ferry_process_gc_pause_seconds_total).</summary>
+    public async Task<double> MetricAsync(string name)
+    {
+        var text = await Http.GetStringAsync(Url + "/metrics");
+        foreach (var line in text.Split('\n'))
+            if (line.StartsWith(name + " ", StringComparison.Ordinal))
+                return double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
+        throw new InvalidOperationException($"{name} not in /metrics");
+    }
+
+    [GeneratedRegex(@"open (http://[^/\s]+)/")]
+    private static partial Regex UrlLine();
+}
