@@ -70,9 +70,9 @@ internal sealed class BenchResults
         {
             s.AppendLine();
             s.AppendLine("Transport moves: transport.MoveToAsync between routers on two workers while media flows");
-            s.AppendLine(" consumers  moves  p50 ms  p99 ms  max ms  lost/expected at receivers  server drops  pipes +/-");
+            s.AppendLine(" consumers  moves  p50 ms  p99 ms  max ms  lost/expected at receivers  server drops  pipes +/-  KB allocated/move");
             foreach (var v in TransportMoves)
-                s.AppendLine(CultureInfo.InvariantCulture, $"{v.Consumers,10} {v.Moves,6} {v.HandoverP50Ms,7:F3} {v.HandoverP99Ms,7:F3} {v.HandoverMaxMs,7:F3} {v.PacketsLost,12}/{v.PacketsExpected,-15} {v.ServerDrops,12}  +{v.PipesCreated}/-{v.PipesRemoved}");
+                s.AppendLine(CultureInfo.InvariantCulture, $"{v.Consumers,10} {v.Moves,6} {v.HandoverP50Ms,7:F3} {v.HandoverP99Ms,7:F3} {v.HandoverMaxMs,7:F3} {v.PacketsLost,12}/{v.PacketsExpected,-15} {v.ServerDrops,12}  +{v.PipesCreated}/-{v.PipesRemoved}  {v.AllocatedKilobytesPerMove,10:F0}");
         }
         if (Pipes is { } p)
         {
@@ -161,6 +161,8 @@ internal sealed record TransportMoveResult
     public required long ServerDrops { get; init; }
     public required long PipesCreated { get; init; }
     public required long PipesRemoved { get; init; }
+    /// <summary>Bytes the process allocated per move (the moves, the clients and the media meanwhile), in KB.</summary>
+    public double AllocatedKilobytesPerMove { get; init; }
 }
 
 /// <summary>CPU per packet piped from a router on one worker to a router on another, in-memory and over UDP.</summary>

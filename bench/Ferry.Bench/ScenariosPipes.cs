@@ -272,6 +272,8 @@ internal sealed partial class Scenarios
                 var movable = transports.Cast<Transport>().Append(producerTransport).ToArray();
                 var handovers = new List<double>();
                 long drops = 0, created = 0, removed = 0;
+                // Everything the process allocates meanwhile (the moves, the swarm's clients, the media), per move.
+                var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
                 for (var i = 0; i < moves; i++)
                 {
                     var transport = movable[i % movable.Length];
@@ -284,6 +286,7 @@ internal sealed partial class Scenarios
                     progress.Status($"transport moves with {consumers} consumers: {i + 1}/{moves}, last handover {report.HandoverTime.TotalMilliseconds:F3} ms");
                     await Task.Delay(15).ConfigureAwait(false);
                 }
+                var allocatedPerMove = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)moves;
                 await Task.Delay(300).ConfigureAwait(false);
                 var stats = await swarm.GetStatsAsync().ConfigureAwait(false);
                 var result = new TransportMoveResult
@@ -291,10 +294,11 @@ internal sealed partial class Scenarios
                     Consumers = consumers, Moves = moves,
                     HandoverP50Ms = Stats.Percentile(handovers, 50), HandoverP99Ms = Stats.Percentile(handovers, 99), HandoverMaxMs = handovers.Max(),
                     PacketsLost = stats.Lost, PacketsExpected = stats.Expected, ServerDrops = drops, PipesCreated = created, PipesRemoved = removed,
+                    AllocatedKilobytesPerMove = allocatedPerMove / 1024,
                 };
                 results.TransportMoves.Add(result);
                 progress.Line($"transport moves with {consumers} consumers: handover p50 {result.HandoverP50Ms:F3} ms, p99 {result.HandoverP99Ms:F3} ms, " +
-                              $"max {result.HandoverMaxMs:F3} ms, lost {result.PacketsLost}/{result.PacketsExpected}, pipes +{created}/-{removed}");
+                              $"max {result.HandoverMaxMs:F3} ms, lost {result.PacketsLost}/{result.PacketsExpected}, pipes +{created}/-{removed}, {result.AllocatedKilobytesPerMove:F0} KB allocated per move");
             }
             finally
             {

@@ -57,6 +57,7 @@ public sealed class Worker : IAsyncDisposable
         settings.Validate();
         var worker = new Worker(settings, loggerFactory ?? NullLoggerFactory.Instance);
         worker.Loop.Start();
+        Mobility.MobilityWarmup.Start();
         return Task.FromResult(worker);
     }
 

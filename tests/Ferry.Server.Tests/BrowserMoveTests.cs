@@ -25,7 +25,7 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
         var audio = stats.Single(s => s.GetProperty("kind").GetString() == "audio");
         static long Get(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? v.GetInt64() : 0;
         static double D(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? v.GetDouble() : 0;
-        var detail = $"audio concealedSamples {D(audio, "concealedSamples")}, jitter buffer target {1000 * D(audio, "jitterBufferTargetDelay") / Math.Max(1, D(audio, "jitterBufferEmittedCount")):F1} ms; " +
+        var detail = $"audio concealedSamples {D(audio, "concealedSamples")}, packetsReceived {D(audio, "packetsReceived")}, packetsDiscarded {D(audio, "packetsDiscarded")}, jitter {D(audio, "jitter")}, jitter buffer target {1000 * D(audio, "jitterBufferTargetDelay") / Math.Max(1, D(audio, "jitterBufferEmittedCount")):F1} ms; " +
             $"video totalFreezesDuration {D(video, "totalFreezesDuration")} s, {D(video, "framesPerSecond")} fps";
         return new Snapshot(Get(video, "framesDecoded"), Get(video, "packetsLost"), Get(video, "freezeCount"),
             Get(audio, "packetsReceived"), Get(audio, "concealmentEvents"), Get(audio, "packetsLost"), detail);
@@ -128,7 +128,13 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
         for (var second = 1; second <= 30; second++)
         {
             await Task.Delay(1000);
-            if (second % 2 == 0 && !control) moves.AddRange(await moveEverything(room));
+            if (second % 2 == 0 && !control)
+            {
+                var round = await moveEverything(room);
+                moves.AddRange(round);
+                var longest = round.Max(m => TimeSpan.Parse(m.GetProperty("handoverTime").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
+                if (longest > TimeSpan.FromMilliseconds(5)) timeline.Add($"second {second}: a handover took {longest.TotalMilliseconds:F1} ms");
+            }
             var late = await LateDatagramsAsync(10);
             var pause = await server.MetricAsync("ferry_process_gc_pause_seconds_total");
             if (late != lastLate || pause != lastPause)

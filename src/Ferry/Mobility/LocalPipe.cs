@@ -26,7 +26,47 @@ internal sealed class LocalPipe : LoopCommand
     {
         _target = target;
         _replica = replica;
-        _ring = new PacketRing(replica.Kind == Protocols.Ortc.MediaKind.Audio ? AudioRingBytes : VideoRingBytes);
+        _ring = new PacketRing(RingMemoryPool.Rent(replica.Kind == Protocols.Ortc.MediaKind.Audio ? AudioRingBytes : VideoRingBytes));
+        _release = new ReleaseCommand(this);
+    }
+
+    private readonly ReleaseCommand _release;
+    private volatile bool _memoryReturned;
+
+    /// <summary>
+    /// Writer side, on the origin's loop, once the pipe has left the origin's sinks: nothing is written
+    /// any more. The ring's memory goes back to the pool on the reader's loop, after the reader's last
+    /// pending wake (see <see cref="ReleaseCommand"/>).
+    /// </summary>
+    public void WriterDetached()
+    {
+        Closed = true;
+        _target.Router.Loop.Post(_release);
+    }
+
+    /// <summary>
+    /// Returns the ring's memory once no read can follow: on the replica's loop (following its router as
+    /// the reader's wake does) and only when no wake is pending, since a pending wake would still drain
+    /// the ring. The writer has stopped before this is posted, so no new wake can appear.
+    /// </summary>
+    private sealed class ReleaseCommand(LocalPipe pipe) : LoopCommand
+    {
+        public override void Run()
+        {
+            var loop = pipe._target.Router.Loop;
+            if (!loop.IsOwnThread || Volatile.Read(ref pipe._wakePending) != 0)
+            {
+                loop.Post(this);
+                return;
+            }
+            pipe._memoryReturned = true;
+            RingMemoryPool.Return(pipe._ring.Memory);
+        }
+
+        // The loop stopped (its worker closed): the memory is left to the collector.
+        public override void Abandon(Exception reason)
+        {
+        }
     }
 
     /// <summary>Bytes of memory the pipe holds.</summary>
@@ -80,6 +120,7 @@ internal sealed class LocalPipe : LoopCommand
     /// <summary>Delivers every packet written so far to the replica. Call on the replica's loop (or while it is frozen for the caller).</summary>
     public void Drain()
     {
+        if (_memoryReturned) return;
         while (_ring.TryPeek(out var packet))
         {
             if (!Closed) _target.Deliver(packet);

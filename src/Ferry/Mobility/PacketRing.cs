@@ -20,11 +20,22 @@ internal sealed class PacketRing
     private long _tail;
 
     /// <param name="capacity">Bytes of the ring; at least a few packets.</param>
-    public PacketRing(int capacity)
+    public PacketRing(int capacity) : this(GC.AllocateUninitializedArray<byte>(CheckCapacity(capacity)))
     {
-        if (capacity < 4 * (MaxPacket + 2)) throw new ArgumentOutOfRangeException(nameof(capacity), "room for a few packets at least");
-        _memory = GC.AllocateUninitializedArray<byte>(capacity);
     }
+
+    /// <param name="memory">The ring's memory (its length is the capacity), owned by the ring until <see cref="Memory"/> is given back.</param>
+    public PacketRing(byte[] memory)
+    {
+        CheckCapacity(memory.Length);
+        _memory = memory;
+    }
+
+    /// <summary>The ring's memory, for its owner to return to a pool once neither side will touch the ring again.</summary>
+    public byte[] Memory => _memory;
+
+    private static int CheckCapacity(int capacity) =>
+        capacity < 4 * (MaxPacket + 2) ? throw new ArgumentOutOfRangeException(nameof(capacity), "room for a few packets at least") : capacity;
 
     /// <summary>Bytes of memory the ring holds.</summary>
     public int Capacity => _memory.Length;

@@ -151,7 +151,10 @@ public sealed class Producer
     internal void AddSink(Mobility.LocalPipe pipe) => _sinks.Add(pipe);
 
     /// <summary>Stops feeding a replica's pipe. Call on this producer's loop.</summary>
-    internal void RemoveSink(Mobility.LocalPipe pipe) => _sinks.Remove(pipe);
+    internal void RemoveSink(Mobility.LocalPipe pipe)
+    {
+        if (_sinks.Remove(pipe)) pipe.WriterDetached();
+    }
 
     internal int SinkCount => _sinks.Count;
     internal ReceiveStream[] Streams { get; }
@@ -424,6 +427,7 @@ public sealed class Producer
             replica.Transport.Post(() => replica.Transport.CloseProducerOnLoop(replica, byTransport: false));
         }
         Replicas.Clear();
+        foreach (var sink in _sinks) sink.WriterDetached();
         _sinks.Clear();
         if (Origin is { } origin && FeedingPipe is { } feeding)
         {
