@@ -98,7 +98,17 @@ public sealed class ServerOptionsTests : IDisposable
     public void Help_lists_every_option()
     {
         foreach (var option in new[] { "--config", "--listen-address", "--port", "--rtc-listen-ip", "--announced-address", "--rtc-min-port", "--rtc-max-port",
-                     "--workers", "--tls-certificate", "--tls-key", "--admin-token", "--log-level", "--help" })
+                     "--workers", "--worker-priority", "--tls-certificate", "--tls-key", "--admin-token", "--log-level", "--help" })
             Assert.Contains(option + " ", ServerOptions.Help);
+    }
+
+    [Fact]
+    public void Worker_priority_defaults_to_realtime_and_takes_the_three_names_only()
+    {
+        Assert.Equal(WorkerThreadPriority.Realtime, ServerOptions.Parse([], NoEnvironment).WorkerPriority);
+        Assert.Equal(WorkerThreadPriority.Normal, ServerOptions.Parse(["--worker-priority", "normal"], NoEnvironment).WorkerPriority);
+        Assert.Equal(WorkerThreadPriority.High, ServerOptions.Parse([], new Dictionary<string, string?> { ["FERRY_WORKER_PRIORITY"] = "High" }).WorkerPriority);
+        foreach (var bad in new[] { "fast", "2", "" })
+            Assert.Contains("--worker-priority", Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--worker-priority", bad], NoEnvironment)).Message);
     }
 }
