@@ -31,16 +31,13 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
             Get(audio, "packetsReceived"), Get(audio, "concealmentEvents"), Get(audio, "packetsLost"), detail);
     }
 
-    private static async Task<int[]> PairChangesAsync(IPage page)
+    /// <summary>Per transport of the page: how often its selected ICE pair changed, and its DTLS state.</summary>
+    private static async Task<(int[] PairChanges, string[] DtlsStates)> TransportStateAsync(IPage page)
     {
         var json = await page.EvaluateAsync<string>("async () => JSON.stringify(await window.ferry.transportStats())");
-        return JsonDocument.Parse(json).RootElement.EnumerateArray().Select(t => t.GetProperty("selectedCandidatePairChanges").GetInt32()).ToArray();
-    }
-
-    private static async Task<string[]> DtlsStatesAsync(IPage page)
-    {
-        var json = await page.EvaluateAsync<string>("async () => JSON.stringify(await window.ferry.transportStats())");
-        return JsonDocument.Parse(json).RootElement.EnumerateArray().Select(t => t.GetProperty("dtlsState").GetString()!).ToArray();
+        var transports = JsonDocument.Parse(json).RootElement.EnumerateArray().ToList();
+        return (transports.Select(t => t.GetProperty("selectedCandidatePairChanges").GetInt32()).ToArray(),
+            transports.Select(t => t.GetProperty("dtlsState").GetString()!).ToArray());
     }
 
     [Fact]
@@ -120,7 +117,7 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
             var now = await SnapshotAsync(page);
             output.WriteLine($"{name} page {Name(page)}: control period of 10 s without moves: {now.FreezeCount - controlStart[page].FreezeCount} freezes, " +
                 $"{now.ConcealmentEvents - controlStart[page].ConcealmentEvents} concealment events");
-            pairChangesBefore[page] = await PairChangesAsync(page);
+            pairChangesBefore[page] = (await TransportStateAsync(page)).PairChanges;
         }
 
         // Windows of thirty seconds, a round of moves every other second. Every window must keep every
@@ -192,8 +189,9 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
                 Assert.True(end.AudioPacketsLost == 0, $"page {Name(page)}: audio packetsLost {end.AudioPacketsLost}; {string.Join("; ", timeline)}");
                 // No ICE restart, no new DTLS handshake, no change of path during the moves. (Chrome may switch
                 // pairs once while connecting when the machine has a second interface; that happens before.)
-                Assert.All(await DtlsStatesAsync(page), state => Assert.Equal("connected", state));
-                Assert.Equal(pairChangesBefore[page], await PairChangesAsync(page));
+                var (pairChanges, dtlsStates) = await TransportStateAsync(page);
+                Assert.All(dtlsStates, state => Assert.Equal("connected", state));
+                Assert.Equal(pairChangesBefore[page], pairChanges);
                 if (end.FreezeCount != before[page].FreezeCount) noticed.Add($"page {Name(page)} freezeCount {before[page].FreezeCount} -> {end.FreezeCount}");
                 if (end.ConcealmentEvents - before[page].ConcealmentEvents > allowedConcealmentEvents) noticed.Add($"page {Name(page)} concealmentEvents {before[page].ConcealmentEvents} -> {end.ConcealmentEvents}");
             }

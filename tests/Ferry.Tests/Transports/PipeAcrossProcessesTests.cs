@@ -44,14 +44,21 @@ public sealed class PipeAcrossProcessesTests : IAsyncLifetime
         await _worker.CloseAsync();
     }
 
+    /// <summary>A PlainTransport here on 127.0.0.1 connected to <paramref name="peer"/>'s socket (media in from it, or out to it).</summary>
+    private async Task<PlainTransport> PlainTransportToAsync(UdpRtpPeer peer)
+    {
+        var transport = await _router.CreatePlainTransportAsync(new PlainTransportOptions { ListenInfo = new TransportListenInfo { Ip = "127.0.0.1" } });
+        await transport.ConnectAsync("127.0.0.1", peer.LocalEndPoint.Port);
+        return transport;
+    }
+
     [Fact]
     public async Task Audio_and_video_from_here_reach_a_receiver_of_the_child_over_an_srtp_pipe_exactly_once_in_order_and_intact()
     {
         const int count = 2000;
         using var sender = new UdpRtpPeer();
         using var receiver = new UdpRtpPeer();
-        var inbound = await _router.CreatePlainTransportAsync(new PlainTransportOptions { ListenInfo = new TransportListenInfo { Ip = "127.0.0.1" } });
-        await inbound.ConnectAsync("127.0.0.1", sender.LocalEndPoint.Port);
+        var inbound = await PlainTransportToAsync(sender);
         var video = await inbound.ProduceAsync(Vp8Producer());
         var audio = await inbound.ProduceAsync(OpusProducer());
 
@@ -107,8 +114,7 @@ public sealed class PipeAcrossProcessesTests : IAsyncLifetime
         Assert.Equal(videoId, video.Id);
         Assert.Equal("client-a", video.RtpParameters.Rtcp!.Cname);
 
-        var outbound = await _router.CreatePlainTransportAsync(new PlainTransportOptions { ListenInfo = new TransportListenInfo { Ip = "127.0.0.1" } });
-        await outbound.ConnectAsync("127.0.0.1", receiver.LocalEndPoint.Port);
+        var outbound = await PlainTransportToAsync(receiver);
         var videoOut = await outbound.ConsumeAsync(new ConsumerOptions { ProducerId = videoId, RtpCapabilities = WithoutCongestionFeedback(_router.RtpCapabilities) });
         var audioOut = await outbound.ConsumeAsync(new ConsumerOptions { ProducerId = audioId, RtpCapabilities = WithoutCongestionFeedback(_router.RtpCapabilities) });
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => PliCount(sender, 11111111) > 0, Timeout), "no PLI came back through the pipe");
@@ -135,8 +141,7 @@ public sealed class PipeAcrossProcessesTests : IAsyncLifetime
     {
         using var sender = new UdpRtpPeer();
         using var receiver = new UdpRtpPeer();
-        var inbound = await _router.CreatePlainTransportAsync(new PlainTransportOptions { ListenInfo = new TransportListenInfo { Ip = "127.0.0.1" } });
-        await inbound.ConnectAsync("127.0.0.1", sender.LocalEndPoint.Port);
+        var inbound = await PlainTransportToAsync(sender);
         var video = await inbound.ProduceAsync(Vp8Producer());
         var audio = await inbound.ProduceAsync(OpusProducer() with { Paused = true });
         var events = new ConcurrentQueue<(string Name, string ConsumerId)>();
@@ -200,8 +205,7 @@ public sealed class PipeAcrossProcessesTests : IAsyncLifetime
         var videoId = await PeerProduceAsync(Id(inbound), Vp8Producer());
         var (pipe, peerPipe) = await ConnectPipesAsync(enableSrtp: false);
         var video = await PipeFromPeerAsync(videoId, pipe, peerPipe);
-        var outbound = await _router.CreatePlainTransportAsync(new PlainTransportOptions { ListenInfo = new TransportListenInfo { Ip = "127.0.0.1" } });
-        await outbound.ConnectAsync("127.0.0.1", receiver.LocalEndPoint.Port);
+        var outbound = await PlainTransportToAsync(receiver);
         var consumer = await outbound.ConsumeAsync(new ConsumerOptions { ProducerId = videoId, RtpCapabilities = WithoutCongestionFeedback(_router.RtpCapabilities) });
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => PliCount(sender, 11111111) > 0, Timeout));
 
@@ -232,8 +236,7 @@ public sealed class PipeAcrossProcessesTests : IAsyncLifetime
     {
         using var sender = new UdpRtpPeer();
         using var receiver = new UdpRtpPeer();
-        var inbound = await _router.CreatePlainTransportAsync(new PlainTransportOptions { ListenInfo = new TransportListenInfo { Ip = "127.0.0.1" } });
-        await inbound.ConnectAsync("127.0.0.1", sender.LocalEndPoint.Port);
+        var inbound = await PlainTransportToAsync(sender);
         var video = await inbound.ProduceAsync(Vp8Producer());
         var audio = await inbound.ProduceAsync(OpusProducer());
 
@@ -276,8 +279,7 @@ public sealed class PipeAcrossProcessesTests : IAsyncLifetime
         const int count = 1000;
         using var sender = new UdpRtpPeer();
         using var receiver = new UdpRtpPeer();
-        var inbound = await _router.CreatePlainTransportAsync(new PlainTransportOptions { ListenInfo = new TransportListenInfo { Ip = "127.0.0.1" } });
-        await inbound.ConnectAsync("127.0.0.1", sender.LocalEndPoint.Port);
+        var inbound = await PlainTransportToAsync(sender);
         var video = await inbound.ProduceAsync(Vp8Producer());
 
         // The first transmission of every 50th video packet (by the pipe's sequence number, readable under SRTP) is lost.
