@@ -97,7 +97,14 @@ public sealed class Worker : IAsyncDisposable
         Volatile.Read(ref Loop.Counters.BytesReceived), Volatile.Read(ref Loop.Counters.BytesSent), Volatile.Read(ref Loop.Counters.SendDrops));
 
     /// <summary>How long this worker's UDP datagrams waited in the kernel before the worker read them (approximate off the worker thread).</summary>
-    public WorkerReceiveDelay ReceiveDelay => Loop.Counters.ReceiveDelay.Snapshot();
+    public WorkerDelayHistogram ReceiveDelay => Loop.Counters.ReceiveDelay.Snapshot();
+
+    /// <summary>
+    /// How long the RTP packets this worker's consumers sent (first transmissions) had been on the host:
+    /// from the kernel's receive timestamp, on whichever worker read them, to this worker's wake that
+    /// sent them, through in-memory pipes and handovers (approximate off the worker thread).
+    /// </summary>
+    public WorkerDelayHistogram ForwardDelay => Loop.Counters.ForwardDelay.Snapshot();
 
     /// <summary>The routers of this worker.</summary>
     public IReadOnlyCollection<Router> Routers => (IReadOnlyCollection<Router>)_routers.Values;

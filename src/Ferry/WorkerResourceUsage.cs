@@ -58,14 +58,14 @@ public readonly record struct WorkerTraffic(long PacketsReceived, long PacketsSe
 public readonly record struct WorkerObjectCounts(int Routers, int Transports, int Producers, int Consumers);
 
 /// <summary>
-/// How long the worker's UDP datagrams waited between reaching the host (kernel receive timestamp) and
-/// the worker's wake that read them, since the worker started.
+/// Delays of a worker's packets since they reached the host (kernel receive timestamp), since the worker
+/// started: see <see cref="Worker.ReceiveDelay"/> and <see cref="Worker.ForwardDelay"/>.
 /// </summary>
 /// <param name="BoundsMicros">Upper bound of each bucket but the last, in microseconds.</param>
 /// <param name="Counts">Datagrams per bucket (not cumulative); one more than <paramref name="BoundsMicros"/>, the last for all above.</param>
 /// <param name="SumMicros">Sum of all delays, in microseconds.</param>
 /// <param name="MaxMicros">The longest delay seen, in microseconds.</param>
-public sealed record WorkerReceiveDelay(IReadOnlyList<long> BoundsMicros, IReadOnlyList<long> Counts, long SumMicros, long MaxMicros)
+public sealed record WorkerDelayHistogram(IReadOnlyList<long> BoundsMicros, IReadOnlyList<long> Counts, long SumMicros, long MaxMicros)
 {
     /// <summary>Datagrams measured.</summary>
     public long Count => Counts.Sum();

@@ -85,9 +85,12 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
         return JsonDocument.Parse(body).RootElement.Clone();
     }
 
-    /// <summary>Datagrams the server's workers read more than <paramref name="ms"/> after they reached the host, so far.</summary>
-    private async Task<long> LateDatagramsAsync(double ms) =>
-        (await server.GetJsonAsync("/api/workers")).EnumerateArray().Sum(w => w.GetProperty("receiveDelay").GetProperty("buckets").EnumerateArray()
+    /// <summary>
+    /// Packets the server's workers handled more than <paramref name="ms"/> after they reached the host, so far:
+    /// read (<paramref name="histogram"/> receiveDelay) or sent on to a browser (forwardDelay).
+    /// </summary>
+    private async Task<long> LatePacketsAsync(string histogram, double ms) =>
+        (await server.GetJsonAsync("/api/workers")).EnumerateArray().Sum(w => w.GetProperty(histogram).GetProperty("buckets").EnumerateArray()
             .Where(b => !b.TryGetProperty("leMs", out var le) || le.ValueKind == JsonValueKind.Null || le.GetDouble() > ms)
             .Sum(b => b.GetProperty("count").GetInt64()));
 
@@ -141,12 +144,13 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
         {
             var before = new Dictionary<IPage, Snapshot>();
             foreach (var page in pages) before[page] = await SnapshotAsync(page);
-            // The timeline says when a browser noticed anything and what the server did then (datagrams its
-            // workers read late, its garbage collector's pauses, handovers above 5 ms).
+            // The timeline says when a browser noticed anything and what the server did then (packets its
+            // workers read or sent on late, its garbage collector's pauses, handovers above 5 ms).
             var timeline = new List<string>();
             var last = new Dictionary<IPage, Snapshot>(before);
             var moves = new List<JsonElement>();
-            var lastLate = await LateDatagramsAsync(10);
+            var lastLate = await LatePacketsAsync("receiveDelay", 10);
+            var lastLateSent = await LatePacketsAsync("forwardDelay", 10);
             var lastPause = await server.MetricAsync("ferry_process_gc_pause_seconds_total");
             for (var second = 1; second <= 30; second++)
             {
@@ -158,11 +162,12 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
                     var longest = round.Max(m => TimeSpan.Parse(m.GetProperty("handoverTime").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
                     if (longest > TimeSpan.FromMilliseconds(5)) timeline.Add($"second {second}: a handover took {longest.TotalMilliseconds:F1} ms");
                 }
-                var late = await LateDatagramsAsync(10);
+                var late = await LatePacketsAsync("receiveDelay", 10);
+                var lateSent = await LatePacketsAsync("forwardDelay", 10);
                 var pause = await server.MetricAsync("ferry_process_gc_pause_seconds_total");
-                if (late != lastLate || pause != lastPause)
-                    timeline.Add($"second {second}: server read {late - lastLate} datagrams >10 ms late, GC paused it {(pause - lastPause) * 1000:F1} ms");
-                (lastLate, lastPause) = (late, pause);
+                if (late != lastLate || lateSent != lastLateSent || pause != lastPause)
+                    timeline.Add($"second {second}: server read {late - lastLate} datagrams >10 ms late, sent {lateSent - lastLateSent} packets >10 ms after they arrived, GC paused it {(pause - lastPause) * 1000:F1} ms");
+                (lastLate, lastLateSent, lastPause) = (late, lateSent, pause);
                 foreach (var page in pages)
                 {
                     var now = await SnapshotAsync(page);

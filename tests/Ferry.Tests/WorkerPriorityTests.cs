@@ -64,14 +64,50 @@ public sealed class WorkerPriorityTests
         Assert.Equal(0, before.CountAbove(50_000));
 
         // The worker is held for 200 ms; a datagram sent meanwhile waits in the kernel until it is free.
-        var held = router.InvokeAsync(() => { Thread.Sleep(200); return 0; });
-        await Task.Delay(20);
+        using var holding = new ManualResetEventSlim();
+        var held = router.InvokeAsync(() => { holding.Set(); Thread.Sleep(200); return 0; });
+        Assert.True(holding.Wait(WaitTimeout));
         peer.Send(new byte[20], target);
         await held;
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => worker.ReceiveDelay.Count >= before.Count + 1, WaitTimeout));
         var after = worker.ReceiveDelay;
-        Assert.Equal(1, after.CountAbove(100_000) - before.CountAbove(100_000));
+        Assert.True(after.CountAbove(100_000) - before.CountAbove(100_000) == 1, $"{string.Join(",", before.Counts)} -> {string.Join(",", after.Counts)}, max {after.MaxMicros} us");
         Assert.InRange(after.MaxMicros, 100_000, 5_000_000);
         Assert.Equal(after.Count, after.Counts.Sum());
+    }
+
+    [Fact]
+    public async Task A_packet_held_in_an_in_memory_pipe_while_the_receiving_worker_is_busy_counts_as_forwarded_late_there()
+    {
+        await using var origin = await Worker.CreateAsync();
+        await using var target = await Worker.CreateAsync();
+        var routerA = await origin.CreateRouterAsync(DefaultRouterOptions);
+        var routerB = await target.CreateRouterAsync(DefaultRouterOptions);
+        var source = await routerA.CreateDirectTransportAsync();
+        var producer = await source.ProduceAsync(Vp8Producer());
+        await routerA.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = producer.Id, Router = routerB });
+        var sink = await routerB.CreateDirectTransportAsync();
+        var consumer = await sink.ConsumeAsync(new Ferry.Rtp.ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = routerB.RtpCapabilities });
+        var received = 0;
+        consumer.Rtp += _ => Interlocked.Increment(ref received);
+
+        producer.Send(Vp8Packet(11111111, 1, 3000, keyFrame: true, number: 0, mid: "0"));
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => Volatile.Read(ref received) == 1, WaitTimeout));
+        var before = target.ForwardDelay;
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => target.ForwardDelay.Count >= 1, WaitTimeout));
+        before = target.ForwardDelay;
+
+        // The target worker is held 200 ms; the packet waits in the pipe's ring and keeps the time it arrived.
+        using var holding = new ManualResetEventSlim();
+        var held = routerB.InvokeAsync(() => { holding.Set(); Thread.Sleep(200); return 0; });
+        Assert.True(holding.Wait(WaitTimeout));
+        producer.Send(Vp8Packet(11111111, 2, 6000, keyFrame: false, number: 1, mid: "0"));
+        await held;
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => Volatile.Read(ref received) == 2, WaitTimeout));
+        // The consumer's listener hears the packet just before the send records its delay.
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => target.ForwardDelay.Count >= before.Count + 1, WaitTimeout));
+        var after = target.ForwardDelay;
+        Assert.True(after.CountAbove(100_000) - before.CountAbove(100_000) == 1, $"{string.Join(",", before.Counts)} -> {string.Join(",", after.Counts)}, max {after.MaxMicros} us");
+        Assert.Equal(0, origin.ForwardDelay.Count);
     }
 }

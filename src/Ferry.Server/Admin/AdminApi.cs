@@ -97,14 +97,14 @@ internal static class AdminApi
                 id = w.Id, closed = w.Closed, died = w.HasDied, threadScheduling = w.ThreadScheduling, draining = pool.IsDraining(w), cpu = Math.Round(load.Cpu, 4),
                 routers = counts.Routers, transports = counts.Transports, producers = counts.Producers, consumers = counts.Consumers,
                 packetsInPerSecond = Math.Round(load.PacketsInPerSecond, 1), packetsOutPerSecond = Math.Round(load.PacketsOutPerSecond, 1),
-                receiveDelay = ReceiveDelayJson(w.ReceiveDelay),
+                receiveDelay = DelayJson(w.ReceiveDelay), forwardDelay = DelayJson(w.ForwardDelay),
             });
         }
         return list;
     }
 
-    /// <summary>The worker's receive delays: per bucket (upper bound in ms, null for the last) and totals.</summary>
-    private static object ReceiveDelayJson(WorkerReceiveDelay d) => new
+    /// <summary>A worker's delay histogram: per bucket (upper bound in ms, null for the last) and totals.</summary>
+    private static object DelayJson(WorkerDelayHistogram d) => new
     {
         count = d.Count, sumMs = d.SumMicros / 1000.0, maxMs = d.MaxMicros / 1000.0,
         buckets = d.Counts.Select((c, i) => new { leMs = i < d.BoundsMicros.Count ? d.BoundsMicros[i] / 1000.0 : (double?)null, count = c }).ToList(),
@@ -143,6 +143,23 @@ internal static class AdminApi
         void Line(string name, string labels, double value) =>
             (labels.Length == 0 ? sb.Append(name) : sb.Append(name).Append('{').Append(labels).Append('}'))
                 .Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        void Histogram(string name, string help, Func<Worker, WorkerDelayHistogram> pick)
+        {
+            sb.Append($"# HELP {name} {help}\n# TYPE {name} histogram\n");
+            foreach (var w in pool.Workers)
+            {
+                var d = pick(w);
+                long cumulative = 0;
+                for (var i = 0; i < d.Counts.Count; i++)
+                {
+                    cumulative += d.Counts[i];
+                    var le = i < d.BoundsMicros.Count ? (d.BoundsMicros[i] / 1e6).ToString(CultureInfo.InvariantCulture) : "+Inf";
+                    Line(name + "_bucket", $"worker=\"{w.Id}\",le=\"{le}\"", cumulative);
+                }
+                Line(name + "_sum", $"worker=\"{w.Id}\"", d.SumMicros / 1e6);
+                Line(name + "_count", $"worker=\"{w.Id}\"", cumulative);
+            }
+        }
         sb.Append("# HELP ferry_worker_cpu Fraction of one core used by the worker thread.\n# TYPE ferry_worker_cpu gauge\n");
         var counts = new Dictionary<string, WorkerObjectCounts>();
         foreach (var w in pool.Workers.Where(w => !w.Closed)) counts[w.Id] = await w.GetObjectCountsAsync();
@@ -164,20 +181,8 @@ internal static class AdminApi
         foreach (var w in pool.Workers) Line("ferry_worker_packets_sent_total", $"worker=\"{w.Id}\"", w.Traffic.PacketsSent);
         sb.Append("# HELP ferry_worker_send_drops_total Sends the kernel refused.\n# TYPE ferry_worker_send_drops_total counter\n");
         foreach (var w in pool.Workers) Line("ferry_worker_send_drops_total", $"worker=\"{w.Id}\"", w.Traffic.SendDrops);
-        sb.Append("# HELP ferry_worker_receive_delay_seconds Time UDP datagrams waited between reaching the host and the worker's read.\n# TYPE ferry_worker_receive_delay_seconds histogram\n");
-        foreach (var w in pool.Workers)
-        {
-            var d = w.ReceiveDelay;
-            long cumulative = 0;
-            for (var i = 0; i < d.Counts.Count; i++)
-            {
-                cumulative += d.Counts[i];
-                var le = i < d.BoundsMicros.Count ? (d.BoundsMicros[i] / 1e6).ToString(CultureInfo.InvariantCulture) : "+Inf";
-                Line("ferry_worker_receive_delay_seconds_bucket", $"worker=\"{w.Id}\",le=\"{le}\"", cumulative);
-            }
-            Line("ferry_worker_receive_delay_seconds_sum", $"worker=\"{w.Id}\"", d.SumMicros / 1e6);
-            Line("ferry_worker_receive_delay_seconds_count", $"worker=\"{w.Id}\"", cumulative);
-        }
+        Histogram("ferry_worker_receive_delay_seconds", "Time UDP datagrams waited between reaching the host and the worker's read.", w => w.ReceiveDelay);
+        Histogram("ferry_worker_forward_delay_seconds", "Time RTP packets the worker's consumers sent had been on the host (first transmissions).", w => w.ForwardDelay);
         // The process's garbage collections: every one stops the worker threads for its pause.
         sb.Append("# HELP ferry_process_gc_pause_seconds_total Time the garbage collector held managed threads, workers included.\n# TYPE ferry_process_gc_pause_seconds_total counter\n");
         Line("ferry_process_gc_pause_seconds_total", "", GC.GetTotalPauseDuration().TotalSeconds);

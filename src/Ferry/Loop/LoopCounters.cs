@@ -23,5 +23,8 @@ internal sealed class LoopCounters
     public long TcpUnauthenticatedClosed;
 
     /// <summary>How long UDP datagrams waited in the kernel before this loop read them.</summary>
-    public readonly ReceiveDelayHistogram ReceiveDelay = new();
+    public readonly DelayHistogram ReceiveDelay = new();
+
+    /// <summary>How long RTP packets the consumers of this loop sent first had been on the host (retransmissions not counted).</summary>
+    public readonly DelayHistogram ForwardDelay = new();
 }

@@ -85,10 +85,12 @@ internal sealed class LocalPipe : LoopCommand
     public volatile bool Closed;
 
     /// <summary>Writer side (the origin's loop): copies one packet in and wakes the reader if it sleeps.</summary>
-    public void Write(ReadOnlySpan<byte> packet)
+    /// <param name="packet">The packet, in the router's space.</param>
+    /// <param name="arrival">When it reached the host (the origin loop's <see cref="EventLoop.ArrivalTime"/>), for the reader's loop.</param>
+    public void Write(ReadOnlySpan<byte> packet, TimeSpan arrival)
     {
         if (Closed) return;
-        if (!_ring.TryWrite(packet))
+        if (!_ring.TryWrite(packet, arrival.Ticks))
         {
             Dropped++;
             return;
@@ -121,11 +123,17 @@ internal sealed class LocalPipe : LoopCommand
     public void Drain()
     {
         if (_memoryReturned) return;
-        while (_ring.TryPeek(out var packet))
+        var loop = _target.Router.Loop;
+        var drained = false;
+        while (_ring.TryPeek(out var packet, out var arrival))
         {
+            // Every loop reads one clock, so the origin's arrival time stands here as it did there.
+            loop.ArrivalTime = new TimeSpan(arrival);
+            drained = true;
             if (!Closed) _target.Deliver(packet);
             _ring.Advance();
             Carried++;
         }
+        if (drained) loop.ArrivalTime = loop.Now;
     }
 }

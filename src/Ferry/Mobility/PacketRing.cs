@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace Ferry.Mobility;
 
 /// <summary>
-/// A single-producer single-consumer ring of variable-length packets: each stored as a 2-byte length
+/// A single-producer single-consumer ring of variable-length packets: each stored as a 2-byte length, an 8-byte stamp
 /// and its bytes, back to back, so a ring holds many small audio packets or fewer video ones in the
 /// same memory (fixed 1500-byte slots cost 1.5 MB per 1024 packets whatever their size). A packet
 /// never wraps: when it does not fit before the end, the writer marks the rest as skipped and starts
@@ -14,6 +14,8 @@ internal sealed class PacketRing
     /// <summary>Largest packet accepted.</summary>
     public const int MaxPacket = 1500;
     private const ushort WrapMarker = 0xFFFF;
+    // Per packet: its length (2 bytes) and its stamp (8 bytes).
+    private const int HeaderBytes = 10;
 
     private readonly byte[] _memory;
     private long _head;
@@ -35,7 +37,7 @@ internal sealed class PacketRing
     public byte[] Memory => _memory;
 
     private static int CheckCapacity(int capacity) =>
-        capacity < 4 * (MaxPacket + 2) ? throw new ArgumentOutOfRangeException(nameof(capacity), "room for a few packets at least") : capacity;
+        capacity < 4 * (MaxPacket + HeaderBytes) ? throw new ArgumentOutOfRangeException(nameof(capacity), "room for a few packets at least") : capacity;
 
     /// <summary>Bytes of memory the ring holds.</summary>
     public int Capacity => _memory.Length;
@@ -44,13 +46,15 @@ internal sealed class PacketRing
     public bool IsEmpty => Volatile.Read(ref _head) == Volatile.Read(ref _tail);
 
     /// <summary>Writer side: copies <paramref name="packet"/> in; false when it is too large or the ring is full.</summary>
-    public bool TryWrite(ReadOnlySpan<byte> packet)
+    /// <param name="packet">The packet.</param>
+    /// <param name="stamp">A value carried with it (the time it reached the host, in ticks).</param>
+    public bool TryWrite(ReadOnlySpan<byte> packet, long stamp = 0)
     {
         if (packet.Length > MaxPacket) return false;
         var tail = _tail;
         var position = (int)(tail % _memory.Length);
         var before = _memory.Length - position;
-        var need = 2 + packet.Length;
+        var need = HeaderBytes + packet.Length;
         var skip = before < need ? before : 0;
         if (tail + skip + need - Volatile.Read(ref _head) > _memory.Length) return false;
         if (skip > 0)
@@ -60,14 +64,18 @@ internal sealed class PacketRing
             position = 0;
         }
         BinaryPrimitives.WriteUInt16LittleEndian(_memory.AsSpan(position), (ushort)packet.Length);
-        packet.CopyTo(_memory.AsSpan(position + 2));
+        BinaryPrimitives.WriteInt64LittleEndian(_memory.AsSpan(position + 2), stamp);
+        packet.CopyTo(_memory.AsSpan(position + HeaderBytes));
         // Release: the bytes are in place before the reader can see the new tail.
         Volatile.Write(ref _tail, tail + skip + need);
         return true;
     }
 
     /// <summary>Reader side: the next packet, valid until <see cref="Advance"/>; false when empty.</summary>
-    public bool TryPeek(out Span<byte> packet)
+    public bool TryPeek(out Span<byte> packet) => TryPeek(out packet, out _);
+
+    /// <summary>Reader side: the next packet and the stamp written with it; false when empty.</summary>
+    public bool TryPeek(out Span<byte> packet, out long stamp)
     {
         var tail = Volatile.Read(ref _tail);
         var head = _head;
@@ -81,7 +89,8 @@ internal sealed class PacketRing
                 if (length != WrapMarker)
                 {
                     Volatile.Write(ref _head, head);
-                    packet = _memory.AsSpan(position + 2, length);
+                    stamp = BinaryPrimitives.ReadInt64LittleEndian(_memory.AsSpan(position + 2));
+                    packet = _memory.AsSpan(position + HeaderBytes, length);
                     return true;
                 }
             }
@@ -90,14 +99,15 @@ internal sealed class PacketRing
         }
         Volatile.Write(ref _head, head);
         packet = default;
+        stamp = 0;
         return false;
     }
 
-    /// <summary>Reader side: releases the packet <see cref="TryPeek"/> returned.</summary>
+    /// <summary>Reader side: releases the packet <c>TryPeek</c> returned.</summary>
     public void Advance()
     {
         var position = (int)(_head % _memory.Length);
         var length = BinaryPrimitives.ReadUInt16LittleEndian(_memory.AsSpan(position));
-        Volatile.Write(ref _head, _head + 2 + length);
+        Volatile.Write(ref _head, _head + HeaderBytes + length);
     }
 }

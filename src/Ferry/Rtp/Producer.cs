@@ -333,7 +333,7 @@ public sealed class Producer
         if (_paused) return true;
         // Replicas in other routers get every packet, padding included, so their consumers skip the same numbers.
         var sinks = _sinks;
-        for (var i = 0; i < sinks.Count; i++) sinks[i].Write(packet.Data);
+        for (var i = 0; i < sinks.Count; i++) sinks[i].Write(packet.Data, Transport.Loop.ArrivalTime);
         // Padding-only packets are probing; consumers never forward them.
         var consumers = _consumers;
         if (packet.PayloadLength == 0)

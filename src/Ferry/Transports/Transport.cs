@@ -418,6 +418,7 @@ public abstract partial class Transport
         {
             _rtpBytesSent += length;
             _rtpSendRate.Add(length, now);
+            Loop.Counters.ForwardDelay.Record(now - Loop.ArrivalTime);
         }
         if (consumer.TransportWideCcExtensionId != 0) _bwe.OnPacketSent(_lastTransportWideSeq, length, now);
         CountSent(length, now);
