@@ -15,6 +15,9 @@ namespace Ferry.Server.Tests;
 [Collection(BrowserCollection.Name)]
 public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHelper output) : IClassFixture<ServerProcessFixture>
 {
+    // FERRY_MOVE_TRACE=1 prints every transport move with its time (to line up with a packet capture).
+    private static readonly bool trace = Environment.GetEnvironmentVariable("FERRY_MOVE_TRACE") == "1";
+
     private sealed record Snapshot(long FramesDecoded, long VideoPacketsLost, long FreezeCount, long AudioPackets, long ConcealmentEvents, long AudioPacketsLost, string Detail);
 
     private static async Task<Snapshot> SnapshotAsync(IPage page)
@@ -49,7 +52,7 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
             var current = router.GetProperty("workerId").GetString();
             var target = (await WorkerIdsAsync()).First(id => id != current);
             return [await PostMoveAsync($"/api/routers/{routerId}/move", target)];
-        }, expectedTransportsPerMove: 4, allowedConcealmentEvents: 0);
+        }, expectedTransportsPerMove: 4);
 
     [Fact]
     public Task A_call_goes_on_unnoticed_while_every_transport_moves_to_another_worker_every_two_seconds() =>
@@ -63,16 +66,16 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
                 {
                     var current = transport.GetProperty("workerId").GetString();
                     var target = workers.First(id => id != current);
-                    reports.Add(await PostMoveAsync($"/api/transports/{transport.GetProperty("id").GetString()}/move", target));
+                    var started = DateTime.UtcNow;
+                    var report = await PostMoveAsync($"/api/transports/{transport.GetProperty("id").GetString()}/move", target);
+                    reports.Add(report);
+                    if (trace)
+                        output.WriteLine($"{started:HH:mm:ss.fff}-{DateTime.UtcNow:HH:mm:ss.fff} moved {(transport.GetProperty("producing").GetBoolean() ? "send" : "recv")} transport of {peer.GetProperty("displayName")} " +
+                            $"(local port {transport.GetProperty("iceSelectedTuple").GetProperty("localPort")}), handover {report.GetProperty("handoverTime")}");
                 }
             }
             return reports;
-        }, expectedTransportsPerMove: null,
-            // Measured: about one audio concealment event (3-15 ms of concealed samples, no packet lost or
-            // discarded, no packet forwarded more than 10 ms after it reached the server) per page per 60
-            // transport moves in half the windows; router moves showed one in 12 windows. Not explained yet
-            // (docs/mobility.md); allowed here so that anything more (a concealment per move would be 15 to 30) still fails.
-            allowedConcealmentEvents: 1);
+        }, expectedTransportsPerMove: null);
 
     private async Task<List<string>> WorkerIdsAsync() =>
         (await server.GetJsonAsync("/api/workers")).EnumerateArray().Select(w => w.GetProperty("id").GetString()!).ToList();
@@ -94,12 +97,19 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
             .Where(b => !b.TryGetProperty("leMs", out var le) || le.ValueKind == JsonValueKind.Null || le.GetDouble() > ms)
             .Sum(b => b.GetProperty("count").GetInt64()));
 
-    private async Task RunCallWithMovesAsync(string name, Func<string, Task<List<JsonElement>>> moveEverything, int? expectedTransportsPerMove, int allowedConcealmentEvents)
+    private async Task RunCallWithMovesAsync(string name, Func<string, Task<List<JsonElement>>> moveEverything, int? expectedTransportsPerMove)
     {
         // FERRY_CONTROL_NO_MOVES=1 runs the same call without moves: what this machine's browsers do anyway.
         var control = Environment.GetEnvironmentVariable("FERRY_CONTROL_NO_MOVES") == "1";
+        // FERRY_MOVE_ALL_WINDOWS=1 runs every window even after one passed (for measurements).
+        var allWindows = Environment.GetEnvironmentVariable("FERRY_MOVE_ALL_WINDOWS") == "1";
         var room = $"moves-{name}-" + Guid.NewGuid().ToString("N")[..6];
-        await using var pair = await BrowserPair.OpenAsync(server.Url, room);
+        // Cameras at 320x240: at the demo's 640x480 the two pages alone keep this 2-core machine ~75% busy,
+        // and any burst of CPU (the admin calls of a round of moves, a JIT compilation in this test host)
+        // then delays the sending page's audio by 20-40 ms, which the receiver conceals: measured with a
+        // packet capture, docs/mobility.md "What the browsers hear". FERRY_MOVE_VIDEO=640x480 measures that.
+        var video = Environment.GetEnvironmentVariable("FERRY_MOVE_VIDEO") ?? "320x240";
+        await using var pair = await BrowserPair.OpenAsync(server.Url, room, $"&video={video}");
         var pages = new[] { pair.PageA, pair.PageB };
         string Name(IPage page) => page == pair.PageA ? "A" : "B";
         foreach (var page in pages)
@@ -125,19 +135,24 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
 
         // Windows of thirty seconds, a round of moves every other second. Every window must keep every
         // hard rule (decoding and audio every second, no loss, no drop, no ICE or DTLS change); the
-        // browsers must notice nothing (no freeze, no concealment beyond the allowance) in one window of three.
-        // Why more than one: this 2-core virtual machine runs both Chromium pages and the server, and
-        // now and then both pages conceal audio at the same instant with nothing on the server's side
-        // (no late read, no collection, no slow handover: see the timeline), which no server can prevent.
+        // browsers must notice nothing (no freeze, no concealment) in one window of three. Why more than
+        // one: on this 2-core virtual machine shared by both pages, the server and this test host, a
+        // page's own audio now and then leaves it 20-40 ms late when the machine is busy (seen in packet
+        // captures: the server forwards it within a millisecond), and the other page conceals that.
         // A move that disturbs the media does so in every window.
         var failures = new List<string>();
         for (var window = 1; window <= 3; window++)
         {
             var problem = await RunWindowAsync(window);
-            if (problem is null) return;
+            if (problem is null)
+            {
+                if (allWindows) continue;
+                return;
+            }
             failures.Add($"window {window}: {problem}");
             output.WriteLine($"window {window} noticed: {problem}");
         }
+        if (failures.Count < 3) return;
         Assert.Fail($"the browsers noticed the moves in every window: {string.Join(" | ", failures)}");
 
         async Task<string?> RunWindowAsync(int window)
@@ -160,13 +175,13 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
                     var round = await moveEverything(room);
                     moves.AddRange(round);
                     var longest = round.Max(m => TimeSpan.Parse(m.GetProperty("handoverTime").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
-                    if (longest > TimeSpan.FromMilliseconds(5)) timeline.Add($"second {second}: a handover took {longest.TotalMilliseconds:F1} ms");
+                    if (longest > TimeSpan.FromMilliseconds(5)) timeline.Add($"{DateTime.UtcNow:HH:mm:ss.fff} second {second}: a handover took {longest.TotalMilliseconds:F1} ms");
                 }
                 var late = await LatePacketsAsync("receiveDelay", 10);
                 var lateSent = await LatePacketsAsync("forwardDelay", 10);
                 var pause = await server.MetricAsync("ferry_process_gc_pause_seconds_total");
                 if (late != lastLate || lateSent != lastLateSent || pause != lastPause)
-                    timeline.Add($"second {second}: server read {late - lastLate} datagrams >10 ms late, sent {lateSent - lastLateSent} packets >10 ms after they arrived, GC paused it {(pause - lastPause) * 1000:F1} ms");
+                    timeline.Add($"{DateTime.UtcNow:HH:mm:ss.fff} second {second}: server read {late - lastLate} datagrams >10 ms late, sent {lateSent - lastLateSent} packets >10 ms after they arrived, GC paused it {(pause - lastPause) * 1000:F1} ms");
                 (lastLate, lastLateSent, lastPause) = (late, lateSent, pause);
                 foreach (var page in pages)
                 {
@@ -174,7 +189,7 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
                     Assert.True(now.FramesDecoded > last[page].FramesDecoded, $"window {window} second {second}: page {Name(page)} framesDecoded stuck at {now.FramesDecoded}");
                     Assert.True(now.AudioPackets > last[page].AudioPackets, $"window {window} second {second}: page {Name(page)} audio stuck at {now.AudioPackets}");
                     if (now.FreezeCount != last[page].FreezeCount || now.ConcealmentEvents != last[page].ConcealmentEvents)
-                        timeline.Add($"second {second}: page {Name(page)} +{now.FreezeCount - last[page].FreezeCount} freezes, +{now.ConcealmentEvents - last[page].ConcealmentEvents} concealment events; {now.Detail}");
+                        timeline.Add($"{DateTime.UtcNow:HH:mm:ss.fff} second {second}: page {Name(page)} +{now.FreezeCount - last[page].FreezeCount} freezes, +{now.ConcealmentEvents - last[page].ConcealmentEvents} concealment events; {now.Detail}");
                     last[page] = now;
                 }
             }
@@ -198,7 +213,7 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
                 Assert.All(dtlsStates, state => Assert.Equal("connected", state));
                 Assert.Equal(pairChangesBefore[page], pairChanges);
                 if (end.FreezeCount != before[page].FreezeCount) noticed.Add($"page {Name(page)} freezeCount {before[page].FreezeCount} -> {end.FreezeCount}");
-                if (end.ConcealmentEvents - before[page].ConcealmentEvents > allowedConcealmentEvents) noticed.Add($"page {Name(page)} concealmentEvents {before[page].ConcealmentEvents} -> {end.ConcealmentEvents}");
+                if (end.ConcealmentEvents != before[page].ConcealmentEvents) noticed.Add($"page {Name(page)} concealmentEvents {before[page].ConcealmentEvents} -> {end.ConcealmentEvents}");
             }
             return noticed.Count == 0 ? null : $"{string.Join(", ", noticed)}; timeline: {string.Join("; ", timeline)}";
         }

@@ -37,6 +37,9 @@ public sealed partial class ServerProcessFixture : IAsyncLifetime
         };
         foreach (var arg in new[] { dll, "--port", "0", "--workers", "2", "--rtc-min-port", "41000", "--rtc-max-port", "48999", "--log-level", "Warning" })
             start.ArgumentList.Add(arg);
+        // FERRY_SERVER_ARGS adds options for measurements (say "--worker-priority normal").
+        foreach (var arg in (Environment.GetEnvironmentVariable("FERRY_SERVER_ARGS") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            start.ArgumentList.Add(arg);
         var url = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         _process = Process.Start(start) ?? throw new InvalidOperationException("could not start Ferry.Server");
         _process.OutputDataReceived += (_, e) =>

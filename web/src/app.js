@@ -20,6 +20,8 @@ let recvTransport = null;
 let statsTimer = null;
 // ?forceTcp=1 asks the server for TCP candidates only, as mediasoup-demo's client does.
 const forceTcp = new URLSearchParams(location.search).get('forceTcp') === '1';
+// ?video=WIDTHxHEIGHT sets the camera's capture size (default 640x480).
+const [videoWidth, videoHeight] = (/^(\d+)x(\d+)$/.exec(new URLSearchParams(location.search).get('video') || '') || [null, '640', '480']).slice(1).map(Number);
 
 function randomId() { return Math.random().toString(36).slice(2, 10); }
 
@@ -97,7 +99,7 @@ async function join(roomId, displayName) {
   $('chat').hidden = false;
 
   const me = tileFor(state.peerId, displayName, true);
-  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: videoWidth, height: videoHeight } });
   me.querySelector('video').srcObject = new MediaStream(stream.getVideoTracks());
   for (const track of stream.getTracks()) {
     const producer = await sendTransport.produce({ track, appData: { source: track.kind === 'audio' ? 'mic' : 'webcam' } });
