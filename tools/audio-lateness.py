@@ -83,11 +83,17 @@ def main():
         if not rounds or wall(start) - rounds[-1] > 0.5:
             rounds.append(wall(start))
     server_ports = {int(port) for *_, port in moves}
+    arrivals = [(t, lateness) for t, (_, dst, _), lateness in late if dst in server_ports]
     bins = collections.Counter()
+    made_by_server = 0
     for t, (src, dst, ssrc), lateness in late:
         if not rounds[0] - 0.5 <= t <= rounds[-1] + 2:
             continue
         direction = 'into the server' if dst in server_ports else 'out of the server'
+        # Late going out but not coming in (within 10 ms, by as much less 5 ms): the server delayed it.
+        if dst not in server_ports and not any(abs(t - ta) < 0.01 and la > lateness - 0.005 for ta, la in arrivals):
+            direction += ', DELAYED BY THE SERVER'
+            made_by_server += 1
         since = [r for r in rounds if r <= t]
         after = t - since[-1] if since else None
         clock = datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime('%H:%M:%S.%f')[:-3]
@@ -95,7 +101,8 @@ def main():
         print(f'{clock} ssrc {ssrc:08x} {direction} (port {src} -> {dst}): {lateness * 1000:.1f} ms late, {where}')
         if dst in server_ports and after is not None:
             bins[min(int(after * 10), 20)] += 1
-    print(f'\n{len(rounds)} rounds of moves; late packets sent by the browsers, by 100 ms since the start of a round:')
+    print(f'\n{made_by_server} packets delayed by the server.')
+    print(f'{len(rounds)} rounds of moves; late packets sent by the browsers, by 100 ms since the start of a round:')
     print('  ' + '  '.join(f'{b * 100}-{b * 100 + 100}: {bins[b]}' for b in range(20)) + f'  later: {bins[20]}')
 
 

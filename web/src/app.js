@@ -20,6 +20,9 @@ let recvTransport = null;
 let statsTimer = null;
 // ?forceTcp=1 asks the server for TCP candidates only, as mediasoup-demo's client does.
 const forceTcp = new URLSearchParams(location.search).get('forceTcp') === '1';
+// ?jitterBufferTarget=MS asks each receiver to hold that much media (RTCRtpReceiver.jitterBufferTarget),
+// as the jitter buffer of a call over the internet would; on loopback the browser shrinks it to ~20 ms.
+const jitterBufferTarget = Number(new URLSearchParams(location.search).get('jitterBufferTarget')) || 0;
 // ?video=WIDTHxHEIGHT sets the camera's capture size (default 640x480).
 const [videoWidth, videoHeight] = (/^(\d+)x(\d+)$/.exec(new URLSearchParams(location.search).get('video') || '') || [null, '640', '480']).slice(1).map(Number);
 
@@ -129,6 +132,7 @@ async function onRequest(request, accept, reject) {
       const { peerId, producerId, id, kind, rtpParameters, appData } = request.data;
       const consumer = await recvTransport.consume({ id, producerId, kind, rtpParameters, appData: { ...appData, peerId } });
       state.consumers.set(consumer.id, consumer);
+      if (jitterBufferTarget && 'jitterBufferTarget' in consumer.rtpReceiver) consumer.rtpReceiver.jitterBufferTarget = jitterBufferTarget;
       consumer.on('transportclose', () => state.consumers.delete(consumer.id));
       const tile = tileFor(peerId, state.peers.get(peerId)?.displayName || peerId, false);
       const element = tile.querySelector(kind === 'video' ? 'video' : 'audio');
