@@ -39,6 +39,9 @@ public sealed class Worker : IAsyncDisposable
         _threadScheduling = outcome;
         if (Settings.ThreadPriority != WorkerThreadPriority.Normal && outcome.StartsWith("normal", StringComparison.Ordinal))
             _logger.LogWarning("worker {WorkerId}: thread priority {Priority} not applied, running {Outcome}", Id, Settings.ThreadPriority, outcome);
+        // A collection stops this thread too: its own threads get the same priority so others cannot stretch it.
+        foreach (var line in RuntimePauseThreads.Raise(Settings.ThreadPriority))
+            _logger.LogInformation("worker {WorkerId}: garbage collector thread {Outcome}", Id, line);
     }
 
     /// <summary>

@@ -22,6 +22,9 @@ public sealed partial class ServerProcessFixture : IAsyncLifetime
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(20) };
 
     /// <summary>What the server printed so far (stdout and stderr), for failure messages.</summary>
+    /// <summary>The server's process id (for reading its threads from /proc).</summary>
+    public int ProcessId => _process?.Id ?? throw new InvalidOperationException("not started");
+
     public string Output
     {
         get { lock (_output) return string.Join('\n', _output); }

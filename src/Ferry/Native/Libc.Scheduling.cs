@@ -17,7 +17,7 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "setpriority", SetLastError = true)]
     public static partial int SetPriority(int which, uint who, int prio);
 
-    /// <summary>sched_setscheduler(0, policy, &amp;param): the calling thread's policy and static priority.</summary>
+    /// <summary>sched_setscheduler(tid, policy, &amp;param): a thread's policy and static priority (0: the calling thread).</summary>
     [LibraryImport(Lib, EntryPoint = "sched_setscheduler", SetLastError = true)]
     public static partial int SchedSetScheduler(int pid, int policy, int* priority);
 }

@@ -1,0 +1,64 @@
+namespace Ferry.Loop;
+
+/// <summary>
+/// The runtime's threads that do the work of a stop-the-world pause: the server garbage collector's
+/// (".NET Server GC", one per heap). A pause stops every worker with the rest of the process, and the
+/// runtime runs these threads at ordinary priority, so on a busy machine other processes' threads
+/// stretch the pause while the real-time workers stand still (measured: docs/engine.md, "Pauses").
+/// Giving them the workers' priority makes a pause last as long as the collection itself. The
+/// background collector's threads (".NET BGC") keep theirs: they run beside the workers, not while
+/// the workers stand still, and must not take cores from them.
+/// </summary>
+internal static class RuntimePauseThreads
+{
+    private const string ServerGcThreadName = ".NET Server GC";
+    private static readonly Lock Gate = new();
+    private static readonly HashSet<int> Done = [];
+    private static WorkerThreadPriority _applied = WorkerThreadPriority.Normal;
+
+    /// <summary>
+    /// Gives <paramref name="priority"/> to every collector thread of this process not yet given it (the
+    /// highest priority asked so far wins; none is ever lowered). Returns one line per thread changed,
+    /// "name tid: outcome", for the log; empty when there is nothing to do (workstation collector,
+    /// <see cref="WorkerThreadPriority.Normal"/>, or done before).
+    /// </summary>
+    public static IReadOnlyList<string> Raise(WorkerThreadPriority priority)
+    {
+        if (priority == WorkerThreadPriority.Normal || !OperatingSystem.IsLinux()) return [];
+        lock (Gate)
+        {
+            if (priority < _applied) return [];
+            if (priority > _applied)
+            {
+                Done.Clear();
+                _applied = priority;
+            }
+            var changed = new List<string>();
+            foreach (var (tid, name) in Threads())
+            {
+                if (!name.StartsWith(ServerGcThreadName, StringComparison.Ordinal) || !Done.Add(tid)) continue;
+                changed.Add($"{name} {tid}: {SchedulingPolicy.ApplyToThread(tid, priority)}");
+            }
+            return changed;
+        }
+    }
+
+    /// <summary>This process's threads as (tid, name); a thread that exits meanwhile is skipped.</summary>
+    private static IEnumerable<(int Tid, string Name)> Threads()
+    {
+        foreach (var directory in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var tid)) continue;
+            string name;
+            try
+            {
+                name = File.ReadAllText(Path.Combine(directory, "comm")).TrimEnd('\n');
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            yield return (tid, name);
+        }
+    }
+}
