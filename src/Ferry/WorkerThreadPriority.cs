@@ -19,7 +19,8 @@ public enum WorkerThreadPriority
     /// SCHED_RR at priority 10: runs before every ordinary thread as soon as a packet wakes it (the way
     /// audio servers run their I/O threads). The kernel's real-time throttling still leaves 5% of each
     /// core to ordinary threads, and a worker's loop never busy-waits for long. Needs CAP_SYS_NICE (or
-    /// root, or an RLIMIT_RTPRIO of at least 10).
+    /// root, or an RLIMIT_RTPRIO of at least 10). The server collector's threads get the same policy
+    /// (with <see cref="High"/>, the same nice value): each collection stops the worker, and they do its work.
     /// </summary>
     Realtime,
 }

@@ -4,7 +4,7 @@ namespace Ferry.Loop;
 /// The runtime's threads that do the work of a stop-the-world pause: the server garbage collector's
 /// (".NET Server GC", one per heap). A pause stops every worker with the rest of the process, and the
 /// runtime runs these threads at ordinary priority, so on a busy machine other processes' threads
-/// stretch the pause while the real-time workers stand still (measured: docs/engine.md, "Pauses").
+/// stretch the pause while the real-time workers stand still (measured: bench/Ferry.Bench.Pauses, docs/server.md).
 /// Giving them the workers' priority makes a pause last as long as the collection itself. The
 /// background collector's threads (".NET BGC") keep theirs: they run beside the workers, not while
 /// the workers stand still, and must not take cores from them.
