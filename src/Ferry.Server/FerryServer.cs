@@ -101,6 +101,7 @@ public sealed class FerryServer : IAsyncDisposable
         }
         AdminApi.Map(app, workers, rooms, options.AdminToken);
         BroadcasterApi.Map(app, rooms);
+        await MoveWarmup.RunAsync(workers.Workers, DefaultMediaCodecs, loggerFactory.CreateLogger("Ferry.Server.Media.MoveWarmup"));
         await app.StartAsync();
         // A collection stops every worker thread for its pause, and the first one, which promotes all that
         // startup made, is the longest (20+ ms on a 2-core machine, heard as audio concealment when it

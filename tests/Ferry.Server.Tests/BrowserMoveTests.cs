@@ -127,7 +127,8 @@ public sealed class BrowserMoveTests(ServerProcessFixture server, ITestOutputHel
         // after start make both .NET processes compile (tier-up) the move and admin code: ~1 s of CPU
         // per 5 s in each (dotnet-counters), which on this 2-core machine delays the browsers' own
         // audio. The server's workers do not feel it (real-time threads); the pages here share the cores.
-        if (!control)
+        // FERRY_MOVE_WARMUP=0 leaves it out (to measure the first moves after start).
+        if (!control && Environment.GetEnvironmentVariable("FERRY_MOVE_WARMUP") != "0")
         {
             for (var round = 0; round < 8; round++)
             {
