@@ -40,8 +40,8 @@ public sealed class Worker : IAsyncDisposable
         if (Settings.ThreadPriority != WorkerThreadPriority.Normal && outcome.StartsWith("normal", StringComparison.Ordinal))
             _logger.LogWarning("worker {WorkerId}: thread priority {Priority} not applied, running {Outcome}", Id, Settings.ThreadPriority, outcome);
         // A collection stops this thread too: its own threads get the same priority so others cannot stretch it.
-        foreach (var line in RuntimePauseThreads.Raise(Settings.ThreadPriority))
-            _logger.LogInformation("worker {WorkerId}: garbage collector thread {Outcome}", Id, line);
+        var logger = _logger;
+        RuntimePauseThreads.RaiseAndWatch(Settings.ThreadPriority, line => logger.LogInformation("garbage collector thread {Outcome}", line));
     }
 
     /// <summary>

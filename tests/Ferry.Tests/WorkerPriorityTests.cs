@@ -47,6 +47,33 @@ public sealed class WorkerPriorityTests
         Assert.False(router.Closed);
     }
 
+    [Fact]
+    public void Threads_named_as_the_server_collectors_get_a_realtime_workers_policy_and_no_other_thread_does()
+    {
+        // This process runs the workstation collector: stand-ins carry the names Raise looks for.
+        using var release = new ManualResetEventSlim();
+        var collector = new Thread(() => release.Wait()) { Name = ".NET Server GC", IsBackground = true };
+        var bystander = new Thread(() => release.Wait()) { Name = "bystander-gc", IsBackground = true };
+        collector.Start();
+        bystander.Start();
+        try
+        {
+            var lines = Ferry.Loop.RuntimePauseThreads.Raise(WorkerThreadPriority.Realtime);
+            if (lines.Count == 1 && lines[0].Contains("refused", StringComparison.Ordinal)) return; // no privilege: said so
+            // (Another test's realtime worker may have raised it first: then the policy holds already.)
+            Assert.Equal(2, PolicyOfThreadNamed(".NET Server GC"));
+            Assert.Equal(0, PolicyOfThreadNamed("bystander-gc"));
+            Assert.Empty(Ferry.Loop.RuntimePauseThreads.Raise(WorkerThreadPriority.Realtime));
+            Assert.Empty(Ferry.Loop.RuntimePauseThreads.Raise(WorkerThreadPriority.Normal));
+        }
+        finally
+        {
+            release.Set();
+            collector.Join();
+            bystander.Join();
+        }
+    }
+
     // Linux keeps the first 15 bytes of a thread's name.
     private static string ThreadName(Worker worker) => $"ferry-worker-{worker.Id[..8]}"[..15];
 

@@ -12,9 +12,40 @@ namespace Ferry.Loop;
 internal static class RuntimePauseThreads
 {
     private const string ServerGcThreadName = ".NET Server GC";
+    // The collector may add heaps, with their threads, as the load grows (dynamic adaptation): look again now and then.
+    private static readonly TimeSpan RescanInterval = TimeSpan.FromSeconds(10);
     private static readonly Lock Gate = new();
     private static readonly HashSet<int> Done = [];
     private static WorkerThreadPriority _applied = WorkerThreadPriority.Normal;
+    private static Timer? _rescan;
+    private static Action<string>? _log;
+
+    /// <summary>
+    /// As <see cref="Raise"/>, and from then on every 10 s for threads the collector starts later;
+    /// <paramref name="log"/> hears of each thread changed.
+    /// </summary>
+    public static void RaiseAndWatch(WorkerThreadPriority priority, Action<string> log)
+    {
+        foreach (var line in Raise(priority)) log(line);
+        if (priority == WorkerThreadPriority.Normal || !OperatingSystem.IsLinux()) return;
+        lock (Gate)
+        {
+            _log ??= log;
+            _rescan ??= new Timer(_ =>
+            {
+                try
+                {
+                    WorkerThreadPriority applied;
+                    lock (Gate) applied = _applied;
+                    foreach (var line in Raise(applied)) _log?.Invoke(line);
+                }
+                catch (Exception)
+                {
+                    // A timer's exception would end the process; the next scan tries again.
+                }
+            }, null, RescanInterval, RescanInterval);
+        }
+    }
 
     /// <summary>
     /// Gives <paramref name="priority"/> to every collector thread of this process not yet given it (the
