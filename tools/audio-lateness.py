@@ -66,7 +66,7 @@ def main():
     day = None
     moves = []
     for line in open(log):
-        if m := re.match(r'\s*(\d\d:\d\d:\d\d\.\d+)-\S+ moved (\w+) transport of (\w+) \(local port (\d+)\)', line):
+        if m := re.match(r'\s*(\d\d:\d\d:\d\d\.\d+)-(\d\d:\d\d:\d\d\.\d+) moved (\w+) transport of (\w+) \(local port (\d+)\)', line):
             moves.append(m.groups())
     late = sorted(late_packets(capture, threshold))
     if not late or not moves:
@@ -77,11 +77,14 @@ def main():
     def wall(text):
         return datetime.datetime.combine(day, datetime.time.fromisoformat(text), datetime.timezone.utc).timestamp()
 
-    # A round is the moves of one step of the test, started within half a second of each other.
+    # A round is the moves of one step of the test: each starts as the one before ends (the warm-up's
+    # rounds are 250 ms apart, the measured ones 2 s).
     rounds = []
-    for start, *_ in moves:
-        if not rounds or wall(start) - rounds[-1] > 0.5:
+    previous_end = None
+    for start, end, *_ in moves:
+        if previous_end is None or wall(start) - previous_end > 0.1:
             rounds.append(wall(start))
+        previous_end = wall(end)
     server_ports = {int(port) for *_, port in moves}
     arrivals = [(t, lateness) for t, (_, dst, _), lateness in late if dst in server_ports]
     bins = collections.Counter()
