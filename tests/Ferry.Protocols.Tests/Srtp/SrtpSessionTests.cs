@@ -185,12 +185,10 @@ public class SrtpSessionTests
         var (sender, receiver) = Pair(profile);
         var buffer = new byte[1500];
         var template = new byte[1500];
-        // Steady state: some round after the first allocates nothing. (Under a loaded test run the runtime
-        // can still be re-compiling hot methods during round two, which costs a few bytes once.)
-        var perRound = new List<long>();
-        for (var round = 0; round < 6; round++)
+        var rounds = new SteadyStateRounds();
+        for (var round = 0; round < SteadyStateRounds.Max && !rounds.Reached; round++)
         {
-            var before = GC.GetAllocatedBytesForCurrentThread();
+            rounds.Begin();
             for (var i = 0; i < 10_000; i++)
             {
                 var seq = (ushort)(round * 10_000 + i);
@@ -199,10 +197,9 @@ public class SrtpSessionTests
                 sender.ProtectRtp(buffer, n, out var m);
                 if (receiver.UnprotectRtp(buffer, m, out _) != SrtpResult.Ok) throw new InvalidOperationException();
             }
-            perRound.Add(GC.GetAllocatedBytesForCurrentThread() - before);
-            if (round >= 1 && perRound[^1] == 0) return;
+            rounds.End();
         }
-        Assert.Fail($"allocated bytes per 10,000 packets, by round: {string.Join(", ", perRound)}");
+        rounds.AssertReached("10,000 packets");
     }
 
     [Fact]
