@@ -44,32 +44,19 @@ internal sealed class UdpRelay : IDisposable
     /// <summary>Datagrams from anywhere but the expected end (none expected).</summary>
     public ConcurrentQueue<EndPoint> Strangers { get; } = new();
 
-    private async Task ForwardAsync(Socket from, IPEndPoint expected, Socket to, IPEndPoint destination, Func<byte[], bool> drop)
-    {
-        var buffer = new byte[2048];
-        EndPoint any = new IPEndPoint(IPAddress.Any, 0);
-        while (!_stop.IsCancellationRequested)
+    private Task ForwardAsync(Socket from, IPEndPoint expected, Socket to, IPEndPoint destination, Func<byte[], bool> drop) =>
+        UdpReceiveLoop.RunAsync(from, _stop.Token, (remote, received) =>
         {
-            SocketReceiveFromResult result;
-            try
+            if (!remote.Equals(expected))
             {
-                result = await from.ReceiveFromAsync(buffer, SocketFlags.None, any, _stop.Token);
+                Strangers.Enqueue(remote);
+                return;
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                if (_stop.IsCancellationRequested) return;
-                continue;
-            }
-            if (!result.RemoteEndPoint.Equals(expected))
-            {
-                Strangers.Enqueue(result.RemoteEndPoint);
-                continue;
-            }
-            var datagram = buffer[..result.ReceivedBytes];
+            var datagram = received.ToArray();
             if (drop(datagram))
             {
                 Interlocked.Increment(ref _dropped);
-                continue;
+                return;
             }
             try
             {
@@ -79,8 +66,7 @@ internal sealed class UdpRelay : IDisposable
             {
                 // The other end went away (ICMP unreachable on loopback): nothing to forward to.
             }
-        }
-    }
+        });
 
     public void Dispose()
     {

@@ -75,34 +75,20 @@ internal sealed class UdpRtpPeer : IDisposable
 
     public void SendRaw(byte[] data, int port) => _socket.SendTo(data, new IPEndPoint(IPAddress.Loopback, port));
 
-    private async Task ReceiveLoopAsync()
+    private Task ReceiveLoopAsync() => UdpReceiveLoop.RunAsync(_socket, _stop.Token, OnDatagram);
+
+    private void OnDatagram(EndPoint from, Span<byte> data)
     {
-        var buffer = new byte[2048];
-        EndPoint any = new IPEndPoint(IPAddress.Any, 0);
-        while (!_stop.IsCancellationRequested)
+        var kind = PacketClassifier.Classify(data);
+        var length = data.Length;
+        if (_receive is { } r)
         {
-            SocketReceiveFromResult result;
-            try
-            {
-                result = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, any, _stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                if (_stop.IsCancellationRequested) return;
-                continue;
-            }
-            var data = buffer.AsSpan(0, result.ReceivedBytes);
-            var kind = PacketClassifier.Classify(data);
-            var length = data.Length;
-            if (_receive is { } r)
-            {
-                var ok = kind == PacketKind.Rtp ? r.UnprotectRtp(data, data.Length, out length) : r.UnprotectRtcp(data, data.Length, out length);
-                if (ok != SrtpResult.Ok) { Interlocked.Increment(ref _srtpFailures); continue; }
-            }
-            Sources.Enqueue((IPEndPoint)result.RemoteEndPoint);
-            if (kind == PacketKind.Rtp) ReceivedRtp.Enqueue(data[..length].ToArray());
-            else if (kind == PacketKind.Rtcp) ReceivedRtcp.Enqueue(data[..length].ToArray());
+            var ok = kind == PacketKind.Rtp ? r.UnprotectRtp(data, data.Length, out length) : r.UnprotectRtcp(data, data.Length, out length);
+            if (ok != SrtpResult.Ok) { Interlocked.Increment(ref _srtpFailures); return; }
         }
+        Sources.Enqueue((IPEndPoint)from);
+        if (kind == PacketKind.Rtp) ReceivedRtp.Enqueue(data[..length].ToArray());
+        else if (kind == PacketKind.Rtcp) ReceivedRtcp.Enqueue(data[..length].ToArray());
     }
 
     /// <summary>Ports free on 127.0.0.1 right now (bound then released), for tests that need fixed ports.</summary>
