@@ -94,14 +94,16 @@ public sealed class BandwidthTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.InRange(constrained.AvailableOutgoingBitrate!.Value, SendSideEstimatorFloor, 300_000);
         await DescribeAsync(call.RecvTransport, consumer);
 
-        // The link clears: padding on RTX finds the room and the consumer climbs back.
+        // The link clears: padding on RTX finds the room and the consumer climbs back. (On a busy machine the
+        // pump can fall behind so that the high stream briefly measures cheap enough to fit without probing,
+        // seen once in CI: the climb counts once padding has been received and the estimate has grown.)
         call.Receiver.DownlinkCapacity = 0;
         clock.Restart();
         long highestEstimate = 0;
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() =>
         {
             highestEstimate = Math.Max(highestEstimate, call.RecvTransport.Bwe.AvailableBitrate);
-            return Spatial(consumer) == 1;
+            return Spatial(consumer) == 1 && call.Receiver.PaddingReceived > 0 && highestEstimate > 300_000;
         }, Climb), await DescribeAsync(call.RecvTransport, consumer));
         output.WriteLine($"back to the high stream after {clock.ElapsedMilliseconds} ms");
         var cleared = (await call.RecvTransport.GetStatsAsync())[0];
@@ -123,7 +125,8 @@ public sealed class BandwidthTests(ITestOutputHelper output) : IAsyncLifetime
 
         // layerschange told each move; the bwe trace came with plausible values.
         var moves = layers.ToArray();
-        Assert.Equal([1, 0, 1], moves.Where((l, i) => i == 0 || moves[i - 1] != l));
+        var distinct = moves.Where((l, i) => i == 0 || moves[i - 1] != l).ToArray();
+        Assert.True(distinct is [1, 0, .., 1], $"layers: {string.Join(", ", distinct)}");
         var trace = traces.ToArray();
         Assert.NotEmpty(trace);
         Assert.All(trace, t =>
