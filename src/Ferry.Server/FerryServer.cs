@@ -21,10 +21,17 @@ namespace Ferry.Server;
 public sealed class FerryServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly CancellationTokenSource _abortPeers;
+    private readonly TimeSpan _shutdownTimeout;
+    private readonly ILogger _logger;
+    private int _stopped;
 
-    private FerryServer(WebApplication app, WorkerPool workers, RoomRegistry rooms, string url)
+    private FerryServer(WebApplication app, WorkerPool workers, RoomRegistry rooms, string url, CancellationTokenSource abortPeers, TimeSpan shutdownTimeout, ILogger logger)
     {
         _app = app;
+        _abortPeers = abortPeers;
+        _shutdownTimeout = shutdownTimeout;
+        _logger = logger;
         Workers = workers;
         Rooms = rooms;
         Url = url;
@@ -38,6 +45,12 @@ public sealed class FerryServer : IAsyncDisposable
 
     /// <summary>The node's rooms.</summary>
     public RoomRegistry Rooms { get; }
+
+    /// <summary>
+    /// Cancelled when the host was asked to stop (SIGTERM, SIGINT, SIGQUIT: the host's console lifetime
+    /// takes those signals); the owner then disposes the server, which stops it within the shutdown timeout.
+    /// </summary>
+    public CancellationToken StopRequested => _app.Lifetime.ApplicationStopping;
 
     /// <summary>The codecs every room's router offers (mediasoup-demo's set).</summary>
     public static IReadOnlyList<RtpCodecCapability> DefaultMediaCodecs { get; } =
@@ -56,6 +69,7 @@ public sealed class FerryServer : IAsyncDisposable
     public static async Task<FerryServer> StartAsync(ServerOptions options)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout / 2);
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Logging.SetMinimumLevel(options.LogLevel);
@@ -83,6 +97,7 @@ public sealed class FerryServer : IAsyncDisposable
 
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         var signalingLogger = loggerFactory.CreateLogger("Ferry.Server.Signaling");
+        var abortPeers = new CancellationTokenSource();
         app.Use(async (context, next) =>
         {
             if (!context.WebSockets.IsWebSocketRequest)
@@ -90,7 +105,14 @@ public sealed class FerryServer : IAsyncDisposable
                 await next(context);
                 return;
             }
-            await AcceptPeerAsync(context, rooms, signalingLogger);
+            if (app.Lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                await context.Response.WriteAsync("the server is stopping");
+                return;
+            }
+            using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, abortPeers.Token);
+            await AcceptPeerAsync(context, rooms, signalingLogger, aborted.Token);
         });
         var web = Path.Combine(AppContext.BaseDirectory, "wwwroot");
         if (Directory.Exists(web))
@@ -108,10 +130,10 @@ public sealed class FerryServer : IAsyncDisposable
         // came during a call). Done now, before any media flows; later ones find little to promote.
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         var address = app.Urls.First();
-        return new FerryServer(app, workers, rooms, address.TrimEnd('/'));
+        return new FerryServer(app, workers, rooms, address.TrimEnd('/'), abortPeers, options.ShutdownTimeout, loggerFactory.CreateLogger<FerryServer>());
     }
 
-    private static async Task AcceptPeerAsync(HttpContext context, RoomRegistry rooms, ILogger logger)
+    private static async Task AcceptPeerAsync(HttpContext context, RoomRegistry rooms, ILogger logger, CancellationToken aborted)
     {
         var roomId = context.Request.Query["roomId"].ToString();
         var peerId = context.Request.Query["peerId"].ToString();
@@ -134,7 +156,7 @@ public sealed class FerryServer : IAsyncDisposable
         logger.LogInformation("peer {PeerId} connected to room {RoomId}", peerId, roomId);
         try
         {
-            await connection.RunAsync(context.RequestAborted);
+            await connection.RunAsync(aborted);
         }
         finally
         {
@@ -143,11 +165,31 @@ public sealed class FerryServer : IAsyncDisposable
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Stops the node within the shutdown timeout: every peer is sent a close frame (1001, "server
+    /// shutting down") and given up to half the timeout to answer it (their transports close as they
+    /// leave), connections still open then are aborted, the HTTP server stops, then the workers.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
+        if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var peers = Rooms.Rooms.SelectMany(r => r.Peers).ToList();
+        _logger.LogInformation("stopping: closing {Peers} peers in {Rooms} rooms", peers.Count, Rooms.Rooms.Count);
+        await Task.WhenAll(peers.Select(p => p.Connection.CloseAsync("server shutting down", serverGoingAway: true)));
+        var peersDeadline = _shutdownTimeout / 2;
+        while (Rooms.Rooms.Any(r => r.Peers.Any(p => p.Connection is ProtooConnection)) && System.Diagnostics.Stopwatch.GetElapsedTime(started) < peersDeadline)
+            await Task.Delay(20);
+        await _abortPeers.CancelAsync();
+        using (var stopTimeout = new CancellationTokenSource(_shutdownTimeout / 2))
+        {
+            try { await _app.StopAsync(stopTimeout.Token); }
+            catch (OperationCanceledException) { _logger.LogWarning("the HTTP server did not stop in time"); }
+        }
+        // Rooms left (broadcasters have no socket to close) end with their routers when the workers close.
         await Workers.DisposeAsync();
         await _app.DisposeAsync();
+        _abortPeers.Dispose();
+        _logger.LogInformation("stopped in {Ms:F0} ms", System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 }

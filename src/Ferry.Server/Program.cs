@@ -17,8 +17,9 @@ catch (ArgumentException e)
 }
 await using var server = await FerryServer.StartAsync(options);
 Console.WriteLine($"Ferry is running: open {server.Url}/ in two browser tabs to see a call through it (Ctrl+C stops).");
+// The host's console lifetime takes SIGTERM, SIGINT and SIGQUIT and asks the host to stop; disposing the
+// server (leaving this scope) then closes peers, the HTTP server and workers within --shutdown-timeout.
 var stop = new TaskCompletionSource();
-Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
+using var stopRegistration = server.StopRequested.Register(() => stop.TrySetResult());
 await stop.Task;
 return 0;

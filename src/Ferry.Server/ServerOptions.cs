@@ -49,6 +49,12 @@ public sealed record ServerOptions
     /// <summary>Bearer token the admin API and /metrics require; when null they answer only loopback clients.</summary>
     public string? AdminToken { get; init; }
 
+    /// <summary>
+    /// How long a stop (SIGTERM, Ctrl+C) may take: peers are sent a close frame and given part of it to
+    /// answer, then the HTTP server and the workers stop. Default 5 s.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Lowest log level. Default Information.</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
@@ -73,6 +79,8 @@ public sealed record ServerOptions
           --tls-certificate <file>  PEM certificate: serve https/wss instead of http/ws
           --tls-key <file>          PEM private key for --tls-certificate
           --admin-token <token>     bearer token for /api and /metrics (default: loopback clients only)
+          --shutdown-timeout <s>    seconds a stop (SIGTERM, Ctrl+C) may take: peers are closed with a reason,
+                                    then the HTTP server and workers stop (default 5)
           --log-level <level>       Trace, Debug, Information, Warning, Error (default Information)
           --help                    this text
         """;
@@ -92,6 +100,7 @@ public sealed record ServerOptions
         ["tls-certificate"] = "TlsCertificate",
         ["tls-key"] = "TlsKey",
         ["admin-token"] = "AdminToken",
+        ["shutdown-timeout"] = "ShutdownTimeout",
         ["log-level"] = "LogLevel",
         ["config"] = "Config",
     };
@@ -157,6 +166,7 @@ public sealed record ServerOptions
         if (Get("AdminToken") is { } token) options = options with { AdminToken = token };
         if (Get("WorkerPriority") is { } priority)
             options = options with { WorkerPriority = Enum.TryParse<WorkerThreadPriority>(priority, true, out var p) && Enum.IsDefined(p) && !int.TryParse(priority, out _) ? p : throw new ArgumentException($"invalid --worker-priority '{priority}' (normal, high, realtime)") };
+        if (Get("ShutdownTimeout") is { } shutdown) options = options with { ShutdownTimeout = TimeSpan.FromSeconds(Int("shutdown-timeout", shutdown, 1, 600)) };
         if (Get("LogLevel") is { } level)
             options = options with { LogLevel = Enum.TryParse<LogLevel>(level, true, out var l) && Enum.IsDefined(l) ? l : throw new ArgumentException($"invalid --log-level '{level}'") };
         if (options.RtcMinPort > options.RtcMaxPort) throw new ArgumentException("--rtc-min-port is above --rtc-max-port");

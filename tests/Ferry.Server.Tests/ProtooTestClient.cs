@@ -27,6 +27,15 @@ public sealed class ProtooTestClient : IAsyncDisposable
     public ConcurrentQueue<(string Method, JsonElement Data)> Notifications { get; } = new();
     public ConcurrentQueue<(string Method, JsonElement Data)> ServerRequests { get; } = new();
 
+    /// <summary>Completes when the read loop ends (the server closed the socket, or it broke).</summary>
+    public Task Ended => _reader ?? Task.CompletedTask;
+
+    /// <summary>The status of the server's close frame, once one arrived.</summary>
+    public WebSocketCloseStatus? CloseStatus => _socket.CloseStatus;
+
+    /// <summary>The reason in the server's close frame.</summary>
+    public string? CloseReason => _socket.CloseStatusDescription;
+
     /// <summary>Answers server requests; ok with empty data by default.</summary>
     public Func<string, JsonElement, bool> AcceptServerRequest { get; set; } = (_, _) => true;
 

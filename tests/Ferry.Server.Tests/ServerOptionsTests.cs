@@ -32,11 +32,11 @@ public sealed class ServerOptionsTests : IDisposable
     {
         var o = ServerOptions.Parse(["--listen-address", "0.0.0.0", "--port=4000", "--rtc-listen-ip", "127.0.0.2", "--announced-address", "sfu.example.org",
             "--rtc-min-port", "42000", "--rtc-max-port=42100", "--workers", "3", "--tls-certificate", "c.pem", "--tls-key", "k.pem",
-            "--admin-token", "s3cret", "--log-level", "warning"], NoEnvironment);
+            "--admin-token", "s3cret", "--shutdown-timeout", "9", "--log-level", "warning"], NoEnvironment);
         Assert.Equal(new ServerOptions
         {
             ListenAddress = "0.0.0.0", Port = 4000, RtcListenIp = "127.0.0.2", AnnouncedAddress = "sfu.example.org", RtcMinPort = 42000, RtcMaxPort = 42100,
-            Workers = 3, TlsCertificate = "c.pem", TlsKey = "k.pem", AdminToken = "s3cret", LogLevel = LogLevel.Warning,
+            Workers = 3, TlsCertificate = "c.pem", TlsKey = "k.pem", AdminToken = "s3cret", ShutdownTimeout = TimeSpan.FromSeconds(9), LogLevel = LogLevel.Warning,
         }, o);
     }
 
@@ -68,6 +68,7 @@ public sealed class ServerOptionsTests : IDisposable
     [InlineData("--listen-address", "localhost", "not an IP address")]
     [InlineData("--workers", "0", "invalid --workers")]
     [InlineData("--log-level", "loud", "invalid --log-level")]
+    [InlineData("--shutdown-timeout", "0", "invalid --shutdown-timeout")]
     [InlineData("--tls-certificate", "c.pem", "go together")]
     [InlineData("--rtc-min-port", "45000", "above --rtc-max-port")]
     [InlineData("stray", null, "unexpected argument")]

@@ -30,6 +30,27 @@ public sealed partial class ServerProcessFixture : IAsyncLifetime
         get { lock (_output) return string.Join('\n', _output); }
     }
 
+    /// <summary>Options added to the command line (set before <see cref="InitializeAsync"/>).</summary>
+    public IReadOnlyList<string> ExtraArguments { get; init; } = [];
+
+    /// <summary>Sends a POSIX signal to the server process, as an operator's `kill` would.</summary>
+    public void Signal(int signal)
+    {
+        if (Kill(ProcessId, signal) != 0) throw new InvalidOperationException($"kill({ProcessId}, {signal}) failed: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>Waits for the server process to exit, at most <paramref name="timeout"/>; its exit code, or null if it did not.</summary>
+    public async Task<int?> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try { await _process!.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException) { return null; }
+        return _process.ExitCode;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
     public async Task InitializeAsync()
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Ferry.Server.dll");
@@ -40,6 +61,7 @@ public sealed partial class ServerProcessFixture : IAsyncLifetime
         };
         foreach (var arg in new[] { dll, "--port", "0", "--workers", "2", "--rtc-min-port", "41000", "--rtc-max-port", "48999", "--log-level", "Warning" })
             start.ArgumentList.Add(arg);
+        foreach (var arg in ExtraArguments) start.ArgumentList.Add(arg);
         // FERRY_SERVER_ARGS adds options for measurements (say "--worker-priority normal").
         foreach (var arg in (Environment.GetEnvironmentVariable("FERRY_SERVER_ARGS") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
             start.ArgumentList.Add(arg);

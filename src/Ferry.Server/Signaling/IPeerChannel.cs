@@ -11,8 +11,10 @@ public interface IPeerChannel
     /// <summary>Sends a request and waits for the answer.</summary>
     Task<JsonElement> RequestAsync(string method, object? data);
 
-    /// <summary>Closes the channel.</summary>
-    Task CloseAsync();
+    /// <summary>Closes the channel, telling the peer why.</summary>
+    /// <param name="reason">Said in the close frame (at most 123 bytes of UTF-8).</param>
+    /// <param name="serverGoingAway">The server is stopping (WebSocket status 1001) rather than closing this peer alone.</param>
+    Task CloseAsync(string reason = "closed", bool serverGoingAway = false);
 }
 
 /// <summary>The channel of a broadcaster (mediasoup-demo's HTTP API): it polls nothing and is told nothing.</summary>
@@ -30,5 +32,5 @@ public sealed class SilentChannel : IPeerChannel
     public Task<JsonElement> RequestAsync(string method, object? data) => Task.FromResult(default(JsonElement));
 
     /// <inheritdoc />
-    public Task CloseAsync() => Task.CompletedTask;
+    public Task CloseAsync(string reason = "closed", bool serverGoingAway = false) => Task.CompletedTask;
 }

@@ -89,13 +89,17 @@ public sealed class ProtooConnection : IPeerChannel
         }
     }
 
-    /// <summary>Closes the socket (a peer replaced by a new connection with the same id).</summary>
-    public async Task CloseAsync()
+    /// <summary>
+    /// Sends a close frame (a peer replaced by a new connection with the same id, or the server stopping);
+    /// <see cref="RunAsync"/> ends when the peer answers it or the connection is aborted.
+    /// </summary>
+    public async Task CloseAsync(string reason = "closed", bool serverGoingAway = false)
     {
         if (_socket.State == WebSocketState.Open)
         {
-            try { await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "closed", CancellationToken.None); }
-            catch (WebSocketException) { }
+            var status = serverGoingAway ? WebSocketCloseStatus.EndpointUnavailable : WebSocketCloseStatus.NormalClosure;
+            try { await _socket.CloseOutputAsync(status, reason, CancellationToken.None); }
+            catch (Exception e) when (e is WebSocketException or ObjectDisposedException or InvalidOperationException) { }
         }
     }
 
