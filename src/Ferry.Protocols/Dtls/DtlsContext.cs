@@ -6,6 +6,9 @@ namespace Ferry.Protocols.Dtls;
 /// <summary>
 /// An OpenSSL SSL_CTX for DTLS 1.2 with a certificate and the SRTP profiles to offer; endpoints
 /// are created from it (one per worker is enough: OpenSSL allows SSL_new from any thread).
+/// It negotiates only ECDHE-ECDSA and ECDHE-RSA with AES-128-GCM-SHA256, AES-256-GCM-SHA384 and
+/// CHACHA20-POLY1305 (what Chrome, Firefox and BouncyCastle all offer), the suites Ferry's own record
+/// layer continues after a move, and never renegotiates.
 /// </summary>
 public sealed unsafe class DtlsContext : IDisposable
 {
@@ -64,7 +67,10 @@ public sealed unsafe class DtlsContext : IDisposable
         LibSsl.SSL_CTX_ctrl(_ctx, LibSsl.SSL_CTRL_SET_MIN_PROTO_VERSION, LibSsl.DTLS1_2_VERSION, 0);
         LibSsl.SSL_CTX_ctrl(_ctx, LibSsl.SSL_CTRL_SET_MAX_PROTO_VERSION, LibSsl.DTLS1_2_VERSION, 0);
         LibSsl.SSL_CTX_ctrl(_ctx, LibSsl.SSL_CTRL_SET_READ_AHEAD, 1, 0);
-        LibSsl.SSL_CTX_set_options(_ctx, LibSsl.SSL_OP_NO_QUERY_MTU);
+        // No renegotiation: the epoch stays 1, so an exported association is epoch 1 in both directions.
+        LibSsl.SSL_CTX_set_options(_ctx, LibSsl.SSL_OP_NO_QUERY_MTU | LibSsl.SSL_OP_NO_RENEGOTIATION);
+        // Only the AEAD suites Ferry's own record layer runs, so every association can move (DtlsEndpoint.Import).
+        if (LibSsl.SSL_CTX_set_cipher_list(_ctx, DtlsSuite.OpenSslCipherList) != 1) throw new InvalidOperationException("SSL_CTX_set_cipher_list failed: " + LibSsl.TakeError());
         // The peer must present a certificate; its fingerprint is checked against the signalled one after the handshake.
         LibSsl.SSL_CTX_set_verify(_ctx, LibSsl.SSL_VERIFY_PEER | LibSsl.SSL_VERIFY_FAIL_IF_NO_PEER_CERT, &AcceptAnyCertificate);
         var names = string.Join(':', Profiles.Select(OpenSslName));

@@ -34,8 +34,16 @@ public enum DtlsState : byte
 /// the one case it would stall, a lost final flight, is covered by resending our final flight
 /// whenever a handshake record arrives after we finished (RFC 6347 §4.2.4).
 /// </para>
+/// <para>
+/// Moves: <see cref="ExportState"/> writes the association out as plain data (secrets, SRTP keys,
+/// epochs, replay window, next sequence number) and freezes this endpoint; <see cref="Import"/>
+/// continues it elsewhere on Ferry's own DTLS 1.2 application-data record layer (OpenSSL cannot
+/// import a session). To know the record state of the OpenSSL-backed endpoint, this class reads
+/// the clear record headers passing through the BIOs: the highest sequence number written per epoch,
+/// and, feeding OpenSSL one received record at a time, which records it accepted.
+/// </para>
 /// </summary>
-public sealed unsafe class DtlsEndpoint : IDisposable
+public sealed unsafe partial class DtlsEndpoint : IDisposable
 {
     /// <summary>mediasoup's DTLS MTU.</summary>
     public const int DefaultMtu = 1350;
@@ -49,7 +57,7 @@ public sealed unsafe class DtlsEndpoint : IDisposable
     private const int RecordHeader = 13;
     private static readonly byte[] SrtpExporterLabel = "EXTRACTOR-dtls_srtp"u8.ToArray();
 
-    private readonly DtlsContext _context;
+    private readonly DtlsContext? _context;
     private readonly int _mtu;
     private readonly Queue<byte[]> _outgoing = new();
     private readonly Queue<DtlsEvent> _events = new();
@@ -66,6 +74,12 @@ public sealed unsafe class DtlsEndpoint : IDisposable
     private TimeSpan _interval;
     private int _timeouts;
     private readonly bool _requireSrtp;
+    // Record state seen in the clear headers on the OpenSSL path, for ExportState.
+    private ushort _writeEpoch;
+    private long _writeNext;
+    private DtlsReplayWindow _readWindow = DtlsReplayWindow.Empty;
+    // Set by ExportState: from then on this endpoint sends and accepts nothing.
+    private bool _frozen;
 
     /// <summary>Creates an endpoint in <paramref name="role"/>; the remote fingerprint may be given now or later with <see cref="SetRemoteFingerprint"/>.</summary>
     /// <param name="context">Certificate and SRTP profiles.</param>
@@ -132,8 +146,20 @@ public sealed unsafe class DtlsEndpoint : IDisposable
     /// <summary>Feeds one received DTLS datagram.</summary>
     public void HandleDatagram(TimeSpan now, ReadOnlySpan<byte> datagram)
     {
-        if (State is DtlsState.Failed or DtlsState.Closed || datagram.IsEmpty) return;
+        if (State is DtlsState.Failed or DtlsState.Closed || datagram.IsEmpty || _frozen) return;
+        if (_own is not null)
+        {
+            HandleOwnDatagram(datagram);
+            return;
+        }
         if (State == DtlsState.New) State = DtlsState.Connecting;
+        if (State == DtlsState.Connected)
+        {
+            // A handshake record after we finished: the peer missed our final flight and sent its own again.
+            if (datagram[0] == 22) Resend();
+            FeedRecords(datagram);
+            return;
+        }
         fixed (byte* p = datagram) LibSsl.BIO_write(_rbio, p, datagram.Length);
         if (_handshakeDone)
         {
@@ -150,7 +176,7 @@ public sealed unsafe class DtlsEndpoint : IDisposable
     /// <summary>Runs the retransmission timer.</summary>
     public void HandleTimeout(TimeSpan now)
     {
-        if (now < _deadline || State != DtlsState.Connecting || _handshakeDone) return;
+        if (now < _deadline || State != DtlsState.Connecting || _handshakeDone || _frozen) return;
         if (++_timeouts > MaxTimeouts)
         {
             Fail("handshake timed out");
@@ -171,18 +197,23 @@ public sealed unsafe class DtlsEndpoint : IDisposable
     /// <summary>Sends application data (SCTP for data channels) once connected. False when not connected.</summary>
     public bool SendApplicationData(ReadOnlySpan<byte> data)
     {
-        if (State != DtlsState.Connected) return false;
+        if (State != DtlsState.Connected || _frozen) return false;
+        if (_own is not null) return SendOwn(DtlsContentType.ApplicationData, data);
         int written;
         fixed (byte* p = data) written = LibSsl.SSL_write(_ssl, p, data.Length);
         Flush();
         return written == data.Length;
     }
 
-    /// <summary>Sends close_notify and closes.</summary>
+    /// <summary>Sends close_notify and closes (an endpoint frozen by <see cref="ExportState"/> closes without sending anything).</summary>
     public void Close()
     {
         if (State is DtlsState.Closed) return;
-        if (State == DtlsState.Connected)
+        if (State == DtlsState.Connected && !_frozen && _own is not null)
+        {
+            SendOwn(DtlsContentType.Alert, [AlertWarning, AlertCloseNotify]);
+        }
+        else if (State == DtlsState.Connected && !_frozen)
         {
             LibSsl.ERR_clear_error();
             LibSsl.SSL_shutdown(_ssl);
@@ -192,22 +223,60 @@ public sealed unsafe class DtlsEndpoint : IDisposable
         _deadline = TimeSpan.MaxValue;
     }
 
-    /// <summary>What a later step needs to continue this association elsewhere; null until connected.</summary>
+    /// <summary>
+    /// Writes the association out to continue it elsewhere (<see cref="Import"/>) and freezes this
+    /// endpoint: from then on it sends nothing (<see cref="SendApplicationData"/> returns false,
+    /// <see cref="Close"/> sends no close_notify, no retransmission) and ignores what it receives, so
+    /// the sequence numbers and replay window written out stay true; the caller disposes it.
+    /// Datagrams already queued for <see cref="TryPollDatagram"/> are counted as sent: they may still be
+    /// sent or dropped. Null until connected, and for an endpoint that negotiated no SRTP keys.
+    /// Calling it again returns the same state.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The negotiated suite is not one Ferry's record layer runs (never with a <see cref="DtlsContext"/>, which offers only those).</exception>
     public DtlsSessionState? ExportState()
     {
         if (State != DtlsState.Connected || _keys is null || _remoteCertificate is null) return null;
+        if (_own is not null) return ExportOwn();
+        var cipher = Marshal.PtrToStringUTF8(LibSsl.SSL_CIPHER_get_name(LibSsl.SSL_get_current_cipher(_ssl))) ?? "";
+        if (DtlsSuite.Find(cipher) is null)
+            throw new NotSupportedException($"cipher suite {cipher} cannot be exported: Ferry's record layer runs only {DtlsSuite.OpenSslCipherList}");
         var master = new byte[48];
         var client = new byte[32];
         var server = new byte[32];
         fixed (byte* m = master) LibSsl.SSL_SESSION_get_master_key(LibSsl.SSL_get_session(_ssl), m, 48);
         fixed (byte* c = client) LibSsl.SSL_get_client_random(_ssl, c, 32);
         fixed (byte* s = server) LibSsl.SSL_get_server_random(_ssl, s, 32);
-        var cipher = Marshal.PtrToStringUTF8(LibSsl.SSL_CIPHER_get_name(LibSsl.SSL_get_current_cipher(_ssl))) ?? "";
+        _frozen = true;
+        _deadline = TimeSpan.MaxValue;
         return new DtlsSessionState
         {
             Role = Role, CipherSuite = cipher, MasterSecret = master, ClientRandom = client, ServerRandom = server,
             Srtp = _keys, RemoteCertificate = _remoteCertificate,
+            // Renegotiation is off (DtlsContext), so both directions stay in epoch 1, where our Finished was written.
+            ReadEpoch = _readEpoch, ReadSequenceHighest = _readWindow.Highest, ReadReplayBitmap = _readWindow.Bitmap,
+            WriteEpoch = _writeEpoch, WriteSequence = _writeNext,
         };
+    }
+
+    /// <summary>
+    /// Feeds a connected OpenSSL endpoint one record at a time, so that which application-data
+    /// records OpenSSL accepted (authenticated, not replayed) is known for the exported replay window.
+    /// </summary>
+    private void FeedRecords(ReadOnlySpan<byte> datagram)
+    {
+        var offset = 0;
+        while (offset < datagram.Length && State == DtlsState.Connected)
+        {
+            var rest = datagram[offset..];
+            var length = rest.Length >= RecordHeader ? Math.Min(rest.Length, RecordHeader + BinaryPrimitives.ReadUInt16BigEndian(rest[11..])) : rest.Length;
+            var record = rest[..length];
+            fixed (byte* p = record) LibSsl.BIO_write(_rbio, p, record.Length);
+            var delivered = ReadApplicationData();
+            if (delivered > 0 && length >= RecordHeader && record[0] == (byte)DtlsContentType.ApplicationData
+                && BinaryPrimitives.ReadUInt16BigEndian(record[3..]) == _readEpoch)
+                _readWindow.Accept(DtlsRecordProtection.ReadSequence(record));
+            offset += length;
+        }
     }
 
     private void Drive(TimeSpan now)
@@ -329,13 +398,15 @@ public sealed unsafe class DtlsEndpoint : IDisposable
         ReadApplicationData();
     }
 
-    private void ReadApplicationData()
+    /// <summary>Reads what OpenSSL has decrypted; returns how many application-data records it delivered.</summary>
+    private int ReadApplicationData()
     {
         if (State != DtlsState.Connected)
         {
             // Handshake done but the fingerprint is still unknown: hold application data until it is verified.
-            return;
+            return 0;
         }
+        var delivered = 0;
         while (true)
         {
             LibSsl.ERR_clear_error();
@@ -344,17 +415,19 @@ public sealed unsafe class DtlsEndpoint : IDisposable
             if (n > 0)
             {
                 _events.Enqueue(new DtlsEvent(DtlsEventKind.ApplicationData, Data: _scratch[..n]));
+                delivered++;
                 continue;
             }
             var error = LibSsl.SSL_get_error(_ssl, n);
             if (error == LibSsl.SSL_ERROR_ZERO_RETURN || (LibSsl.SSL_get_shutdown(_ssl) & LibSsl.SSL_RECEIVED_SHUTDOWN) != 0)
             {
                 State = DtlsState.Closed;
-                _events.Enqueue(new DtlsEvent(DtlsEventKind.Closed));
+                // A fatal alert also ends here (OpenSSL marks it received shutdown); its text says which.
+                _events.Enqueue(new DtlsEvent(DtlsEventKind.Closed, Reason: error == LibSsl.SSL_ERROR_SSL ? LibSsl.TakeError() : null));
             }
             // Anything else (a retransmitted handshake flight, a bad record) is OpenSSL's to answer or drop.
             Flush();
-            return;
+            return delivered;
         }
     }
 
@@ -371,6 +444,7 @@ public sealed unsafe class DtlsEndpoint : IDisposable
         while (offset + RecordHeader <= data.Length)
         {
             var recordLength = RecordHeader + BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(offset + 11));
+            NoteWritten(data.AsSpan(offset));
             if (offset > start && offset + recordLength - start > _mtu)
             {
                 datagrams.Add(data[start..offset]);
@@ -381,6 +455,22 @@ public sealed unsafe class DtlsEndpoint : IDisposable
         if (start < data.Length) datagrams.Add(data[start..]);
         foreach (var d in datagrams) _outgoing.Enqueue(d);
         return datagrams;
+    }
+
+    /// <summary>Tracks the highest sequence number OpenSSL wrote in its latest epoch (retransmissions get new ones, RFC 6347 §4.1).</summary>
+    private void NoteWritten(ReadOnlySpan<byte> header)
+    {
+        var epoch = BinaryPrimitives.ReadUInt16BigEndian(header[3..]);
+        var next = DtlsRecordProtection.ReadSequence(header) + 1;
+        if (epoch > _writeEpoch)
+        {
+            _writeEpoch = epoch;
+            _writeNext = next;
+        }
+        else if (epoch == _writeEpoch && next > _writeNext)
+        {
+            _writeNext = next;
+        }
     }
 
     private void Fail(string reason)
@@ -397,6 +487,7 @@ public sealed unsafe class DtlsEndpoint : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        _own?.Dispose();
         if (_ssl == 0) return;
         LibSsl.SSL_free(_ssl);   // frees both BIOs too
         _ssl = 0;

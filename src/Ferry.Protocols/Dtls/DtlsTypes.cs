@@ -35,16 +35,16 @@ public sealed record SrtpKeyingMaterial
 }
 
 /// <summary>
-/// What a later step needs to continue a finished DTLS association elsewhere. OpenSSL 3.0 has no
-/// public API for the record-layer epoch and sequence numbers, so carrying application data
-/// (data channels) across servers will mean deriving the key block from the master secret and the
-/// randoms and running the application-data record layer in Ferry; SRTP needs only the keying material.
+/// Everything needed to continue a finished DTLS 1.2 association elsewhere, as plain data (numbers,
+/// byte arrays, strings; serialisable with System.Text.Json): the secrets the record layer's keys
+/// are derived from, the SRTP keys, and the record layer's epochs, replay window and next sequence
+/// number. <see cref="DtlsEndpoint.Import"/> continues it with Ferry's own record layer.
 /// </summary>
 public sealed record DtlsSessionState
 {
     /// <summary>Our role.</summary>
     public required DtlsRole Role { get; init; }
-    /// <summary>Negotiated TLS cipher suite (OpenSSL name).</summary>
+    /// <summary>Negotiated TLS cipher suite (OpenSSL name), one that Ferry's record layer runs.</summary>
     public required string CipherSuite { get; init; }
     /// <summary>The 48-byte master secret (extended master secret, RFC 7627, when negotiated).</summary>
     public required byte[] MasterSecret { get; init; }
@@ -56,6 +56,16 @@ public sealed record DtlsSessionState
     public required SrtpKeyingMaterial Srtp { get; init; }
     /// <summary>The peer's certificate (DER).</summary>
     public required byte[] RemoteCertificate { get; init; }
+    /// <summary>Epoch of the records we accept (1 after a DTLS 1.2 handshake; 0–65535).</summary>
+    public required int ReadEpoch { get; init; }
+    /// <summary>Highest record sequence number (48-bit) accepted in <see cref="ReadEpoch"/>; −1 when none was.</summary>
+    public required long ReadSequenceHighest { get; init; }
+    /// <summary>Replay window below <see cref="ReadSequenceHighest"/>: bit i set means ReadSequenceHighest − i was accepted (64 wide).</summary>
+    public required ulong ReadReplayBitmap { get; init; }
+    /// <summary>Epoch of the records we send (1 after a DTLS 1.2 handshake; 0–65535).</summary>
+    public required int WriteEpoch { get; init; }
+    /// <summary>Sequence number (48-bit) of the next record we send in <see cref="WriteEpoch"/>: one past the highest ever sent.</summary>
+    public required long WriteSequence { get; init; }
 }
 
 /// <summary>Kinds of <see cref="DtlsEvent"/>.</summary>
@@ -65,7 +75,7 @@ public enum DtlsEventKind : byte
     Connected,
     /// <summary>The handshake failed; <see cref="DtlsEvent.Reason"/> says why.</summary>
     Failed,
-    /// <summary>The peer closed the association (close_notify).</summary>
+    /// <summary>The peer closed the association: close_notify, or a fatal alert (then <see cref="DtlsEvent.Reason"/> names it).</summary>
     Closed,
     /// <summary>Application data (SCTP for data channels) arrived; <see cref="DtlsEvent.Data"/> holds it.</summary>
     ApplicationData,
@@ -74,6 +84,6 @@ public enum DtlsEventKind : byte
 /// <summary>Something a <see cref="DtlsEndpoint"/> reports, polled with <see cref="DtlsEndpoint.TryPollEvent"/>.</summary>
 /// <param name="Kind">What happened.</param>
 /// <param name="Keys">SRTP keys, for Connected.</param>
-/// <param name="Reason">Failure reason, for Failed.</param>
+/// <param name="Reason">Failure reason, for Failed; for Closed, the fatal alert the peer sent, if it sent one rather than close_notify.</param>
 /// <param name="Data">Bytes, for ApplicationData.</param>
 public sealed record DtlsEvent(DtlsEventKind Kind, SrtpKeyingMaterial? Keys = null, string? Reason = null, byte[]? Data = null);

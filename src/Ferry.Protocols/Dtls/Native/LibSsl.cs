@@ -16,7 +16,7 @@ internal static unsafe partial class LibSsl
     public const int SSL_CTRL_SET_MTU = 17, SSL_CTRL_SET_READ_AHEAD = 41, SSL_CTRL_SET_MIN_PROTO_VERSION = 123, SSL_CTRL_SET_MAX_PROTO_VERSION = 124;
     public const int DTLS_CTRL_GET_TIMEOUT = 73, DTLS_CTRL_HANDLE_TIMEOUT = 74;
     public const int DTLS1_2_VERSION = 0xFEFD;
-    public const ulong SSL_OP_NO_QUERY_MTU = 0x1000;
+    public const ulong SSL_OP_NO_QUERY_MTU = 0x1000, SSL_OP_NO_RENEGOTIATION = 0x40000000;
     public const int SSL_RECEIVED_SHUTDOWN = 2;
     public const int BIO_CTRL_PENDING = 10;
     public const int BIO_C_SET_BUF_MEM_EOF_RETURN = 130;
