@@ -79,6 +79,8 @@ public readonly struct DataChannelMessage
 
     internal DataChannelMessage(SctpMessage message) => _message = message;
 
+    internal SctpMessage Inner => _message;
+
     /// <summary>Stream id (the channel).</summary>
     public ushort StreamId => _message.StreamId;
     /// <summary>PPID as received.</summary>
@@ -101,7 +103,7 @@ public readonly struct DataChannelMessage
 /// its outgoing stream, and a reset from the peer is answered by resetting ours. Sans-IO like the
 /// association below it: the caller moves packets and polls.
 /// </summary>
-public sealed class DataChannelEndpoint : IDisposable
+public sealed partial class DataChannelEndpoint : IDisposable
 {
     private static readonly byte[] Ack = [DcepOpen.AckMessageType];
     private static readonly byte[] EmptyPlaceholder = [0];
@@ -136,6 +138,7 @@ public sealed class DataChannelEndpoint : IDisposable
     /// <summary>Feeds a packet and processes what it produced.</summary>
     public void HandlePacket(TimeSpan now, ReadOnlySpan<byte> packet)
     {
+        ThrowIfExported();
         _now = now;
         Association.HandlePacket(now, packet);
         Process(now);
@@ -144,6 +147,7 @@ public sealed class DataChannelEndpoint : IDisposable
     /// <summary>Runs timers.</summary>
     public void HandleTimeout(TimeSpan now)
     {
+        ThrowIfExported();
         _now = now;
         Association.HandleTimeout(now);
         Process(now);
@@ -152,6 +156,7 @@ public sealed class DataChannelEndpoint : IDisposable
     /// <summary>The next packet to send (see <see cref="SctpAssociation.PollPacket"/>).</summary>
     public int PollPacket(Span<byte> buffer, TimeSpan now)
     {
+        ThrowIfExported();
         _now = now;
         return Association.PollPacket(buffer, now);
     }
@@ -159,6 +164,7 @@ public sealed class DataChannelEndpoint : IDisposable
     /// <summary>Takes the next event.</summary>
     public bool TryPollEvent(out DataChannelEvent e)
     {
+        ThrowIfExported();
         // What the application did directly on the association (Abort, Shutdown) surfaces here too.
         Process(_now);
         return _events.TryDequeue(out e!);
@@ -167,6 +173,7 @@ public sealed class DataChannelEndpoint : IDisposable
     /// <summary>Takes the next user message; the caller releases it.</summary>
     public bool TryPollMessage(out DataChannelMessage message)
     {
+        ThrowIfExported();
         Process(_now);
         return _messages.TryDequeue(out message);
     }
@@ -174,6 +181,7 @@ public sealed class DataChannelEndpoint : IDisposable
     /// <summary>Opens a channel; returns its info (its stream id), or null when no stream id is free or the id is taken.</summary>
     public DataChannelInfo? OpenChannel(TimeSpan now, DataChannelOptions options)
     {
+        ThrowIfExported();
         var (type, parameter) = DcepOpen.TypeFor(options.Ordered, options.MaxRetransmits, options.MaxPacketLifeTime);
         var parameters = new DcepOpen(type, 256, parameter, options.Label, options.Protocol);
         ushort id;
@@ -219,6 +227,7 @@ public sealed class DataChannelEndpoint : IDisposable
     /// <summary>Sends with an explicit PPID (mediasoup's send(message, ppid)); an empty-PPID message carries one placeholder byte.</summary>
     public SctpSendResult Send(TimeSpan now, ushort id, uint ppid, ReadOnlySpan<byte> data)
     {
+        ThrowIfExported();
         if (!_channels.TryGetValue(id, out var channel) || channel.Closing) return SctpSendResult.InvalidStream;
         var options = channel.SendOptions;
         // RFC 8832 §6: until the peer acknowledged (or sent anything), the opener sends ordered.
@@ -230,6 +239,7 @@ public sealed class DataChannelEndpoint : IDisposable
     /// <summary>Closes a channel: its outgoing stream is reset; the peer answers by resetting its own.</summary>
     public void CloseChannel(TimeSpan now, ushort id)
     {
+        ThrowIfExported();
         if (!_channels.TryGetValue(id, out var channel) || channel.Closing) return;
         channel.Closing = true;
         ResetStream(now, id);
@@ -241,6 +251,7 @@ public sealed class DataChannelEndpoint : IDisposable
     /// </summary>
     public void ResetStream(TimeSpan now, ushort id)
     {
+        ThrowIfExported();
         if (_outReset.Add(id)) Association.ResetStreams(now, [id]);
     }
 

@@ -340,6 +340,7 @@ public sealed partial class SctpAssociation
     /// </summary>
     public void Shutdown(TimeSpan now)
     {
+        ThrowIfExported();
         if (_finished) return;
         switch (State)
         {

@@ -31,6 +31,7 @@ public sealed partial class SctpAssociation
     /// </summary>
     public void ResetStreams(TimeSpan now, ReadOnlySpan<ushort> streams)
     {
+        ThrowIfExported();
         if (_finished) return;
         foreach (var id in streams)
         {

@@ -58,6 +58,7 @@ public sealed partial class SctpAssociation
     /// </summary>
     public SctpSendResult Send(TimeSpan now, ushort streamId, uint ppid, ReadOnlySpan<byte> data, SctpSendOptions options = default)
     {
+        ThrowIfExported();
         if (_finished || State is SctpState.ShutdownPending or SctpState.ShutdownSent or SctpState.ShutdownReceived or SctpState.ShutdownAckSent)
             return SctpSendResult.Closed;
         if (data.IsEmpty) return SctpSendResult.Empty;

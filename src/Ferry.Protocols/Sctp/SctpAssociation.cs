@@ -141,11 +141,16 @@ public sealed partial class SctpAssociation : IDisposable
     public long GetBufferedAmount(ushort streamId) => _outStreams.TryGetValue(streamId, out var s) ? s.BufferedBytes : 0;
 
     /// <summary>Takes the next event, if any.</summary>
-    public bool TryPollEvent(out SctpEvent e) => _events.TryDequeue(out e!);
+    public bool TryPollEvent(out SctpEvent e)
+    {
+        ThrowIfExported();
+        return _events.TryDequeue(out e!);
+    }
 
     /// <summary>Takes the next delivered message, if any; the caller must <see cref="SctpMessage.Release"/> it.</summary>
     public bool TryPollMessage(out SctpMessage message)
     {
+        ThrowIfExported();
         if (!_messages.TryDequeue(out message)) return false;
         _receiveHeld -= message.Length;
         return true;
@@ -154,6 +159,7 @@ public sealed partial class SctpAssociation : IDisposable
     /// <summary>Starts the association (sends INIT). Browsers do the same at once, which the INIT collision rules resolve.</summary>
     public void Connect(TimeSpan now)
     {
+        ThrowIfExported();
         if (_finished || State != SctpState.Closed) return;
         State = SctpState.CookieWait;
         QueueInit();
@@ -165,6 +171,7 @@ public sealed partial class SctpAssociation : IDisposable
     /// <summary>Feeds one received SCTP packet (a DTLS application-data record's payload).</summary>
     public void HandlePacket(TimeSpan now, ReadOnlySpan<byte> data)
     {
+        ThrowIfExported();
         Counters.PacketsReceived++;
         switch (SctpPacket.TryParse(data, out var packet))
         {
@@ -220,6 +227,7 @@ public sealed partial class SctpAssociation : IDisposable
     /// <summary>Runs the timers that are due.</summary>
     public void HandleTimeout(TimeSpan now)
     {
+        ThrowIfExported();
         if (_finished) return;
         if (now >= _t1Deadline) OnT1Expired(now);
         if (_finished) return;
@@ -246,6 +254,7 @@ public sealed partial class SctpAssociation : IDisposable
     /// </summary>
     public int PollPacket(Span<byte> buffer, TimeSpan now)
     {
+        ThrowIfExported();
         if (_rawPackets.TryDequeue(out var raw))
         {
             if (raw.Length > buffer.Length) return 0;
@@ -302,6 +311,7 @@ public sealed partial class SctpAssociation : IDisposable
     /// <summary>Sends ABORT (cause: user-initiated abort) and ends the association at once.</summary>
     public void Abort(string? reason = null)
     {
+        ThrowIfExported();
         if (_finished) return;
         if (_peerTag != 0)
         {

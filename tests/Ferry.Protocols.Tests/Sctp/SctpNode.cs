@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using Ferry.Protocols.Sctp;
 using Ferry.Testing.Simulation;
 
@@ -18,7 +19,38 @@ internal sealed class SctpNode : ISimNode, IDisposable
         _peer = peer;
     }
 
-    public DataChannelEndpoint Endpoint { get; }
+    public DataChannelEndpoint Endpoint { get; private set; }
+
+    /// <summary>This node's clock runs this far ahead of the network's (a node imported elsewhere has another clock).</summary>
+    public TimeSpan ClockOffset { get; set; }
+
+    /// <summary>While true, Pump leaves messages and events in the endpoint (so a snapshot holds some).</summary>
+    public bool Hold { get; set; }
+
+    public TimeSpan LocalNow(SimNetwork network) => network.Now + ClockOffset;
+
+    /// <summary>
+    /// Moves the endpoint "to another process": export at this clock, through JSON, import with a clock
+    /// <paramref name="newOffset"/> ahead of the network's. Returns the snapshot.
+    /// </summary>
+    /// <summary>Continues with <paramref name="endpoint"/> (imported at this node's clock plus <paramref name="offsetChange"/>).</summary>
+    public void Adopt(DataChannelEndpoint endpoint, TimeSpan offsetChange)
+    {
+        Endpoint.Dispose();
+        Endpoint = endpoint;
+        ClockOffset += offsetChange;
+    }
+
+    public DataChannelEndpointState Move(SimNetwork network, TimeSpan newOffset)
+    {
+        var old = Endpoint;
+        var state = old.Export(LocalNow(network));
+        state = JsonSerializer.Deserialize<DataChannelEndpointState>(JsonSerializer.Serialize(state))!;
+        old.Dispose();
+        ClockOffset = newOffset;
+        Endpoint = DataChannelEndpoint.Import(state, LocalNow(network));
+        return state;
+    }
     public SctpAssociation Sctp => Endpoint.Association;
     public List<(ushort Stream, uint Ppid, byte[] Data)> Received { get; } = [];
     public List<SctpEvent> SctpEvents { get; } = [];
@@ -28,34 +60,34 @@ internal sealed class SctpNode : ISimNode, IDisposable
 
     public bool Connected => Sctp.State == SctpState.Established;
 
-    public TimeSpan NextDeadline => Sctp.NextTimeout;
+    public TimeSpan NextDeadline => Sctp.NextTimeout is var t && t != TimeSpan.MaxValue ? t - ClockOffset : t;
 
     public void OnDatagram(SimNetwork network, IPEndPoint from, IPEndPoint to, ReadOnlySpan<byte> data)
     {
-        Endpoint.HandlePacket(network.Now, data);
+        Endpoint.HandlePacket(LocalNow(network), data);
         Pump(network);
     }
 
     public void OnTimeout(SimNetwork network)
     {
-        Endpoint.HandleTimeout(network.Now);
+        Endpoint.HandleTimeout(LocalNow(network));
         Pump(network);
     }
 
     public void Pump(SimNetwork network)
     {
-        while (Endpoint.TryPollMessage(out var m))
+        while (!Hold && Endpoint.TryPollMessage(out var m))
         {
             Received.Add((m.StreamId, m.Ppid, m.Data.ToArray()));
             m.Release();
         }
-        while (Endpoint.TryPollEvent(out var e))
+        while (!Hold && Endpoint.TryPollEvent(out var e))
         {
             ChannelEvents.Add(e);
             if (e.Association is { } a) SctpEvents.Add(a);
         }
         int n;
-        while ((n = Endpoint.PollPacket(_buffer, network.Now)) > 0)
+        while ((n = Endpoint.PollPacket(_buffer, LocalNow(network))) > 0)
         {
             if (KeepSentPackets) SentPackets.Add(_buffer[..n]);
             network.Send(_self, _peer, _buffer.AsSpan(0, n));
