@@ -23,7 +23,7 @@ public enum NackReceiveResult
 /// up to a retry limit). Sans-IO: packets and time go in; NACK lists and the next deadline come
 /// out. No allocation per packet: the missing list is a fixed-capacity ring sorted by sequence.
 /// </summary>
-public sealed class NackGenerator
+public sealed partial class NackGenerator
 {
     private readonly NackGeneratorOptions _options;
     private readonly Entry[] _entries;
@@ -117,6 +117,23 @@ public sealed class NackGenerator
             _count++;
         }
         return NackReceiveResult.GapDetected;
+    }
+
+    /// <summary>
+    /// Feeds a retransmission (decoded from RTX): true when <paramref name="sequenceNumber"/> was awaited,
+    /// which it no longer is. Anything else changes nothing: a retransmission nobody asked for (a sender's
+    /// padding or probe resends packets already received) tells nothing about the stream.
+    /// </summary>
+    /// <param name="sequenceNumber">The original packet's sequence number.</param>
+    /// <param name="isKeyFrame">Whether it starts a key frame.</param>
+    public bool TryRecover(ushort sequenceNumber, bool isKeyFrame)
+    {
+        if (_sequence.Highest < 0) return false;
+        var seq = _sequence.Peek(sequenceNumber);
+        if (seq >= _sequence.Highest || !Remove(seq)) return false;
+        if (isKeyFrame) RememberKeyFrame(seq);
+        Recovered++;
+        return true;
     }
 
     /// <summary>

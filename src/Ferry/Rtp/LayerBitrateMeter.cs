@@ -29,6 +29,17 @@ internal sealed class LayerBitrateMeter
     /// <summary>Bits per second of temporal layers 0 to <paramref name="maxLayer"/> together (what forwarding up to that layer costs).</summary>
     public long Bitrate(int maxLayer, TimeSpan now)
     {
+        var bytes = WindowBytes(maxLayer, now);
+        if (bytes == 0) return 0;
+        // The window: nine full buckets and the current one so far, or less while the stream is young.
+        var span = (Buckets - 1) * BucketTicks + now.Ticks % BucketTicks;
+        span = Math.Max(Math.Min(span, now.Ticks - _firstTicks), MinSpanTicks);
+        return bytes * 8 * TimeSpan.TicksPerSecond / span;
+    }
+
+    /// <summary>Bytes of temporal layers 0 to <paramref name="maxLayer"/> counted in the last second (for tests and checks).</summary>
+    public long WindowBytes(int maxLayer, TimeSpan now)
+    {
         if (_bucket == long.MinValue) return 0;
         Advance(now);
         var top = Math.Clamp(maxLayer, 0, Layers - 1);
@@ -37,11 +48,7 @@ internal sealed class LayerBitrateMeter
         {
             for (var l = 0; l <= top; l++) bytes += _bytes[b * Layers + l];
         }
-        if (bytes == 0) return 0;
-        // The window: nine full buckets and the current one so far, or less while the stream is young.
-        var span = (Buckets - 1) * BucketTicks + now.Ticks % BucketTicks;
-        span = Math.Max(Math.Min(span, now.Ticks - _firstTicks), MinSpanTicks);
-        return bytes * 8 * TimeSpan.TicksPerSecond / span;
+        return bytes;
     }
 
     private void Advance(TimeSpan now)

@@ -14,7 +14,7 @@ namespace Ferry.Rtp;
 /// Media coming in on a transport: one stream per encoding, mapped into the router's payload types,
 /// SSRCs and header extension ids, and handed to every consumer of it. Lives on its router's loop.
 /// </summary>
-public sealed class Producer
+public sealed partial class Producer
 {
     private const byte NoMapping = 0xFF;
 
@@ -284,8 +284,11 @@ public sealed class Producer
             if (!_isRtxPayloadType[rtxPt]) return false;
             stream.RtxPacketCount++;
             // Padding-only RTX is bandwidth probing: nothing to recover.
-            if (packet.PayloadLength <= 2) return false;
-            if (!packet.TryDecodeRtx(_rtxToMediaPayloadType[rtxPt], stream.Ssrc)) return false;
+            if (packet.PayloadLength <= 2 || !packet.TryDecodeRtx(_rtxToMediaPayloadType[rtxPt], stream.Ssrc))
+            {
+                stream.RtxPacketsDiscarded++;
+                return false;
+            }
         }
         var pt = packet.PayloadType;
         var mapped = _payloadTypeMap[pt];
@@ -295,29 +298,45 @@ public sealed class Producer
         var codec = _codecByMappedPayloadType[mapped];
         // One read of the payload descriptor per packet, for every consumer: key frame and temporal layer.
         var keyFrame = false;
-        stream.LastTemporalLayer = -1;
-        stream.LastSpatialLayer = -1;
-        stream.LastEndsFrame = false;
-        stream.LastLayerSync = false;
-        stream.LastStartsFrame = packet.Timestamp != stream.LastTimestamp || !stream.HasPackets;
+        int temporalLayer = -1, spatialLayer = -1;
+        bool endsFrame = false, layerSync = false;
+        var startsFrame = packet.Timestamp != stream.LastTimestamp || !stream.HasPackets;
         if (Kind == MediaKind.Video && CodecPayload.TryRead(codec, packet.Payload, out var descriptor))
         {
             keyFrame = descriptor.IsKeyFrame;
-            stream.LastTemporalLayer = descriptor.TemporalLayer;
-            stream.LastSpatialLayer = descriptor.SpatialLayer;
-            stream.LastEndsFrame = descriptor.IsEndOfFrame ?? false;
-            stream.LastLayerSync = descriptor.IsLayerSync;
-            if (descriptor.IsStartOfFrame is { } start) stream.LastStartsFrame = start;
+            temporalLayer = descriptor.TemporalLayer;
+            spatialLayer = descriptor.SpatialLayer;
+            endsFrame = descriptor.IsEndOfFrame ?? false;
+            layerSync = descriptor.IsLayerSync;
+            if (descriptor.IsStartOfFrame is { } start) startsFrame = start;
         }
-        stream.LastTimestamp = packet.Timestamp;
-        if (stream.Nack is { } nack)
+        if (isRtx)
+        {
+            // Only a retransmission that repairs a packet this server asked for goes on (mediasoup's rule).
+            // Chrome pads simulcast and probes with RTX resends of packets already received: counted, they
+            // inflated the layer's bitrate; forwarded, they reached the receiver as duplicates its SRTP
+            // replay check discards, which transport-cc then reported as lost.
+            if (stream.Nack is not { } rtxNack || !rtxNack.TryRecover(seq, keyFrame))
+            {
+                stream.RtxPacketsDiscarded++;
+                return false;
+            }
+            stream.RetransmittedRecovered++;
+        }
+        else if (stream.Nack is { } nack)
         {
             var result = nack.ReceivePacket(seq, keyFrame, now);
-            if (result == NackReceiveResult.Old && !isRtx) return false;
-            if (result == NackReceiveResult.Recovered && isRtx) stream.RetransmittedRecovered++;
+            if (result == NackReceiveResult.Old) return false;
             if (result == NackReceiveResult.KeyFrameRequired) RequestKeyFrame(stream.Ssrc, now);
             if (result == NackReceiveResult.GapDetected) ArmTimer(nack.NextTimeout);
         }
+        // Set once the packet is accepted: a dropped one must not change what the next packet is compared with.
+        stream.LastTemporalLayer = temporalLayer;
+        stream.LastSpatialLayer = spatialLayer;
+        stream.LastEndsFrame = endsFrame;
+        stream.LastLayerSync = layerSync;
+        stream.LastStartsFrame = startsFrame;
+        stream.LastTimestamp = packet.Timestamp;
         stream.OnPacket(seq, packet.Timestamp, packet.Length, now);
         if (keyFrame)
         {

@@ -9,7 +9,7 @@ namespace Ferry.Rtp;
 /// RFC 3550 (§6.4.1 loss, §A.8 jitter), the last sender report for LSR/DLSR, and its NACK generator.
 /// Loop-owned; no allocation per packet.
 /// </summary>
-internal sealed class ReceiveStream
+internal sealed partial class ReceiveStream
 {
     private SequenceUnwrapper _unwrapper;
     private long _baseSeq = -1;
@@ -53,6 +53,8 @@ internal sealed class ReceiveStream
     public long ByteCount { get; private set; }
     public long RtxPacketCount { get; set; }
     public long RetransmittedRecovered { get; set; }
+    /// <summary>RTX packets dropped: padding-only, undecodable, or resending a packet not asked for (mediasoup's rtxPacketsDiscarded).</summary>
+    public long RtxPacketsDiscarded { get; set; }
     public long NackCount { get; set; }
     public long NackPacketCount { get; set; }
     public long PliCount { get; set; }

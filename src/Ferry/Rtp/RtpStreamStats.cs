@@ -25,6 +25,8 @@ public sealed record RtpStreamStats
     public int FractionLost { get; init; }
     /// <summary>Packets discarded.</summary>
     public long PacketsDiscarded { get; init; }
+    /// <summary>RTX packets received and dropped (inbound): padding, or resends of packets not asked for.</summary>
+    public long? RtxPacketsDiscarded { get; init; }
     /// <summary>Packets retransmitted.</summary>
     public long PacketsRetransmitted { get; init; }
     /// <summary>Packets repaired by retransmission.</summary>
@@ -53,7 +55,7 @@ public sealed record RtpStreamStats
     internal static RtpStreamStats Inbound(ReceiveStream s, MediaKind kind, string mimeType, TimeSpan now) => new()
     {
         Type = "inbound-rtp", Timestamp = (long)now.TotalMilliseconds, Ssrc = s.Ssrc, RtxSsrc = s.RtxSsrc, Rid = s.Rid, Kind = kind, MimeType = mimeType,
-        PacketsLost = s.PacketsLost, FractionLost = s.FractionLost, PacketsRepaired = s.RetransmittedRecovered, NackCount = s.NackCount,
+        PacketsLost = s.PacketsLost, FractionLost = s.FractionLost, PacketsRepaired = s.RetransmittedRecovered, RtxPacketsDiscarded = s.RtxSsrc is null && s.RtxPacketCount == 0 ? null : s.RtxPacketsDiscarded, NackCount = s.NackCount,
         NackPacketCount = s.NackPacketCount, PliCount = s.PliCount, FirCount = s.FirCount, Score = s.Score, Jitter = (uint)s.Jitter,
         PacketCount = s.PacketCount, ByteCount = s.ByteCount, Bitrate = s.Bitrate(now),
     };

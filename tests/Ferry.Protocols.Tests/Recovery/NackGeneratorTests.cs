@@ -22,6 +22,27 @@ public class NackGeneratorTests
     }
 
     [Fact]
+    public void A_retransmission_recovers_only_an_awaited_packet_and_changes_nothing_otherwise()
+    {
+        var g = new NackGenerator();
+        Assert.False(g.TryRecover(5, false));
+        g.ReceivePacket(10, false, Ms(0));
+        g.ReceivePacket(13, false, Ms(0));
+        // Resends of packets already received (a sender's padding) and of packets never sent yet.
+        Assert.False(g.TryRecover(10, false));
+        Assert.False(g.TryRecover(13, false));
+        Assert.False(g.TryRecover(20, false));
+        Assert.Equal(2, g.MissingCount);
+        // 20 moved nothing: 14 is still the next in order.
+        Assert.Equal(NackReceiveResult.InOrder, g.ReceivePacket(14, false, Ms(1)));
+        Assert.True(g.TryRecover(12, false));
+        Assert.False(g.TryRecover(12, false));
+        Assert.Equal(1, g.MissingCount);
+        Assert.Equal(1, g.Recovered);
+        Assert.Equal(new ushort[] { 11 }, Poll(g, Ms(10)));
+    }
+
+    [Fact]
     public void A_gap_is_nacked_after_the_delay_then_once_per_rtt_until_the_retry_limit()
     {
         var g = new NackGenerator(new NackGeneratorOptions { MaxRetries = 3 });
