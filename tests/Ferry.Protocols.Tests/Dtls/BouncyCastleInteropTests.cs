@@ -15,7 +15,7 @@ namespace Ferry.Protocols.Tests.Dtls;
 /// Interop with an independent DTLS 1.2 implementation: BouncyCastle's, on a test thread with its
 /// blocking API (it is only the peer), against Ferry's sans-IO endpoint driven on this thread in real time.
 /// </summary>
-public class BouncyCastleInteropTests
+public partial class BouncyCastleInteropTests
 {
     private static readonly DtlsCertificate FerryCertificate = DtlsCertificate.Generate();
     private static readonly DtlsCertificate PeerCertificate = DtlsCertificate.Generate();
@@ -47,7 +47,13 @@ public class BouncyCastleInteropTests
     {
         public byte[]? Keys;
         public int? Profile;
+        /// <summary>Suites to offer instead of BouncyCastle's defaults.</summary>
+        public int[]? Suites;
+        /// <summary>Alerts received (level, description), from the peer thread.</summary>
+        public readonly ConcurrentQueue<(short Level, short Description)> Alerts = new();
         protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.DTLSv12.Only();
+        protected override int[] GetSupportedCipherSuites() => Suites ?? base.GetSupportedCipherSuites();
+        public override void NotifyAlertReceived(short alertLevel, short alertDescription) => Alerts.Enqueue((alertLevel, alertDescription));
         public override IDictionary<int, byte[]> GetClientExtensions()
         {
             var extensions = base.GetClientExtensions() ?? new Dictionary<int, byte[]>();
@@ -82,10 +88,15 @@ public class BouncyCastleInteropTests
     {
         public byte[]? Keys;
         private int[]? _offered;
+        /// <summary>Suites to accept instead of the two below.</summary>
+        public int[]? Suites;
+        /// <summary>Alerts received (level, description), from the peer thread.</summary>
+        public readonly ConcurrentQueue<(short Level, short Description)> Alerts = new();
         protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.DTLSv12.Only();
         // Our certificate is ECDSA: offer only ECDSA suites.
         protected override int[] GetSupportedCipherSuites() =>
-            [CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384];
+            Suites ?? [CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384];
+        public override void NotifyAlertReceived(short alertLevel, short alertDescription) => Alerts.Enqueue((alertLevel, alertDescription));
         public override void ProcessClientExtensions(IDictionary<int, byte[]> clientExtensions)
         {
             base.ProcessClientExtensions(clientExtensions);
