@@ -146,6 +146,11 @@ public sealed partial class DtlsEndpoint
             DroppedRecords++;
             return;
         }
+        if (record.Length < _own!.Overhead || record.Length > _own.Overhead + DtlsRecordProtection.MaxPlaintext)
+        {
+            DroppedRecords++;
+            return;
+        }
         // The cheap check first; the window moves only once the record has authenticated.
         if (!_readWindow.IsFresh(sequence))
         {
@@ -153,7 +158,7 @@ public sealed partial class DtlsEndpoint
             DroppedRecords++;
             return;
         }
-        if (!_own!.TryOpen(record, _scratch, out var length))
+        if (!_own.TryOpen(record, _scratch, out var length))
         {
             AuthenticationFailures++;
             DroppedRecords++;

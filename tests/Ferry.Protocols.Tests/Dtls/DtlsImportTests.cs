@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Ferry.Protocols.Dtls;
@@ -36,15 +38,17 @@ public class DtlsImportTests
         public readonly List<DtlsEvent> PeerEvents = [];
         private readonly DtlsContext _ferryContext, _peerContext;
 
-        public Link(DtlsRole ferryRole, string? peerSuites = null)
+        public Link(DtlsRole ferryRole, string? peerSuites = null, DtlsCertificate? ferryCertificate = null, DtlsCertificate? peerCertificate = null)
         {
-            _ferryContext = new DtlsContext(FerryCertificate);
-            _peerContext = new DtlsContext(PeerCertificate);
+            var ferryCert = ferryCertificate ?? FerryCertificate;
+            var peerCert = peerCertificate ?? PeerCertificate;
+            _ferryContext = new DtlsContext(ferryCert);
+            _peerContext = new DtlsContext(peerCert);
             // The peer picks or offers just this suite; our context keeps its full list.
             if (peerSuites is not null) Assert.Equal(1, LibSsl.SSL_CTX_set_cipher_list(_peerContext.Handle, peerSuites));
             var peerRole = ferryRole == DtlsRole.Client ? DtlsRole.Server : DtlsRole.Client;
-            Ferry = new DtlsEndpoint(_ferryContext, ferryRole, PeerCertificate.Fingerprint("sha-256"));
-            Peer = new DtlsEndpoint(_peerContext, peerRole, FerryCertificate.Fingerprint("sha-256"));
+            Ferry = new DtlsEndpoint(_ferryContext, ferryRole, peerCert.Fingerprint("sha-256"));
+            Peer = new DtlsEndpoint(_peerContext, peerRole, ferryCert.Fingerprint("sha-256"));
             Peer.Start(TimeSpan.Zero);
             Ferry.Start(TimeSpan.Zero);
             Settle();
@@ -147,6 +151,43 @@ public class DtlsImportTests
     public void Data_flows_both_ways_across_three_moves_with_continuous_sequence_numbers(string suite, DtlsRole ferryRole)
     {
         using var link = new Link(ferryRole, suite);
+        MoveThreeTimes(link, suite);
+    }
+
+    private static readonly Lazy<DtlsCertificate> RsaCertificate = new(() =>
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest("CN=ferry-rsa", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var now = DateTimeOffset.UtcNow;
+        using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddYears(1));
+        var directory = Directory.CreateTempSubdirectory("ferry-rsa");
+        try
+        {
+            var certificateFile = Path.Combine(directory.FullName, "cert.pem");
+            var keyFile = Path.Combine(directory.FullName, "key.pem");
+            File.WriteAllText(certificateFile, certificate.ExportCertificatePem());
+            File.WriteAllText(keyFile, rsa.ExportPkcs8PrivateKeyPem());
+            return DtlsCertificate.LoadPem(certificateFile, keyFile);
+        }
+        finally
+        {
+            directory.Delete(true);
+        }
+    });
+
+    [Theory]
+    [InlineData("ECDHE-RSA-AES128-GCM-SHA256", DtlsRole.Server)]
+    [InlineData("ECDHE-RSA-AES256-GCM-SHA384", DtlsRole.Client)]
+    [InlineData("ECDHE-RSA-CHACHA20-POLY1305", DtlsRole.Server)]
+    public void Rsa_certificates_move_the_same_way(string suite, DtlsRole ferryRole)
+    {
+        // ECDHE-RSA is what a server loading an RSA certificate (DtlsCertificate.LoadPem) negotiates.
+        using var link = new Link(ferryRole, suite, RsaCertificate.Value, RsaCertificate.Value);
+        MoveThreeTimes(link, suite);
+    }
+
+    private static void MoveThreeTimes(Link link, string suite)
+    {
         var fromFerry = new List<string>();
         var fromPeer = new List<string>();
         void Exchange(string tag, int count)
