@@ -14,7 +14,7 @@ namespace Ferry.Protocols.Codecs;
 /// <see cref="SwitchSource"/> before handing over its first packet. One instance per consumer stream;
 /// not thread-safe, like everything on a worker's loop.
 /// </remarks>
-public sealed class Vp8DescriptorRewriter
+public sealed partial class Vp8DescriptorRewriter
 {
     private WrappingCounterMapper _pictureId = new(0x7FFF);
     private WrappingCounterMapper _tl0 = new(0xFF);

@@ -7,7 +7,7 @@ namespace Ferry.Protocols.Codecs;
 /// Spatial layers of one picture share its picture ID, so they keep sharing the rewritten one; flexible
 /// mode's P_DIFFs are differences of picture IDs and stay valid under the shift.
 /// </summary>
-public sealed class Vp9DescriptorRewriter
+public sealed partial class Vp9DescriptorRewriter
 {
     private WrappingCounterMapper _pictureId = new(0x7FFF);
     private WrappingCounterMapper _tl0 = new(0xFF);

@@ -6,7 +6,7 @@ namespace Ferry.Protocols.Codecs;
 /// <see cref="Drop">dropped</see>: later values shift down by one per dropped value so the receiver
 /// sees no hole. A value older than the last drop (reordering) keeps the offset it had before it.
 /// </remarks>
-internal struct WrappingCounterMapper(int mask)
+internal partial struct WrappingCounterMapper(int mask)
 {
     private readonly int _mask = mask;      // output space: 2^n - 1
     private int _lastInput;                 // last input unwrapped into the output space

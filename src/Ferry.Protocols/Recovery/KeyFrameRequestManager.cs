@@ -10,7 +10,7 @@ namespace Ferry.Protocols.Recovery;
 /// inside the window after a request are folded into one request when the window ends.
 /// Sans-IO: asks, key frames and time go in; SSRCs to request come out of <see cref="PollRequests"/>.
 /// </summary>
-public sealed class KeyFrameRequestManager
+public sealed partial class KeyFrameRequestManager
 {
     private Stream[] _streams = new Stream[4];
     private int _streamCount;

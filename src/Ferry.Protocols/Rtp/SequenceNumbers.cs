@@ -17,7 +17,7 @@ public static class SeqNum
 /// Extends 16-bit sequence numbers to 64 bits: each value is placed at the extended number
 /// closest to the highest seen, so wraps and reordering within half the space come out right.
 /// </summary>
-public struct SequenceUnwrapper
+public partial struct SequenceUnwrapper
 {
     private long _highest;
     private bool _started;

@@ -16,7 +16,7 @@ namespace Ferry.Data;
 /// producer may live on another (after a move), and then messages reach it through an ordered
 /// in-memory queue that follows the transport wherever it goes.
 /// </summary>
-public sealed class DataConsumer
+public sealed partial class DataConsumer
 {
     private readonly ILogger _logger;
     private readonly Inbox _inbox;

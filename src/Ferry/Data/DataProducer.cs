@@ -12,7 +12,7 @@ namespace Ferry.Data;
 /// Every message goes to every data consumer of it, on whatever loop each lives. Lives on its
 /// transport's loop.
 /// </summary>
-public sealed class DataProducer
+public sealed partial class DataProducer
 {
     private readonly ILogger _logger;
     private readonly object _consumersLock = new();

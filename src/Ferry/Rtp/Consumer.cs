@@ -56,11 +56,11 @@ public sealed partial class Consumer
     private int _priority = 1;
     private int _score = 10;
 
-    internal Consumer(Transport transport, Producer producer, ConsumerOptions options, RtpParameters rtpParameters, ConsumerType type)
+    internal Consumer(Transport transport, Producer producer, ConsumerOptions options, RtpParameters rtpParameters, ConsumerType type, string? id = null)
     {
         Transport = transport;
         _producer = producer;
-        Id = Guid.NewGuid().ToString();
+        Id = id ?? Guid.NewGuid().ToString();
         ProducerId = producer.Id;
         Kind = producer.Kind;
         RtpParameters = rtpParameters;
@@ -348,6 +348,7 @@ public sealed partial class Consumer
         var endsPicture = false;
         if (Type == ConsumerType.Svc && !SelectSvc(ref packet, stream, keyFrame, out endsPicture)) return;
         var seq = packet.SequenceNumber;
+        if (_imported) CheckImportedSource(seq);
         if (_syncRequired)
         {
             if (KeyFrameSupported && !keyFrame) { AskAgainWhileWaiting(now); return; }
