@@ -25,6 +25,14 @@ const forceTcp = new URLSearchParams(location.search).get('forceTcp') === '1';
 const jitterBufferTarget = Number(new URLSearchParams(location.search).get('jitterBufferTarget')) || 0;
 // ?video=WIDTHxHEIGHT sets the camera's capture size (default 640x480).
 const [videoWidth, videoHeight] = (/^(\d+)x(\d+)$/.exec(new URLSearchParams(location.search).get('video') || '') || [null, '640', '480']).slice(1).map(Number);
+// ?simulcast=1 sends the camera as mediasoup-demo's app does by default: three VP8 streams at a quarter,
+// half and full size (scaleResolutionDownBy 4, 2, 1; maxBitrate 0.5, 1 and 5 Mbit/s; L1T3).
+const simulcast = new URLSearchParams(location.search).get('simulcast') === '1';
+const simulcastEncodings = [
+  { scaleResolutionDownBy: 4, maxBitrate: 500000, scalabilityMode: 'L1T3' },
+  { scaleResolutionDownBy: 2, maxBitrate: 1000000, scalabilityMode: 'L1T3' },
+  { scaleResolutionDownBy: 1, maxBitrate: 5000000, scalabilityMode: 'L1T3' },
+];
 
 function randomId() { return Math.random().toString(36).slice(2, 10); }
 
@@ -105,7 +113,9 @@ async function join(roomId, displayName) {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: videoWidth, height: videoHeight } });
   me.querySelector('video').srcObject = new MediaStream(stream.getVideoTracks());
   for (const track of stream.getTracks()) {
-    const producer = await sendTransport.produce({ track, appData: { source: track.kind === 'audio' ? 'mic' : 'webcam' } });
+    const options = { track, appData: { source: track.kind === 'audio' ? 'mic' : 'webcam' } };
+    if (simulcast && track.kind === 'video') Object.assign(options, { encodings: simulcastEncodings, codecOptions: { videoGoogleStartBitrate: 1000 } });
+    const producer = await sendTransport.produce(options);
     state.producers.set(producer.id, producer);
     addMuteButton(me, track.kind === 'audio' ? 'mic' : 'cam', async (muted) => {
       if (muted) { producer.pause(); await protoo.request('pauseProducer', { producerId: producer.id }); }
@@ -241,6 +251,20 @@ function leave() {
   setStatus('left');
 }
 
+/** A protoo request to the server (getProducerStats, getConsumerStats, getTransportStats, ...), for the tests. */
+state.request = (method, data) => protoo.request(method, data);
+/** The ids of this page's two transports on the server, for the tests. */
+state.transportIds = () => ({ send: sendTransport?.id, recv: recvTransport?.id });
+
+/** Outbound stats of every sending stream (one per simulcast rid), for the tests. */
+state.outboundStats = async () => {
+  const result = [];
+  if (!sendTransport) return result;
+  const report = await sendTransport.getStats();
+  for (const s of report.values()) if (s.type === 'outbound-rtp') result.push({ ...s });
+  return result;
+};
+
 /** Inbound stats of every receiving track, for the tests: [{kind, packetsReceived, framesDecoded, ...}]. */
 state.inboundStats = async () => {
   const result = [];
@@ -280,7 +304,11 @@ state.transportStats = async () => {
   for (const transport of [sendTransport, recvTransport]) {
     if (!transport) continue;
     const report = await transport.getStats();
-    for (const s of report.values()) if (s.type === 'transport') result.push({ direction: transport.direction, ...s });
+    for (const s of report.values()) {
+      if (s.type !== 'transport') continue;
+      const pair = report.get(s.selectedCandidatePairId);
+      result.push({ direction: transport.direction, ...s, availableOutgoingBitrate: pair?.availableOutgoingBitrate });
+    }
   }
   return result;
 };

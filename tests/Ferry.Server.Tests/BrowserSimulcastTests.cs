@@ -1,0 +1,134 @@
+using System.Text.Json;
+using Microsoft.Playwright;
+using Xunit.Abstractions;
+
+namespace Ferry.Server.Tests;
+
+/// <summary>
+/// Alice's demo page sends its camera as mediasoup-demo's app does by default (three VP8 simulcast streams,
+/// ?simulcast=1) to Bob over an unconstrained loopback link: Bob must get the top stream and keep it at
+/// the rate Alice encodes it, the server must count each stream at what Alice sends on it, and the loss the
+/// server reports towards Bob must be the loss Bob's browser counts (issue 17: Chrome's padding, RTX resends
+/// of packets the server already had, was counted and forwarded, and Bob stayed on the lowest stream).
+/// </summary>
+[Collection(BrowserCollection.Name)]
+public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelper output) : IClassFixture<ServerFixture>
+{
+    private const string Video = "1280x720";
+
+    private sealed record Outbound(string Rid, long MediaBytes, long Packets, double Fps, long Width);
+
+    private sealed record ServerStream(string Rid, long Bytes, long Bitrate);
+
+    private static async Task<JsonElement> EvalAsync(IPage page, string expression) =>
+        JsonDocument.Parse((await page.EvaluateAsync<JsonElement>($"async () => JSON.stringify(await ({expression}))")).GetString()!).RootElement;
+
+    private static long Long(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? (long)v.GetDouble() : 0;
+
+    private static double Double(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : 0;
+
+    /// <summary>Alice's video streams as her browser sends them, by rid: media bytes (payload and headers, retransmissions excluded).</summary>
+    private static async Task<Dictionary<string, Outbound>> OutboundAsync(IPage page)
+    {
+        var list = await EvalAsync(page, "window.ferry.outboundStats()");
+        return list.EnumerateArray().Where(s => s.GetProperty("kind").GetString() == "video" && s.TryGetProperty("rid", out _)).ToDictionary(
+            s => s.GetProperty("rid").GetString()!,
+            s => new Outbound(s.GetProperty("rid").GetString()!,
+                Long(s, "bytesSent") + Long(s, "headerBytesSent") - Long(s, "retransmittedBytesSent"),
+                Long(s, "packetsSent") - Long(s, "retransmittedPacketsSent"), Double(s, "framesPerSecond"), Long(s, "frameWidth")));
+    }
+
+    private static async Task<Dictionary<string, ServerStream>> ProducerStatsAsync(IPage page, string producerId)
+    {
+        var list = await EvalAsync(page, $"window.ferry.request('getProducerStats', {{ producerId: '{producerId}' }})");
+        return list.EnumerateArray().ToDictionary(s => s.GetProperty("rid").GetString()!, s => new ServerStream(s.GetProperty("rid").GetString()!, Long(s, "byteCount"), Long(s, "bitrate")));
+    }
+
+    // Still fails (issue 17, second cause): after the RTX fix Bob reaches the 640-wide stream in about 1 s with
+    // no loss on either side and the counts match, but a delay-based decrease early in the call takes the
+    // estimate from 600 to ~250 kbit/s (0.85 x what was acknowledged) and the padding ramp's 8%/s does not
+    // bring back the stream's top temporal layer within the window (Bob decodes 8-10 of 20 fps).
+    [Fact(Skip = "issue 17: the estimate's slow climb keeps the top temporal layer off; see the comment above")]
+    public async Task A_receiver_gets_the_top_simulcast_stream_at_the_senders_rate_and_the_server_counts_what_is_sent()
+    {
+        var room = "simulcast-" + Guid.NewGuid().ToString("N")[..6];
+        await using var pair = await BrowserPair.OpenAsync(fixture.Server.Url, room, $"&video={Video}&simulcast=1", $"&video={Video}");
+        var (alice, bob) = (pair.PageA, pair.PageB);
+        await bob.WaitForFunctionAsync("() => [...window.ferry.consumers.values()].some(c => c.kind === 'video')", null, new PageWaitForFunctionOptions { Timeout = 30000, PollingInterval = 100 });
+        await alice.WaitForFunctionAsync("() => [...window.ferry.producers.values()].some(p => p.kind === 'video')", null, new PageWaitForFunctionOptions { Timeout = 30000, PollingInterval = 100 });
+        var producerId = (await EvalAsync(alice, "[...window.ferry.producers.values()].find(p => p.kind === 'video').id")).GetString()!;
+        var consumerId = (await EvalAsync(bob, "[...window.ferry.consumers.values()].find(c => c.kind === 'video').id")).GetString()!;
+        var bobRecv = (await EvalAsync(bob, "window.ferry.transportIds()")).GetProperty("recv").GetString()!;
+        var consumerAt = DateTime.UtcNow;
+
+        // The top stream Alice sends (the widest with frames going out) must reach Bob within 10 s.
+        var deadline = consumerAt + TimeSpan.FromSeconds(10);
+        Sample sample;
+        while (true)
+        {
+            sample = await SampleAsync(alice, bob, producerId, bobRecv);
+            output.WriteLine(sample.ToString());
+            if (sample.TopWidth >= 640 && sample.BobWidth == sample.TopWidth) break;
+            Assert.True(DateTime.UtcNow < deadline, $"Bob did not reach the top stream within 10 s: {sample}");
+            await Task.Delay(500);
+        }
+        var reachedAfter = DateTime.UtcNow - consumerAt;
+        output.WriteLine($"top stream ({sample.TopWidth} wide) reached after {reachedAfter.TotalSeconds:F1} s");
+
+        // Then it holds for 10 s at the rate Alice encodes it, and the server counts what she sends.
+        var first = sample;
+        var samples = new List<Sample>();
+        for (var second = 0; second < 10; second++)
+        {
+            await Task.Delay(1000);
+            sample = await SampleAsync(alice, bob, producerId, bobRecv);
+            output.WriteLine(sample.ToString());
+            samples.Add(sample);
+        }
+        foreach (var s in samples)
+        {
+            Assert.True(s.BobWidth == s.TopWidth, $"Bob left the top stream: {s}");
+            Assert.True(s.BobFps >= s.TopFps * 0.8, $"Bob decodes {s.BobFps} fps of a stream sent at {s.TopFps}: {s}");
+        }
+        var last = samples[^1];
+        foreach (var (rid, sent) in last.Sent)
+        {
+            var sentBytes = sent.MediaBytes - first.Sent[rid].MediaBytes;
+            var serverBytes = last.Server.GetValueOrDefault(rid)?.Bytes - first.Server.GetValueOrDefault(rid)?.Bytes ?? 0;
+            output.WriteLine($"{rid}: sent {sentBytes} B, server counted {serverBytes} B ({(sentBytes > 0 ? (double)serverBytes / sentBytes : 0):P1})");
+            // Chrome counts its padding (RTX resends of old packets) in bytesSent: a stream it pads looks bigger
+            // at the sender than its media. The server must never count more than was sent...
+            Assert.True(serverBytes <= sentBytes * 1.1 + 2000, $"{rid}: the server counted {serverBytes} B of {sentBytes} B sent");
+            // ...and the stream Bob gets, which carries media only, within 10%.
+            if (sent.Width == last.TopWidth) Assert.InRange(serverBytes, sentBytes * 0.9, sentBytes * 1.1);
+        }
+        // The loss the server reports towards Bob is the loss Bob's browser counts.
+        var bobLoss = last.BobReceived - first.BobReceived + last.BobLost - first.BobLost > 0
+            ? (double)(last.BobLost - first.BobLost) / (last.BobReceived - first.BobReceived + last.BobLost - first.BobLost) : 0;
+        var serverLoss = samples.Average(s => s.ServerLoss);
+        output.WriteLine($"loss over the window: Bob {bobLoss:P2}, server (transport-cc, mean of samples) {serverLoss:P2}, max sample {samples.Max(s => s.ServerLoss):P2}");
+        Assert.True(Math.Abs(serverLoss - bobLoss) <= 0.02, $"server reports {serverLoss:P2} loss towards Bob, who counts {bobLoss:P2}");
+    }
+
+    private sealed record Sample(long BobWidth, double BobFps, long BobReceived, long BobLost, long TopWidth, double TopFps,
+        Dictionary<string, Outbound> Sent, Dictionary<string, ServerStream> Server, double ServerLoss, long Available)
+    {
+        public override string ToString() =>
+            $"bob {BobWidth}w {BobFps}fps rx {BobReceived} lost {BobLost} | top {TopWidth}w {TopFps}fps | server loss {ServerLoss:F3} avail {Available} | " +
+            string.Join(" ", Sent.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}: {kv.Value.Width}w {kv.Value.Fps}fps sent {kv.Value.MediaBytes} B server {Server.GetValueOrDefault(kv.Key)?.Bytes} B {Server.GetValueOrDefault(kv.Key)?.Bitrate} bps"));
+    }
+
+    private static async Task<Sample> SampleAsync(IPage alice, IPage bob, string producerId, string bobRecv)
+    {
+        var inbound = (await EvalAsync(bob, "window.ferry.inboundStats()")).EnumerateArray().FirstOrDefault(s => s.GetProperty("kind").GetString() == "video");
+        var hasInbound = inbound.ValueKind == JsonValueKind.Object;
+        var sent = await OutboundAsync(alice);
+        var server = await ProducerStatsAsync(alice, producerId);
+        var transport = await EvalAsync(bob, $"window.ferry.request('getTransportStats', {{ transportId: '{bobRecv}' }})");
+        var t = transport.ValueKind == JsonValueKind.Array ? transport[0] : transport;
+        var top = sent.Values.Where(o => o.Fps > 0).OrderByDescending(o => o.Width).FirstOrDefault();
+        return new Sample(hasInbound ? Long(inbound, "frameWidth") : 0, hasInbound ? Double(inbound, "framesPerSecond") : 0,
+            hasInbound ? Long(inbound, "packetsReceived") : 0, hasInbound ? Long(inbound, "packetsLost") : 0,
+            top?.Width ?? 0, top?.Fps ?? 0, sent, server, Double(t, "rtpPacketLossSent"), Long(t, "availableOutgoingBitrate"));
+    }
+}
