@@ -187,6 +187,48 @@ public class SctpSnapshotTests
         Assert.Equal(SctpState.Established, imported.Association.State);
     }
 
+    // The imported side's clock is hours behind the exporting one: the retransmission timer and the
+    // messages' lifetimes must run on it as they would have run on the old one (a deadline carried as
+    // an absolute time would stall retransmission for hours, or expire every lifetime at once).
+    [Fact]
+    public void Timers_and_lifetimes_continue_on_the_importing_clock()
+    {
+        using var pair = Connected(704);
+        var (a, b, net) = (pair.A, pair.B, pair.Net);
+        a.Move(net, TimeSpan.FromHours(10));
+        var lost = true;
+        net.DropFilter = d => lost && d.From.Equals(SctpPair.AddressA);
+        for (var n = 0; n < 6; n++)
+            Assert.Equal(SctpSendResult.Ok, a.Sctp.Send(a.LocalNow(net), (ushort)(n % 2), 53, Message(n, 100), n % 2 == 1 ? new SctpSendOptions(Lifetime: TimeSpan.FromSeconds(2)) : default));
+        a.Pump(net);
+        net.RunFor(TimeSpan.FromMilliseconds(100));
+        var state = a.Move(net, TimeSpan.FromHours(1)).Association;
+        Assert.Equal(6, state.Send.Chunks.Length);
+        a.Pump(net);
+        net.RunFor(TimeSpan.FromMilliseconds(200));
+        lost = false;
+        // Only T3 can bring them now; the lifetimes (2 s) have not run out.
+        Assert.True(net.RunUntil(() => b.Received.Count == 6, TimeSpan.FromSeconds(1.5)), $"received {b.Received.Count}");
+        Assert.Equal(0, a.Sctp.Counters.MessagesAbandoned);
+
+        // Lifetimes keep running across a move: 300 ms ones, lost, and moved, are given up after 300 ms of the new clock.
+        Assert.True(net.RunUntil(() => a.Sctp.BufferedAmount == 0, TimeSpan.FromSeconds(2)));
+        lost = true;
+        for (var n = 6; n < 9; n++)
+            Assert.Equal(SctpSendResult.Ok, a.Sctp.Send(a.LocalNow(net), 1, 53, Message(n, 100), new SctpSendOptions(Lifetime: TimeSpan.FromMilliseconds(300))));
+        a.Pump(net);
+        net.RunFor(TimeSpan.FromMilliseconds(100));
+        a.Move(net, TimeSpan.FromHours(3));
+        a.Pump(net);
+        net.RunFor(TimeSpan.FromMilliseconds(400));
+        lost = false;
+        Assert.Equal(SctpSendResult.Ok, a.Sctp.Send(a.LocalNow(net), 0, 53, Message(9, 100)));
+        a.Pump(net);
+        Assert.True(net.RunUntil(() => b.Received.Count == 7 && a.Sctp.BufferedAmount == 0, TimeSpan.FromSeconds(3)), $"received {b.Received.Count}");
+        Assert.Equal(9, Number(b.Received[^1].Data));
+        Assert.Equal(3, a.Sctp.Counters.MessagesAbandoned);
+    }
+
     public static IEnumerable<object[]> Seeds() => Enumerable.Range(710, 4).Select(s => new object[] { s });
 
     // Both endpoints move (through JSON, each time onto a clock hours away from the last) 20 times in
@@ -217,6 +259,9 @@ public class SctpSnapshotTests
         var sentByB = new Dictionary<ushort, List<int>> { [ordered] = [], [unordered] = [] };
         var n = 0;
         var moves = 0;
+        var movedWithOutstanding = 0;
+        var movedWithGaps = 0;
+        var movedWithFragments = 0;
         for (var round = 0; round < 60; round++)
         {
             for (var k = 0; k < 8; k++, n++)
@@ -237,12 +282,17 @@ public class SctpSnapshotTests
             {
                 // Mid-flight: some chunks out, some lost, SACKs on the way.
                 var node = moves % 2 == 0 ? a : b;
-                node.Move(net, TimeSpan.FromSeconds(random.Next(0, 20_000)));
+                var snapshot = node.Move(net, TimeSpan.FromSeconds(random.Next(0, 20_000))).Association;
                 node.Pump(net);
                 moves++;
+                if (snapshot.Send.Chunks.Any(c => !c.Acked)) movedWithOutstanding++;
+                if (snapshot.Receive.Received.Length > 0) movedWithGaps++;
+                if (snapshot.Receive.Fragments.Length > 0) movedWithFragments++;
             }
         }
         Assert.Equal(20, moves);
+        // The moves really happened mid-flight: data outstanding, TSNs missing, messages half reassembled.
+        Assert.True(movedWithOutstanding >= 10 && movedWithGaps >= 1 && movedWithFragments >= 1, $"outstanding {movedWithOutstanding} gaps {movedWithGaps} fragments {movedWithFragments}");
         Assert.True(net.RunUntil(() => a.Sctp.BufferedAmount == 0 && b.Sctp.BufferedAmount == 0, TimeSpan.FromSeconds(300)),
             $"seed {seed} A: {a.Sctp.DebugState()} B: {b.Sctp.DebugState()}");
         net.RunFor(TimeSpan.FromSeconds(2));
