@@ -62,10 +62,19 @@ public class SctpSnapshotTests
     public void An_idle_association_round_trips_and_keeps_working()
     {
         using var pair = Connected(700);
+        pair.B.Hold = true;   // B's ChannelOpened event waits in its endpoint and moves with it
         var channel = pair.A.Endpoint.OpenChannel(pair.Net.Now, new DataChannelOptions { Label = "chat", Protocol = "p" })!;
         pair.A.Pump(pair.Net);
         Assert.True(pair.Net.RunUntil(() => channel.Acknowledged, TimeSpan.FromSeconds(2)));
         pair.Net.RunFor(TimeSpan.FromSeconds(1));
+
+        var opened = Assert.Single(RoundTrip(pair.B, pair.Net).Events, e => e.Kind == DataChannelEventKind.ChannelOpened);
+        Assert.True(opened.ChannelIsCurrent);
+        pair.B.Hold = false;
+        pair.B.Pump(pair.Net);
+        var openedEvent = Assert.Single(pair.B.ChannelEvents, e => e.Kind == DataChannelEventKind.ChannelOpened);
+        Assert.Same(pair.B.Endpoint.Channels[0], openedEvent.Channel);
+        Assert.Equal("p", openedEvent.Channel!.Parameters.Protocol);
 
         var state = RoundTrip(pair.A, pair.Net);
         Assert.Equal(SctpAssociationState.CurrentVersion, state.Association.Version);
