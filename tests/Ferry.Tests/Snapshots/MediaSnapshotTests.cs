@@ -201,7 +201,8 @@ public sealed class MediaSnapshotTests : IAsyncLifetime
     {
         var inA = await _routerA.CreatePlainTransportAsync(Local with { Comedia = true });
         var producer = await inA.ProduceAsync(Vp8Producer());
-        await _routerA.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = producer.Id, Router = _routerB, OverUdp = true });
+        // With RTX on the pipe the copy keeps NACK feedback, so it stores packets for retransmissions.
+        await _routerA.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = producer.Id, Router = _routerB, OverUdp = true, EnableRtx = true });
         return (inA, producer);
     }
 
@@ -244,8 +245,18 @@ public sealed class MediaSnapshotTests : IAsyncLifetime
             Assert.Equal((ushort)(packets[i - 1].SequenceNumber + 1), packets[i].SequenceNumber);
             Assert.Equal(packets[i - 1].Timestamp + 3000, packets[i].Timestamp);
         }
-        // The piped copy numbers as the original: a NACK for a packet sent before the move is answered there.
         Assert.Equal(snapshot.Send.LastOutSeq, (int)packets[49].SequenceNumber);
+
+        // The piped copy numbers as the original: a NACK for a packet sent before the move is answered here, as RTX.
+        var rtxSsrc = consumerB.RtxSsrc!.Value;
+        var nack = new byte[64];
+        var length = Ferry.Protocols.Rtcp.GenericNack.Write(nack, 12345, packets[45].Ssrc, [packets[45].SequenceNumber]);
+        receiver.SendRtcp(nack[..length], outB.Tuple.LocalPort);
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Any(p => RtpPacket.TryParse(p, out var r) && r.Ssrc == rtxSsrc), WaitTimeout), "no retransmission of a packet sent before the move");
+        var rtx = receiver.ReceivedRtp.First(p => RtpPacket.TryParse(p, out var r) && r.Ssrc == rtxSsrc);
+        Assert.True(RtpPacket.TryParse(rtx, out var rtxPacket));
+        Assert.Equal(packets[45].SequenceNumber, System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(rtxPacket.Payload));
+        Assert.Equal(45, BitConverter.ToInt32(rtxPacket.Payload[6..]));
     }
 
     [Fact]
