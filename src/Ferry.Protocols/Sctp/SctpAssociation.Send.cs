@@ -78,6 +78,7 @@ public sealed partial class SctpAssociation
         data.CopyTo(message.Buffer);
         message.Length = data.Length;
         message.Offset = 0;
+        message.Ssn = 0;   // unordered messages keep it: 0 on the wire, not a pooled record's old number
         message.ChunksInRing = 0;
         message.Abandoned = false;
 

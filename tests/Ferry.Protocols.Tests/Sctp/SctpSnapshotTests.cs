@@ -238,6 +238,73 @@ public class SctpSnapshotTests
         Assert.Equal(3, a.Sctp.Counters.MessagesAbandoned);
     }
 
+    // The strongest form of "behaves the same on the wire": the same lossy run with and without 15 moves
+    // (each onto a clock hours away) sends exactly the same packets at exactly the same times. The
+    // network's trace hash covers every datagram's time, addresses and bytes.
+    [Theory, InlineData(720), InlineData(721), InlineData(722), InlineData(723)]
+    public void Moves_change_not_one_packet_on_the_wire(int seed)
+    {
+        var still = Run(seed, move: false, null, null);
+        var moved = Run(seed, move: true, null, null);
+        if (still != moved)
+        {
+            // Run both again keeping the packets: the first one that differs says where to look.
+            List<byte[]> sa = [], sb = [], ma = [], mb = [];
+            Run(seed, false, sa, sb);
+            Run(seed, true, ma, mb);
+            foreach (var (x, y, name) in new[] { (sa, ma, "A"), (sb, mb, "B") })
+            {
+                for (var i = 0; i < Math.Min(x.Count, y.Count); i++)
+                {
+                    var at = x[i].AsSpan().CommonPrefixLength(y[i]);
+                    if (at == x[i].Length && at == y[i].Length) continue;
+                    var from = Math.Max(0, at - 8);
+                    Assert.Fail($"{name}'s packet {i} differs at byte {at}: ...{Convert.ToHexString(x[i].AsSpan(from, Math.Min(24, x[i].Length - from)))} unmoved, ...{Convert.ToHexString(y[i].AsSpan(from, Math.Min(24, y[i].Length - from)))} moved");
+                }
+            }
+        }
+        Assert.True(still.Received > 200);
+        Assert.Equal(still, moved);
+    }
+
+    // The run of Moves_change_not_one_packet_on_the_wire; 15 moves when asked, the same random draws either way.
+    private static (ulong Trace, int Received) Run(int seed, bool move, List<byte[]>? sentA, List<byte[]>? sentB)
+    {
+        var cond = LinkConditions.Perfect with { Latency = TimeSpan.FromMilliseconds(12), Jitter = TimeSpan.FromMilliseconds(4), Loss = 0.1, Reorder = 0.05, Duplicate = 0.05 };
+        using var pair = Connected(seed, cond);
+        var (a, b, net) = (pair.A, pair.B, pair.Net);
+        a.KeepSentPackets = b.KeepSentPackets = sentA is not null;
+        var random = new Random(seed);
+        var ordered = a.Endpoint.OpenChannel(net.Now, new DataChannelOptions { Label = "o" })!.Id;
+        var partial = a.Endpoint.OpenChannel(net.Now, new DataChannelOptions { Label = "p", Ordered = false, MaxPacketLifeTime = 30 })!.Id;
+        var rexmit = a.Endpoint.OpenChannel(net.Now, new DataChannelOptions { Label = "r", MaxRetransmits = 1 })!.Id;
+        a.Pump(net);
+        Assert.True(net.RunUntil(() => b.Endpoint.Channels.Count == 3, TimeSpan.FromSeconds(30)));
+        for (var round = 0; round < 45; round++)
+        {
+            for (var k = 0; k < 6; k++)
+            {
+                var id = k % 3 == 0 ? partial : k == 4 ? rexmit : ordered;
+                a.Endpoint.Send(a.LocalNow(net), id, Message(round * 10 + k, random.Next(4, 3000)), isString: false);
+                if (k == 0) b.Endpoint.Send(b.LocalNow(net), ordered, Message(-round, random.Next(4, 1500)), isString: false);
+            }
+            a.Pump(net);
+            b.Pump(net);
+            net.RunFor(TimeSpan.FromMilliseconds(random.Next(5, 50)));
+            var node = round % 2 == 0 ? a : b;
+            var offset = TimeSpan.FromSeconds(random.Next(0, 20_000));
+            if (move && round % 3 == 1) node.Move(net, offset);
+            node.Pump(net);
+        }
+        a.Endpoint.CloseChannel(a.LocalNow(net), ordered);
+        a.Pump(net);
+        Assert.True(net.RunUntil(() => !a.Endpoint.Channels.ContainsKey(ordered) && a.Sctp.BufferedAmount == 0 && b.Sctp.BufferedAmount == 0, TimeSpan.FromSeconds(120)));
+        net.RunFor(TimeSpan.FromSeconds(1));
+        sentA?.AddRange(a.SentPackets);
+        sentB?.AddRange(b.SentPackets);
+        return (net.TraceHash, a.Received.Count + b.Received.Count);
+    }
+
     public static IEnumerable<object[]> Seeds() => Enumerable.Range(710, 4).Select(s => new object[] { s });
 
     // Both endpoints move (through JSON, each time onto a clock hours away from the last) 20 times in
