@@ -47,7 +47,7 @@ internal static class Program
 }
 
 /// <summary>The worker, router and objects of the process, and the commands on them.</summary>
-internal sealed class Peer : IAsyncDisposable
+internal sealed partial class Peer : IAsyncDisposable
 {
     private const string Loopback = "127.0.0.1";
     private readonly Worker _worker;
@@ -120,7 +120,7 @@ internal sealed class Peer : IAsyncDisposable
         "transportStats" => await TransportStatsAsync(Transport(data)).ConfigureAwait(false),
         "closeTransport" => await Done(Transport(data).CloseAsync()).ConfigureAwait(false),
         "close" => Close(),
-        _ => throw new ArgumentException($"unknown method '{method}'"),
+        _ => await DispatchMoveAsync(method, data).ConfigureAwait(false),
     };
 
     private static async Task<JsonNode?> Done(Task task)

@@ -177,11 +177,19 @@ public sealed class IceLiteAgent
         }
     }
 
-    /// <summary>ICE restart: new local credentials; the old ones work until the peer uses the new ones. State and tuples are kept.</summary>
+    /// <summary>
+    /// ICE restart: new local credentials; the ones the peer uses work until it uses the new ones (after
+    /// two restarts the peer never followed, the ones it still uses, not the unused middle ones). State and tuples are kept.
+    /// </summary>
     public void Restart(string ufrag, string password, TimeSpan now)
     {
-        _oldUfrag = _ufrag;
-        _oldPassword = _password;
+        // While old credentials are still set the peer has not used the current ones: the old ones are what
+        // it uses, so they stay (a second restart, or a second move, before the peer adopted the first).
+        if (_oldUfrag is null)
+        {
+            _oldUfrag = _ufrag;
+            _oldPassword = _password;
+        }
         _ufrag = Encoding.UTF8.GetBytes(ufrag);
         _password = Encoding.UTF8.GetBytes(password);
         if (_consentDeadline != TimeSpan.MaxValue) _consentDeadline = now + ConsentTimeout;

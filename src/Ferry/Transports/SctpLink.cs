@@ -23,24 +23,54 @@ internal sealed class SctpLink
     private bool _flushAgain;
     private bool _released;
 
-    public SctpLink(Transport transport, SctpParameters parameters, int sendBufferSize, Func<ReadOnlySpan<byte>, bool> sendPacket, Action<SctpStateName> onStateChange)
+    public SctpLink(Transport transport, SctpParameters parameters, int sendBufferSize, Func<ReadOnlySpan<byte>, bool> sendPacket, Action<SctpStateName> onStateChange,
+        DataChannelEndpointState? imported = null, SctpStateName importedState = SctpStateName.New)
     {
         _transport = transport;
         Parameters = parameters;
         SendBufferSize = sendBufferSize;
         _sendPacket = sendPacket;
         _onStateChange = onStateChange;
-        var association = new SctpAssociation(new SctpOptions
+        if (imported is null)
         {
-            OutboundStreams = (ushort)parameters.Os,
-            MaxInboundStreams = (ushort)parameters.Mis,
-            MaxMessageSize = parameters.MaxMessageSize,
-            SendBufferSize = sendBufferSize,
-            // Enough to reassemble the largest message while more arrive.
-            ReceiveWindow = Math.Max(1 << 20, 2 * parameters.MaxMessageSize),
-        });
-        _endpoint = new DataChannelEndpoint(association, dtlsClient: false);
+            var association = new SctpAssociation(new SctpOptions
+            {
+                OutboundStreams = (ushort)parameters.Os,
+                MaxInboundStreams = (ushort)parameters.Mis,
+                MaxMessageSize = parameters.MaxMessageSize,
+                SendBufferSize = sendBufferSize,
+                // Enough to reassemble the largest message while more arrive.
+                ReceiveWindow = Math.Max(1 << 20, 2 * parameters.MaxMessageSize),
+            });
+            _endpoint = new DataChannelEndpoint(association, dtlsClient: false);
+        }
+        else
+        {
+            // A transport brought in by a move between processes: the association goes on where the source left it.
+            _endpoint = DataChannelEndpoint.Import(imported, transport.Loop.Now);
+            State = importedState;
+        }
         _timer = transport.CreateOwnedTimer(OnTimer);
+        if (imported is not null) ArmTimer();
+    }
+
+    /// <summary>
+    /// Set while the transport is frozen for a move between processes: the association's state went out in
+    /// a snapshot, so its timers must not change it here (an aborted move thaws it).
+    /// </summary>
+    public bool Frozen { get; set; }
+
+    /// <summary>The association and its channels as plain data (the transport is frozen).</summary>
+    public DataChannelEndpointState Export() => _endpoint.Export(_transport.Loop.Now);
+
+    /// <summary>The transport moved to another process (or an aborted move replaced this link): release everything without a word to the far end (the association lives on).</summary>
+    public void ReleaseSilently()
+    {
+        if (_released) return;
+        _released = true;
+        _transport.ReleaseOwnedTimer(_timer);
+        _endpoint.Dispose();
+        State = SctpStateName.Closed;
     }
 
     /// <summary>port 5000, OS, MIS, maxMessageSize.</summary>
@@ -71,7 +101,7 @@ internal sealed class SctpLink
     /// <summary>One SCTP packet from DTLS application data.</summary>
     public void HandlePacket(ReadOnlySpan<byte> packet)
     {
-        if (_released) return;
+        if (_released || Frozen) return;
         _endpoint.HandlePacket(_transport.Loop.Now, packet);
         Flush();
     }
@@ -79,7 +109,7 @@ internal sealed class SctpLink
     /// <summary>Queues a message on a stream (before the association is up it waits, within the send buffer).</summary>
     public SctpSendResult Send(ushort streamId, uint ppid, ReadOnlySpan<byte> data, SctpSendOptions options)
     {
-        if (_released) return SctpSendResult.Closed;
+        if (_released || Frozen) return SctpSendResult.Closed;
         // SCTP cannot carry an empty message: WebRTC sends one ignored byte with PPID 56/57 (RFC 8831 §6.6).
         if (data.IsEmpty || ppid is DataChannelPpid.StringEmpty or DataChannelPpid.BinaryEmpty) data = [0];
         var result = _endpoint.Association.Send(_transport.Loop.Now, streamId, ppid, data, options);
@@ -90,18 +120,18 @@ internal sealed class SctpLink
     /// <summary>Resets our outgoing half of a stream (closes the endpoint's DataChannel on it).</summary>
     public void ResetStream(ushort streamId)
     {
-        if (_released) return;
+        if (_released || Frozen) return;
         _endpoint.ResetStream(_transport.Loop.Now, streamId);
         Flush();
     }
 
     /// <summary>Bytes queued or unacknowledged on a stream.</summary>
-    public long BufferedAmount(ushort streamId) => _released ? 0 : _endpoint.Association.GetBufferedAmount(streamId);
+    public long BufferedAmount(ushort streamId) => _released || Frozen ? 0 : _endpoint.Association.GetBufferedAmount(streamId);
 
     /// <summary>DTLS failed or closed underneath.</summary>
     public void OnDtlsGone(bool failed)
     {
-        if (_released) return;
+        if (_released || Frozen) return;
         SetState(failed ? SctpStateName.Failed : SctpStateName.Closed);
     }
 
@@ -123,7 +153,7 @@ internal sealed class SctpLink
 
     private void OnTimer()
     {
-        if (_released) return;
+        if (_released || Frozen) return;
         _endpoint.HandleTimeout(_transport.Loop.Now);
         Flush();
     }

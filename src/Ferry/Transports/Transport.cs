@@ -37,10 +37,11 @@ public abstract partial class Transport
     private volatile bool _closed;
 
     /// <summary>Common construction: call on the loop.</summary>
-    private protected Transport(Router router, object? appData, long initialAvailableOutgoingBitrate = 600_000)
+    private protected Transport(Router router, object? appData, long initialAvailableOutgoingBitrate = 600_000, string? id = null)
     {
         Router = router;
-        Id = Guid.NewGuid().ToString();
+        // A transport brought in by a move between processes keeps its id.
+        Id = id ?? Guid.NewGuid().ToString();
         AppData = appData;
         Logger = router.Worker.LoggerFactory.CreateLogger(GetType());
         _rtcpTimer = CreateOwnedTimer(OnRtcpTimer);

@@ -32,12 +32,17 @@ public sealed partial class WebRtcTransport
         public readonly UdpSocket? Udp;
         public readonly SockAddr Address;
         public readonly TcpConnection? Tcp;
+        // A far end known only through the source of a move between processes: what goes to it goes back through the relay.
+        public readonly Mobility.Remote.RelayLink? Relay;
+        public readonly Protocols.Net.TransportTuple FarEnd;
 
         public Route(UdpSocket udp, in SockAddr address)
         {
             Udp = udp;
             Address = address;
             Tcp = null;
+            Relay = null;
+            FarEnd = default;
         }
 
         public Route(TcpConnection tcp)
@@ -45,13 +50,25 @@ public sealed partial class WebRtcTransport
             Udp = null;
             Address = default;
             Tcp = tcp;
+            Relay = null;
+            FarEnd = default;
         }
 
-        public bool IsSet => Udp is not null || Tcp is not null;
+        public Route(Mobility.Remote.RelayLink relay, in Protocols.Net.TransportTuple farEnd)
+        {
+            Udp = null;
+            Address = default;
+            Tcp = null;
+            Relay = relay;
+            FarEnd = farEnd;
+        }
 
-        public IPEndPoint LocalEndPoint => Tcp?.Listener.LocalEndPoint ?? Udp!.LocalEndPoint;
+        public bool IsSet => Udp is not null || Tcp is not null || Relay is not null;
 
-        public bool Send(ReadOnlySpan<byte> packet) => Tcp is { } connection ? connection.Send(packet) : Udp!.SendTo(packet, Address);
+        public IPEndPoint LocalEndPoint => Tcp?.Listener.LocalEndPoint ?? Relay?.LocalEndPoint ?? Udp!.LocalEndPoint;
+
+        public bool Send(ReadOnlySpan<byte> packet) =>
+            Tcp is { } connection ? connection.Send(packet) : Relay is { } relay ? relay.Send(FarEnd, packet) : Udp!.SendTo(packet, Address);
     }
 
     private sealed class TcpReceiver(WebRtcTransport owner) : ITcpReceiver

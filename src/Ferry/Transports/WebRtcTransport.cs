@@ -41,18 +41,29 @@ public sealed partial class WebRtcTransport : Transport
     private volatile IceParameters _iceParameters;
     private volatile DtlsParameters _dtlsParameters;
     private bool _connected;
-    private readonly SctpLink? _sctp;
+    private SctpLink? _sctp;
 
-    private WebRtcTransport(Router router, WebRtcTransportOptions options) : base(router, options.AppData, options.InitialAvailableOutgoingBitrate)
+    private WebRtcTransport(Router router, WebRtcTransportOptions options, Mobility.Remote.WebRtcTransportSnapshot? imported = null)
+        : base(router, options.AppData, options.InitialAvailableOutgoingBitrate, imported?.Id)
     {
-        var (ufrag, password) = IceLiteAgent.GenerateCredentials();
-        _ice = new IceLiteAgent(ufrag, password, TimeSpan.FromSeconds(options.IceConsentTimeout));
-        _iceParameters = new IceParameters { UsernameFragment = ufrag, Password = password, IceLite = true };
-        var certificate = router.Worker.DtlsContext.Certificate;
-        // mediasoup-client puts the last fingerprint in its SDP: sha-256 last, which every browser accepts.
-        var fingerprints = certificate.Fingerprints.OrderBy(f => f.Algorithm == "sha-256" ? 1 : 0)
-            .Select(f => new DtlsFingerprint { Algorithm = f.Algorithm, Value = f.Value }).ToList();
-        _dtlsParameters = new DtlsParameters { Role = DtlsRoleName.Auto, Fingerprints = fingerprints };
+        if (imported is null)
+        {
+            var (ufrag, password) = IceLiteAgent.GenerateCredentials();
+            _ice = new IceLiteAgent(ufrag, password, TimeSpan.FromSeconds(options.IceConsentTimeout));
+            _iceParameters = new IceParameters { UsernameFragment = ufrag, Password = password, IceLite = true };
+            var certificate = router.Worker.DtlsContext.Certificate;
+            // mediasoup-client puts the last fingerprint in its SDP: sha-256 last, which every browser accepts.
+            var fingerprints = certificate.Fingerprints.OrderBy(f => f.Algorithm == "sha-256" ? 1 : 0)
+                .Select(f => new DtlsFingerprint { Algorithm = f.Algorithm, Value = f.Value }).ToList();
+            _dtlsParameters = new DtlsParameters { Role = DtlsRoleName.Auto, Fingerprints = fingerprints };
+        }
+        else
+        {
+            // Brought in by a move between processes: the far end's ICE and DTLS go on, with the move's new credentials added.
+            _ice = ImportIce(imported, router.Loop.Now);
+            _iceParameters = imported.NextIceParameters;
+            _dtlsParameters = imported.DtlsParameters;
+        }
         _timer = CreateOwnedTimer(OnTimer);
         _receiver = new SocketReceiver(this);
         _tcpReceiver = new TcpReceiver(this);
@@ -60,9 +71,12 @@ public sealed partial class WebRtcTransport : Transport
         if (options.EnableSctp)
         {
             var parameters = new SctpParameters { Port = 5000, Os = options.NumSctpStreams.Os, Mis = options.NumSctpStreams.Mis, MaxMessageSize = options.MaxSctpMessageSize };
-            _sctp = new SctpLink(this, parameters, options.SctpSendBufferSize, SendSctpPacket, state => Events.Emit(SctpStateChange, state, Logger));
+            _sctp = NewSctpLink(parameters, options.SctpSendBufferSize, imported?.Sctp, imported?.SctpState ?? SctpStateName.New);
         }
     }
+
+    private SctpLink NewSctpLink(SctpParameters parameters, int sendBufferSize, Protocols.Sctp.DataChannelEndpointState? imported, SctpStateName state) =>
+        new(this, parameters, sendBufferSize, SendSctpPacket, s => Events.Emit(SctpStateChange, s, Logger), imported, state);
 
     internal static WebRtcTransport Create(Router router, WebRtcTransportOptions options)
     {
@@ -134,7 +148,7 @@ public sealed partial class WebRtcTransport : Transport
 
     internal override IEnumerable<IMovableSocket> Sockets => _sockets.Concat<IMovableSocket>(_listeners);
 
-    private void Listen(WebRtcTransportOptions options)
+    private void Listen(WebRtcTransportOptions options, int firstLocalPreference = HostCandidates.FirstLocalPreference)
     {
         if (options.WebRtcServer is { } server)
         {
@@ -148,7 +162,8 @@ public sealed partial class WebRtcTransport : Transport
         // Every listen info is a candidate, in the order given (mediasoup's worker): the enable/prefer
         // flags have already shaped the list when it came from the deprecated listenIps.
         var candidates = new List<IceCandidate>();
-        var localPreference = HostCandidates.FirstLocalPreference;
+        var localPreference = firstLocalPreference;
+        _highestLocalPreference = Math.Max(_highestLocalPreference, firstLocalPreference);
         var settings = Router.Worker.Settings;
         foreach (var info in options.ResolvedListenInfos())
         {
@@ -267,6 +282,12 @@ public sealed partial class WebRtcTransport : Transport
     private void HandlePacket(in Route route, Span<byte> data, TransportTuple tuple)
     {
         if (Closed) return;
+        if (_movingOut is { } move)
+        {
+            // Frozen for a move between processes: the target alone holds live state.
+            move.FromFarEnd(tuple, data);
+            return;
+        }
         var now = Loop.Now;
         CountReceived(data.Length, now);
         switch (PacketClassifier.Classify(data))
@@ -311,6 +332,13 @@ public sealed partial class WebRtcTransport : Transport
                 // UDP datagrams reach a WebRtcServer's transport by tuple; TCP frames come by their connection.
                 if (route.Tcp is null) _server?.OnTupleValidated(tuple, this);
             }
+            else if (known.Relay is not null && route.Relay is null)
+            {
+                // The far end's checks now reach this process directly (it restarted ICE towards the move's
+                // target, or took the new candidate alone): its tuple is sent to directly from now on.
+                _tupleRoutes[tuple] = route;
+                if (_ice.SelectedTuple == tuple) _selected = route;
+            }
             else if (route.Tcp is not null && known.Tcp != route.Tcp)
             {
                 // The same remote address and port on another connection (the tuple key has no local port):
@@ -321,6 +349,7 @@ public sealed partial class WebRtcTransport : Transport
         }
         if (length > 0) route.Send(_stunResponse.AsSpan(0, length));
         Pump();
+        if (result == IceStunResult.Success && route.Relay is null && _relayIn is not null && _ice.SelectedTuple == tuple) OnFarEndPathMoved();
         return result;
     }
 
@@ -449,7 +478,8 @@ public sealed partial class WebRtcTransport : Transport
 
     private void OnTimer()
     {
-        if (Closed) return;
+        // Frozen for a move between processes: consent and retransmissions run at the target now.
+        if (Closed || _movingOut is not null) return;
         var now = Loop.Now;
         _ice.HandleTimeout(now);
         _dtls?.HandleTimeout(now);
@@ -480,19 +510,19 @@ public sealed partial class WebRtcTransport : Transport
 
     private void SendRaw(ReadOnlySpan<byte> datagram)
     {
-        if (_selected.IsSet) _selected.Send(datagram);
+        if (_selected.IsSet && _movingOut is null) _selected.Send(datagram);
     }
 
     private protected override void SendRtp(Span<byte> buffer, int length)
     {
-        if (_srtpSend is null || !_selected.IsSet) return;
+        if (_srtpSend is null || !_selected.IsSet || _movingOut is not null) return;
         if (_srtpSend.ProtectRtp(buffer, length, out var protectedLength) != SrtpResult.Ok) return;
         _selected.Send(buffer[..protectedLength]);
     }
 
     private protected override void SendRtcp(Span<byte> buffer, int length)
     {
-        if (_srtpSend is null || !_selected.IsSet) return;
+        if (_srtpSend is null || !_selected.IsSet || _movingOut is not null) return;
         if (_srtpSend.ProtectRtcp(buffer, length, out var protectedLength) != SrtpResult.Ok) return;
         _selected.Send(buffer[..protectedLength]);
     }
@@ -501,15 +531,27 @@ public sealed partial class WebRtcTransport : Transport
     {
         _server?.Remove(this);
         ReleaseOwnedTimer(_timer);
-        _sctp?.Release();
-        if (_dtls is { } dtls)
+        if (_movedAway)
         {
-            // Tell the peer (close_notify), as mediasoup does on close.
-            dtls.Close();
-            while (dtls.TryPollDatagram(out var datagram)) SendRaw(datagram);
-            dtls.Dispose();
+            // Moved to another process: its SCTP association and DTLS session live on there, so nothing is said to the far end.
+            _sctp?.ReleaseSilently();
+            _dtls?.Dispose();
             _dtls = null;
         }
+        else
+        {
+            _sctp?.Release();
+            if (_dtls is { } dtls)
+            {
+                // Tell the peer (close_notify), as mediasoup does on close.
+                dtls.Close();
+                while (dtls.TryPollDatagram(out var datagram)) SendRaw(datagram);
+                dtls.Dispose();
+                _dtls = null;
+            }
+        }
+        _movingOut?.OnTransportClosed();
+        ReleaseRelayIn();
         _ice.Close();
         _iceState = IceStateName.Closed;
         _dtlsState = DtlsStateName.Closed;

@@ -37,6 +37,7 @@ public sealed class WebRtcTestClient : IDisposable
     private SrtpSession? _send;
     private SrtpSession? _receive;
     private IPEndPoint? _remote;
+    private IPEndPoint? _pendingRemote;
     private IceParameters? _remoteIce;
     private volatile bool _stop;
     private volatile bool _iceAnswered;
@@ -254,6 +255,30 @@ public sealed class WebRtcTestClient : IDisposable
         }
     }
 
+    /// <summary>Path switches made by <see cref="MovePath"/> (a success response from the new candidate).</summary>
+    public int PathSwitches { get; private set; }
+
+    /// <summary>DTLS handshake records received after SRTP was up (0 when no handshake ever ran again).</summary>
+    public int DtlsHandshakeRecordsAfterConnect { get; private set; }
+
+    /// <summary>Where the client sends now.</summary>
+    public IPEndPoint? Remote { get { lock (_gate) return _remote; } }
+
+    /// <summary>
+    /// What a browser does when the server moved the transport to another process and signalled an ICE
+    /// restart with a new candidate: new remote credentials, checks (nominating) to the new candidate and to
+    /// the old address, and once the new candidate answers, everything goes there. UDP only.
+    /// </summary>
+    public void MovePath(IceParameters iceParameters, IceCandidate candidate)
+    {
+        lock (_gate)
+        {
+            _remoteIce = iceParameters;
+            _pendingRemote = new IPEndPoint(IPAddress.Parse(candidate.Address), candidate.Port);
+            SendBinding();
+        }
+    }
+
     /// <summary>Sets new ICE credentials after the server's restartIce().</summary>
     public void RestartIce(IceParameters iceParameters)
     {
@@ -427,6 +452,13 @@ public sealed class WebRtcTestClient : IDisposable
         w.AddMessageIntegrity(Encoding.UTF8.GetBytes(_remoteIce.Password));
         var length = w.AddFingerprint();
         SendPacket(buffer[..length]);
+        if (_pendingRemote is { } pending)
+        {
+            _socket.SendTo(buffer[..length], SocketFlags.None, pending);
+            // Until the new candidate answers, as often as a browser's checks go.
+            _nextBinding = Now + TimeSpan.FromMilliseconds(50);
+            return;
+        }
         _nextBinding = Now + TimeSpan.FromSeconds(2);
     }
 
@@ -506,7 +538,7 @@ public sealed class WebRtcTestClient : IDisposable
             }
             lock (_gate)
             {
-                if (n > 0) Handle(buffer.AsSpan(0, n));
+                if (n > 0) Handle(buffer.AsSpan(0, n), from as IPEndPoint);
                 OnTick();
             }
         }
@@ -551,7 +583,7 @@ public sealed class WebRtcTestClient : IDisposable
                 var offset = 0;
                 while (Rfc4571Framing.TryReadFrame(buffer.AsSpan(offset, filled - offset), Rfc4571Framing.MaxPacketLength, out var length) == FrameReadResult.Frame)
                 {
-                    Handle(buffer.AsSpan(offset + Rfc4571Framing.HeaderLength, length));
+                    Handle(buffer.AsSpan(offset + Rfc4571Framing.HeaderLength, length), null);
                     offset += Rfc4571Framing.HeaderLength + length;
                 }
                 buffer.AsSpan(offset, filled - offset).CopyTo(buffer);
@@ -579,18 +611,27 @@ public sealed class WebRtcTestClient : IDisposable
         if (now >= _nextFeedback) SendFeedback(now);
     }
 
-    private void Handle(Span<byte> data)
+    private void Handle(Span<byte> data, IPEndPoint? from)
     {
         switch (PacketClassifier.Classify(data))
         {
             case PacketKind.Stun:
                 if (StunMessage.TryParse(data, out var message))
                 {
+                    if (message.Class == StunClass.SuccessResponse && _pendingRemote is { } pending && pending.Equals(from))
+                    {
+                        // The nominated check to the new candidate succeeded: everything goes there from now on (as a browser's selected pair).
+                        _remote = pending;
+                        _pendingRemote = null;
+                        PathSwitches++;
+                    }
                     if (message.Class == StunClass.SuccessResponse) _iceAnswered = true;
                     else if (message.Class == StunClass.ErrorResponse) StunErrorResponses++;
                 }
                 break;
             case PacketKind.Dtls:
+                // Content type 22: a handshake record (a new handshake, or a retransmitted flight) after the session was up.
+                if (_send is not null && data.Length > 0 && data[0] == 22) DtlsHandshakeRecordsAfterConnect++;
                 _dtls?.HandleDatagram(Now, data);
                 Flush();
                 break;

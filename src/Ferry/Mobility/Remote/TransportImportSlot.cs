@@ -1,0 +1,80 @@
+using System.Net;
+using Ferry.Loop;
+using Ferry.Transports;
+
+namespace Ferry.Mobility.Remote;
+
+/// <summary>
+/// The target's side of a move of a <see cref="WebRtcTransport"/> from another process, before the
+/// handover: a relay socket the source sends the far end's datagrams to from the instant it freezes
+/// (they wait here, bounded, until the import finished), then <see cref="ImportAsync"/> brings the
+/// transport to life from the source's snapshot.
+/// </summary>
+public sealed class TransportImportSlot : IAsyncDisposable
+{
+    private readonly Router _router;
+    private readonly TransportImportOptions _options;
+    private readonly RelayLink _relay;
+    private int _used;
+
+    internal TransportImportSlot(Router router, TransportImportOptions options, RelayLink relay)
+    {
+        _router = router;
+        _options = options;
+        _relay = relay;
+        RelayEndPoint = relay.LocalEndPoint;
+    }
+
+    /// <summary>Where the source relays to (<see cref="TransportExportOptions.TargetRelay"/>).</summary>
+    public IPEndPoint RelayEndPoint { get; }
+
+    /// <summary>
+    /// Makes the transport from <paramref name="snapshot"/> with the same id, then its producers, consumers,
+    /// data producers and data consumers (the producers the consumers read must be in this router already,
+    /// e.g. piped from the source, or be among the snapshot's own producers), then lets through what the
+    /// relay held. Returns what the far end needs to move its path here. A failure leaves nothing behind:
+    /// tell the source to abort.
+    /// </summary>
+    /// <exception cref="ArgumentException">An unknown snapshot version, or listen infos that cannot serve it.</exception>
+    /// <exception cref="InvalidStateException">The slot was used already, or the router closed.</exception>
+    public async Task<TransportImportResult> ImportAsync(WebRtcTransportSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (snapshot.Version != WebRtcTransportSnapshot.CurrentVersion) throw new ArgumentException($"snapshot version {snapshot.Version} is not {WebRtcTransportSnapshot.CurrentVersion}");
+        if (!IPEndPoint.TryParse(snapshot.SourceRelay, out var source)) throw new ArgumentException($"invalid source relay '{snapshot.SourceRelay}'");
+        if (Interlocked.Exchange(ref _used, 1) != 0) throw new InvalidStateException("the slot was used already");
+        WebRtcTransport? transport = null;
+        try
+        {
+            transport = await _router.InvokeAsync(() =>
+            {
+                if (_router.Closed) throw new InvalidStateException("router closed");
+                if (_router.Transports.Any(t => t.Id == snapshot.Id)) throw new InvalidStateException($"a transport with id {snapshot.Id} already exists in this router");
+                _relay.Expect(snapshot.MoveToken, source);
+                var made = WebRtcTransport.CreateImported(_router, snapshot, _options, _relay);
+                _router.AddImportedTransport(made);
+                return made;
+            }).ConfigureAwait(false);
+            foreach (var producer in snapshot.Producers) await transport.ImportProducerAsync(producer).ConfigureAwait(false);
+            foreach (var consumer in snapshot.Consumers) await transport.ImportConsumerAsync(consumer).ConfigureAwait(false);
+            foreach (var dataProducer in snapshot.DataProducers) await transport.ImportDataProducerAsync(dataProducer).ConfigureAwait(false);
+            foreach (var dataConsumer in snapshot.DataConsumers) await transport.ImportDataConsumerAsync(dataConsumer).ConfigureAwait(false);
+            var live = transport;
+            await _router.InvokeAsync(() => live.GoLiveAfterImport(snapshot.Core, snapshot.SctpParameters?.Mis ?? 0)).ConfigureAwait(false);
+            return new TransportImportResult(transport, transport.IceParameters, transport.IceCandidates);
+        }
+        catch
+        {
+            if (transport is { } made) await _router.InvokeAsync(made.DiscardImported).ConfigureAwait(false);
+            else await _router.InvokeAsync(_relay.Dispose).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Gives up the slot when it was never used (a used slot's relay belongs to its transport).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _used, 1) != 0) return;
+        await _router.InvokeAsync(_relay.Dispose).ConfigureAwait(false);
+    }
+}

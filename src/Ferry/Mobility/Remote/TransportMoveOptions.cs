@@ -1,0 +1,51 @@
+using System.Net;
+using Ferry.Transports;
+
+namespace Ferry.Mobility.Remote;
+
+/// <summary>How the source of a move between processes hands a <see cref="WebRtcTransport"/> over.</summary>
+public sealed record TransportExportOptions
+{
+    /// <summary>The target's relay socket (<see cref="TransportImportSlot.RelayEndPoint"/>).</summary>
+    public required IPEndPoint TargetRelay { get; init; }
+
+    /// <summary>
+    /// How long the source keeps relaying after the target said the far end's path moved (its checks
+    /// reach the target directly): packets the far end sent on the old path before it switched still
+    /// arrive. Default 2 s.
+    /// </summary>
+    public TimeSpan RelayGracePeriod { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Datagrams kept, until <see cref="OutgoingTransportMove.CommitAsync"/>, to replay if the move is aborted. Default 4096.</summary>
+    public int AbortReplayCapacity { get; init; } = 4096;
+}
+
+/// <summary>Where the target of a move between processes listens.</summary>
+public sealed record TransportImportOptions
+{
+    /// <summary>Where the imported transport listens for the far end (UDP only), as for a new transport.</summary>
+    public required IReadOnlyList<TransportListenInfo> ListenInfos { get; init; }
+
+    /// <summary>The IP the relay socket binds (the source sends the far end's datagrams there). Default 127.0.0.1.</summary>
+    public string RelayListenIp { get; init; } = "127.0.0.1";
+
+    /// <summary>How long the target keeps its end of the relay after the far end's path moved. Default 2 s.</summary>
+    public TimeSpan RelayGracePeriod { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Datagrams the relay holds while the import runs (beyond, they are dropped and counted). Default 4096.</summary>
+    public int PendingCapacity { get; init; } = 4096;
+}
+
+/// <summary>What the target of a move returns: what the far end must be told (ICE restart and a new candidate).</summary>
+/// <param name="Transport">The imported transport, live.</param>
+/// <param name="IceParameters">The credentials the far end restarts ICE with (the old ones keep working until it does).</param>
+/// <param name="IceCandidates">The target's candidates, each with a priority above every candidate given before for this transport.</param>
+public sealed record TransportImportResult(WebRtcTransport Transport, Ferry.Protocols.Ortc.IceParameters IceParameters, IReadOnlyList<Ferry.Protocols.Ortc.IceCandidate> IceCandidates);
+
+/// <summary>How the source's side of a move ended.</summary>
+/// <param name="TransportId">The transport.</param>
+/// <param name="PathMoved">True when the far end's path moved to the target before the relay ended; false when the source closed first.</param>
+/// <param name="DatagramsRelayedToTarget">Datagrams from the far end passed on to the target.</param>
+/// <param name="DatagramsRelayedToFarEnd">Datagrams from the target passed on to the far end.</param>
+/// <param name="ChecksDropped">Checks with the move's new credentials dropped at the old address (so the far end's ICE moves to the target's candidate).</param>
+public sealed record OutgoingMoveResult(string TransportId, bool PathMoved, long DatagramsRelayedToTarget, long DatagramsRelayedToFarEnd, long ChecksDropped);

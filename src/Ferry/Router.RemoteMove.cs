@@ -1,0 +1,34 @@
+using Ferry.Loop;
+using Ferry.Mobility.Remote;
+using Ferry.Transports;
+
+namespace Ferry;
+
+/// <summary>The router as the target of a move of a transport from another process.</summary>
+public sealed partial class Router
+{
+    /// <summary>
+    /// Prepares this router to receive a <see cref="WebRtcTransport"/> moving from another process: binds the
+    /// relay socket the source will send the far end's datagrams to. Give <see cref="TransportImportSlot.RelayEndPoint"/>
+    /// to the source's <see cref="WebRtcTransport.ExportForMoveAsync"/>, and its snapshot to <see cref="TransportImportSlot.ImportAsync"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">Bad options.</exception>
+    /// <exception cref="InvalidStateException">The router is closed.</exception>
+    public Task<TransportImportSlot> PrepareTransportImportAsync(TransportImportOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ThrowIfClosed();
+        if (!System.Net.IPAddress.TryParse(options.RelayListenIp, out var relayIp)) throw new ArgumentException($"invalid relayListenIp '{options.RelayListenIp}'");
+        if (options.PendingCapacity < 0) throw new ArgumentException("pendingCapacity must be >= 0");
+        return InvokeAsync(() =>
+        {
+            ThrowIfClosed();
+            var settings = Worker.Settings;
+            var relay = new RelayLink(receiver => UdpSocket.Bind(Loop, relayIp, settings.RtcMinPort, settings.RtcMaxPort, receiver), options.PendingCapacity);
+            return new TransportImportSlot(this, options, relay);
+        });
+    }
+
+    /// <summary>Registers a transport made from a snapshot (its id came from the source; the slot checked it is free here).</summary>
+    internal void AddImportedTransport(Transport transport) => AddTransport(transport);
+}

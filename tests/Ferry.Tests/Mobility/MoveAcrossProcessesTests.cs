@@ -1,0 +1,251 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ferry.Protocols.Ortc;
+using Ferry.Protocols.Rtp;
+using Ferry.Testing.Clients;
+using Ferry.Tests.Transports;
+using static Ferry.Tests.Transports.MediaFixtures;
+
+namespace Ferry.Tests.Mobility;
+
+/// <summary>
+/// A WebRtcTransport moves between two Ferry processes (tests/Ferry.PipePeer, one worker each) while its far
+/// end, built on Ferry.Protocols (ICE, DTLS, SRTP, SCTP), sends audio, video and two data channels into it
+/// and receives them back through consumers and data consumers on the same transport (so everything the
+/// far end sees crosses the move both ways). The snapshot travels as JSON through this test, as a control
+/// plane would carry it. Each move: the target prepares a relay, the source freezes and exports, the
+/// target imports, the far end restarts ICE towards the new candidate (or, in the second test, ignores it).
+/// </summary>
+[Collection(nameof(TimingCollection))]
+public sealed class MoveAcrossProcessesTests : IAsyncLifetime
+{
+    private const uint AudioSsrc = 33333333;
+    private const uint VideoSsrc = 11111111;
+    private const ushort OrderedStream = 100;
+    private const ushort UnorderedStream = 101;
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private PipePeerProcess[] _peers = [];
+
+    public Task InitializeAsync()
+    {
+        _peers = [PipePeerProcess.Start(), PipePeerProcess.Start()];
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var peer in _peers) await peer.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_transport_moves_between_two_processes_100_times_and_its_far_end_loses_and_repeats_nothing()
+    {
+        await using var call = await CallAsync(_peers[0]);
+        var moves = 0;
+        var current = 0;
+        var sending = call.StartSending();
+        var relayedToFarEnd = 0L;
+        var checksDropped = 0L;
+        var snapshotBytes = 0;
+        while (moves < 100)
+        {
+            var source = _peers[current];
+            var target = _peers[1 - current];
+            var (imported, exportId, bytes) = await MoveAsync(call.TransportId, source, target);
+            snapshotBytes = Math.Max(snapshotBytes, bytes);
+            call.Far.MovePath(imported["iceParameters"].Deserialize(OrtcJson.Default.IceParameters)!,
+                imported["iceCandidates"].Deserialize(OrtcJson.Default.IReadOnlyListIceCandidate)![0]);
+            await target.RequestAsync("waitPathMoved", new JsonObject { ["transportId"] = call.TransportId });
+            JsonObject ended;
+            try
+            {
+                ended = await source.RequestAsync("waitExportEnded", new JsonObject { ["transportId"] = exportId, ["timeoutMs"] = 10_000 });
+            }
+            catch (PipePeerException e)
+            {
+                throw new InvalidOperationException($"move {moves}: {e.Message}\nsource stderr:\n{source.StderrTail}\ntarget stderr:\n{target.StderrTail}");
+            }
+            Assert.True(ended["pathMoved"]!.GetValue<bool>());
+            relayedToFarEnd += ended["relayedToFarEnd"]!.GetValue<long>();
+            checksDropped += ended["checksDropped"]!.GetValue<long>();
+            current = 1 - current;
+            moves++;
+        }
+        await call.StopSendingAsync(sending);
+        await call.AssertEverythingArrivedOnceAsync(_peers[current]);
+        Assert.Equal(100, call.Far.PathSwitches);
+        // The relays carried what the target sent before each switch, and kept checks with new credentials off the old address.
+        Assert.True(relayedToFarEnd > 0, "nothing came back through a relay");
+        Assert.True(checksDropped > 0, "no check with the new credentials reached a source");
+        Assert.True(snapshotBytes > 0);
+    }
+
+    [Fact]
+    public async Task A_far_end_that_ignores_the_new_candidates_is_served_through_the_relay()
+    {
+        await using var call = await CallAsync(_peers[0]);
+        var sending = call.StartSending();
+        var (_, _, _) = await MoveAsync(call.TransportId, _peers[0], _peers[1]);
+        // The far end keeps sending to the first process; it never restarts ICE. Media and data go on for a while.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await call.StopSendingAsync(sending);
+        await call.AssertEverythingArrivedOnceAsync(_peers[1]);
+        var state = await _peers[1].RequestAsync("webRtcTransport", new JsonObject { ["transportId"] = call.TransportId });
+        Assert.True(state["relayed"]!.GetValue<bool>());
+        Assert.True(state["relayReceived"]!.GetValue<long>() > 100, state.ToJsonString());
+        Assert.Equal(0, call.Far.PathSwitches);
+    }
+
+    [Fact]
+    public async Task A_failed_import_leaves_the_transport_live_where_it_was()
+    {
+        await using var call = await CallAsync(_peers[0]);
+        var sending = call.StartSending();
+        var slot = await _peers[1].RequestAsync("prepareImport", new JsonObject { ["graceMs"] = 200 });
+        var exported = await _peers[0].RequestAsync("exportTransport", new JsonObject
+        {
+            ["transportId"] = call.TransportId, ["relayIp"] = slot["relayIp"]!.GetValue<string>(), ["relayPort"] = slot["relayPort"]!.GetValue<int>(), ["graceMs"] = 200,
+        });
+        // A snapshot of a version the target does not know: refused, nothing made there.
+        var snapshot = exported["snapshot"]!.AsObject();
+        snapshot["version"] = 999;
+        await Assert.ThrowsAsync<PipePeerException>(() => _peers[1].RequestAsync("importTransport", new JsonObject { ["slotId"] = slot["slotId"]!.GetValue<string>(), ["snapshot"] = snapshot.DeepClone() }));
+        await _peers[0].RequestAsync("abortExport", new JsonObject { ["transportId"] = call.TransportId });
+        await Task.Delay(500);
+        await call.StopSendingAsync(sending);
+        await call.AssertEverythingArrivedOnceAsync(_peers[0]);
+        var state = await _peers[0].RequestAsync("webRtcTransport", new JsonObject { ["transportId"] = call.TransportId });
+        Assert.False(state["moving"]!.GetValue<bool>());
+        Assert.Equal("Connected", state["dtlsState"]!.GetValue<string>());
+    }
+
+    /// <summary>One move of the transport from <paramref name="source"/> to <paramref name="target"/>; the import's reply, the id the source still knows it by, and the snapshot's size in bytes.</summary>
+    private static async Task<(JsonObject Imported, string ExportId, int Bytes)> MoveAsync(string transportId, PipePeerProcess source, PipePeerProcess target)
+    {
+        var slot = await target.RequestAsync("prepareImport", new JsonObject { ["graceMs"] = 200 });
+        var exported = await source.RequestAsync("exportTransport", new JsonObject
+        {
+            ["transportId"] = transportId, ["relayIp"] = slot["relayIp"]!.GetValue<string>(), ["relayPort"] = slot["relayPort"]!.GetValue<int>(), ["graceMs"] = 200,
+        });
+        var imported = await target.RequestAsync("importTransport", new JsonObject { ["slotId"] = slot["slotId"]!.GetValue<string>(), ["snapshot"] = exported["snapshot"]!.DeepClone() });
+        await source.RequestAsync("commitExport", new JsonObject { ["transportId"] = transportId });
+        return (imported, transportId, exported["bytes"]!.GetValue<int>());
+    }
+
+    private static async Task<Call> CallAsync(PipePeerProcess peer)
+    {
+        var far = new WebRtcTestClient();
+        var created = await peer.RequestAsync("createWebRtcTransport", new JsonObject { ["enableSctp"] = true });
+        var id = created["id"]!.GetValue<string>();
+        await peer.RequestAsync("connectWebRtcTransport", new JsonObject { ["transportId"] = id, ["dtlsParameters"] = JsonSerializer.SerializeToNode(far.DtlsParameters, OrtcJson.Default.DtlsParameters) });
+        await far.ConnectAsync(created["iceParameters"].Deserialize(OrtcJson.Default.IceParameters)!, created["iceCandidates"].Deserialize(OrtcJson.Default.IReadOnlyListIceCandidate)!,
+            created["dtlsParameters"].Deserialize(OrtcJson.Default.DtlsParameters)!, Wait, created["sctpParameters"].Deserialize(OrtcJson.Default.SctpParameters));
+        await far.WaitSctpConnectedAsync(Wait);
+        var ssrcs = new Dictionary<string, uint>();
+        foreach (var (kind, options) in new[] { ("audio", OpusProducer(AudioSsrc, mid: "1")), ("video", Vp8Producer(VideoSsrc, mid: "0")) })
+        {
+            var produced = await peer.RequestAsync("produce", new JsonObject
+            {
+                ["transportId"] = id, ["kind"] = kind, ["rtpParameters"] = JsonSerializer.SerializeToNode(options.RtpParameters, OrtcJson.Default.RtpParameters),
+            });
+            var consumed = await peer.RequestAsync("consume", new JsonObject { ["transportId"] = id, ["producerId"] = produced["id"]!.GetValue<string>() });
+            ssrcs[kind] = consumed["rtpParameters"]!["encodings"]![0]!["ssrc"]!.GetValue<uint>();
+        }
+        var receiveStreams = new Dictionary<ushort, ushort>();
+        foreach (var (stream, ordered) in new[] { (OrderedStream, true), (UnorderedStream, false) })
+        {
+            far.OpenDataChannel(stream, ordered);
+            var produced = await peer.RequestAsync("produceData", new JsonObject
+            {
+                ["transportId"] = id, ["sctpStreamParameters"] = new JsonObject { ["streamId"] = stream, ["ordered"] = ordered },
+            });
+            var consumed = await peer.RequestAsync("consumeData", new JsonObject { ["transportId"] = id, ["dataProducerId"] = produced["id"]!.GetValue<string>() });
+            var receiveStream = consumed["sctpStreamParameters"]!["streamId"]!.GetValue<ushort>();
+            far.OpenDataChannel(receiveStream, ordered);
+            receiveStreams[stream] = receiveStream;
+        }
+        return new Call(id, far, ssrcs["audio"], ssrcs["video"], receiveStreams[OrderedStream], receiveStreams[UnorderedStream]);
+    }
+
+    private sealed class Call(string transportId, WebRtcTestClient far, uint audioOut, uint videoOut, ushort orderedIn, ushort unorderedIn) : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private int _audioSent;
+        private int _videoSent;
+        private int _orderedSent;
+        private int _unorderedSent;
+
+        public string TransportId { get; } = transportId;
+
+        public WebRtcTestClient Far { get; } = far;
+
+        /// <summary>Audio and video every 5 ms each, a message on each channel every 20 ms, on a thread of its own.</summary>
+        public Task StartSending() => Task.Factory.StartNew(() =>
+        {
+            var i = 0;
+            while (!_stop.IsCancellationRequested)
+            {
+                Far.SendRtp(OpusPacket(AudioSsrc, (ushort)(50000 + _audioSent), (uint)(_audioSent * 960), _audioSent, mid: "1"));
+                _audioSent++;
+                Far.SendRtp(Vp8Packet(VideoSsrc, (ushort)(65000 + _videoSent), (uint)(_videoSent * 3000), keyFrame: _videoSent == 0, number: _videoSent, mid: "0"));
+                _videoSent++;
+                if (i++ % 4 == 0)
+                {
+                    Far.SendData(OrderedStream, BitConverter.GetBytes(_orderedSent++));
+                    Far.SendData(UnorderedStream, BitConverter.GetBytes(_unorderedSent++));
+                }
+                Thread.Sleep(5);
+            }
+        }, TaskCreationOptions.LongRunning);
+
+        public async Task StopSendingAsync(Task sending)
+        {
+            await _stop.CancelAsync();
+            await sending;
+        }
+
+        /// <summary>Every packet back exactly once, in order, on one SSRC with continuous sequence numbers; every message once (in order on the ordered channel); no SRTP failure, no DTLS handshake after the first.</summary>
+        public async Task AssertEverythingArrivedOnceAsync(PipePeerProcess holder)
+        {
+            bool Done() =>
+                Far.ReceivedRtp.Count(p => Ssrc(p) == audioOut) >= _audioSent && Far.ReceivedRtp.Count(p => Ssrc(p) == videoOut) >= _videoSent &&
+                Far.ReceivedData.Count(m => m.StreamId == orderedIn) >= _orderedSent && Far.ReceivedData.Count(m => m.StreamId == unorderedIn) >= _unorderedSent;
+            var complete = await WebRtcTestClient.WaitUntilAsync(Done, Wait);
+            var state = await holder.RequestAsync("webRtcTransport", new JsonObject { ["transportId"] = TransportId });
+            Assert.True(complete, $"audio {Far.ReceivedRtp.Count(p => Ssrc(p) == audioOut)}/{_audioSent}, video {Far.ReceivedRtp.Count(p => Ssrc(p) == videoOut)}/{_videoSent}, " +
+                $"ordered {Far.ReceivedData.Count(m => m.StreamId == orderedIn)}/{_orderedSent}, unordered {Far.ReceivedData.Count(m => m.StreamId == unorderedIn)}/{_unorderedSent}; " +
+                $"transport {state.ToJsonString()}");
+            var received = Far.ReceivedRtp.ToArray();
+            AssertStream(received.Where(p => Ssrc(p) == audioOut).ToArray(), _audioSent);
+            AssertStream(received.Where(p => Ssrc(p) == videoOut).ToArray(), _videoSent);
+            Assert.Equal(2, received.Select(Ssrc).Distinct().Count());
+            var messages = Far.ReceivedData.ToArray();
+            Assert.Equal(Enumerable.Range(0, _orderedSent), messages.Where(m => m.StreamId == orderedIn).Select(m => BitConverter.ToInt32(m.Data)));
+            Assert.Equal(Enumerable.Range(0, _unorderedSent), messages.Where(m => m.StreamId == unorderedIn).Select(m => BitConverter.ToInt32(m.Data)).Order());
+            Assert.Equal(0, Far.SrtpFailures);
+            Assert.Equal(0, Far.DtlsHandshakeRecordsAfterConnect);
+            Assert.Equal(0, state["srtpFailures"]!.GetValue<long>());
+        }
+
+        private static void AssertStream(byte[][] packets, int total)
+        {
+            Assert.Equal(Enumerable.Range(0, total), packets.Select(NumberOf));
+            RtpPacket.TryParse(packets[0], out var first);
+            for (var i = 0; i < packets.Length; i++)
+            {
+                RtpPacket.TryParse(packets[i], out var p);
+                Assert.Equal((ushort)(first.SequenceNumber + i), p.SequenceNumber);
+            }
+        }
+
+        private static uint Ssrc(byte[] rtp) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(rtp.AsSpan(8));
+
+        public ValueTask DisposeAsync()
+        {
+            _stop.Cancel();
+            Far.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}
