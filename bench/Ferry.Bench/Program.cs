@@ -16,7 +16,7 @@ internal static class Program
         if (args is ["load-client", ..]) return await LoadClientHost.RunAsync().ConfigureAwait(false);
         if (args.Length == 0 || args[0] is not ("all" or "smoke"))
         {
-            await Console.Error.WriteLineAsync("usage: Ferry.Bench all|smoke [--out FILE] [--only forwarding,capacity,memory,moves,join,pipes,transport-moves] [--n 50,100] [--quiet]").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("usage: Ferry.Bench all|smoke [--out FILE] [--only forwarding,capacity,memory,moves,join,pipes,transport-moves,remote-moves] [--n 50,100] [--quiet]").ConfigureAwait(false);
             return 2;
         }
         var results = await RunAsync(args).ConfigureAwait(false);
@@ -68,6 +68,7 @@ internal static class Program
         if (Wants("join")) await scenarios.JoinAsync(results).ConfigureAwait(false);
         if (Wants("pipes")) await scenarios.PipesAsync(results).ConfigureAwait(false);
         if (Wants("transport-moves")) await scenarios.TransportMovesAsync(results).ConfigureAwait(false);
+        if (Wants("remote-moves")) await scenarios.RemoteMovesAsync(results).ConfigureAwait(false);
 
         results.Seconds = clock.Elapsed.TotalSeconds;
         progress.Done();
@@ -112,6 +113,9 @@ internal sealed record BenchConfig
     public required int Rounds { get; init; }
     public required (int Consumers, int Moves)[] TransportMoves { get; init; }
 
+    /// <summary>Moves by the path between processes (snapshot, relay, ICE restart): consumers on the moved transport, moves.</summary>
+    public required (int Consumers, int Moves)[] RemoteMoves { get; init; }
+
     /// <summary>Rate of the stream piped between workers (pipes scenario).</summary>
     public int PipePacketsPerSecond { get; init; } = 1000;
 
@@ -130,6 +134,7 @@ internal sealed record BenchConfig
         JoinSamples = 30,
         Rounds = 3,
         TransportMoves = [(1, 200), (10, 220)],
+        RemoteMoves = [(1, 100), (10, 100)],
     };
 
     public static BenchConfig Smoke => new()
@@ -143,6 +148,7 @@ internal sealed record BenchConfig
         JoinSamples = 3,
         Rounds = 1,
         TransportMoves = [(1, 4), (10, 11)],
+        RemoteMoves = [(10, 2)],
     };
 }
 

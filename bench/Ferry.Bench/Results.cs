@@ -21,6 +21,7 @@ internal sealed class BenchResults
     public CapacityResult? Capacity { get; set; }
     public PipeResult? Pipes { get; set; }
     public List<TransportMoveResult> TransportMoves { get; } = [];
+    public List<RemoteMoveResult> RemoteMoves { get; } = [];
     public double Seconds { get; set; }
 
     private static readonly JsonSerializerOptions Json = new()
@@ -73,6 +74,14 @@ internal sealed class BenchResults
             s.AppendLine(" consumers  moves  p50 ms  p99 ms  max ms  lost/expected at receivers  server drops  pipes +/-  KB allocated/move");
             foreach (var v in TransportMoves)
                 s.AppendLine(CultureInfo.InvariantCulture, $"{v.Consumers,10} {v.Moves,6} {v.HandoverP50Ms,7:F3} {v.HandoverP99Ms,7:F3} {v.HandoverMaxMs,7:F3} {v.PacketsLost,12}/{v.PacketsExpected,-15} {v.ServerDrops,12}  +{v.PipesCreated}/-{v.PipesRemoved}  {v.AllocatedKilobytesPerMove,10:F0}");
+        }
+        if (RemoteMoves.Count > 0)
+        {
+            s.AppendLine();
+            s.AppendLine("Remote moves: a transport by the path between processes (JSON snapshot, relay, ICE restart), routers on two workers; far end sends every 5 ms");
+            s.AppendLine(" consumers  moves  handover p50/p99/max ms   receiver gap p50/p99 ms  export p50 ms  import p50 ms  snapshot B  received/sent");
+            foreach (var v in RemoteMoves)
+                s.AppendLine(CultureInfo.InvariantCulture, $"{v.Consumers,10} {v.Moves,6}  {v.HandoverP50Ms,7:F2}/{v.HandoverP99Ms,7:F2}/{v.HandoverMaxMs,7:F2}   {v.GapP50Ms,9:F1}/{v.GapP99Ms,7:F1}  {v.ExportP50Ms,12:F2} {v.ImportP50Ms,13:F2} {v.SnapshotBytes,11} {v.PacketsReceived}/{v.PacketsSent}");
         }
         if (Pipes is { } p)
         {
@@ -217,4 +226,23 @@ internal static class Stats
         var rank = (int)Math.Ceiling(p / 100 * sorted.Length);
         return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
     }
+}
+
+/// <summary>Moves by the path between processes.</summary>
+internal sealed record RemoteMoveResult
+{
+    public required int Consumers { get; init; }
+    public required int Moves { get; init; }
+    /// <summary>Freeze at the source to the first RTP packet the target sent.</summary>
+    public required double HandoverP50Ms { get; init; }
+    public required double HandoverP99Ms { get; init; }
+    public required double HandoverMaxMs { get; init; }
+    /// <summary>Largest time between two packets at the far end in the second after the freeze.</summary>
+    public required double GapP50Ms { get; init; }
+    public required double GapP99Ms { get; init; }
+    public required double ExportP50Ms { get; init; }
+    public required double ImportP50Ms { get; init; }
+    public required int SnapshotBytes { get; init; }
+    public required long PacketsSent { get; init; }
+    public required long PacketsReceived { get; init; }
 }

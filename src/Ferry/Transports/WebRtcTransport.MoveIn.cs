@@ -19,6 +19,19 @@ public sealed partial class WebRtcTransport
     private bool _pathMovedSent;
     private TimeSpan _relayGrace;
     private readonly TaskCompletionSource _farEndPathMoved = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _firstRtpAfterImportPending;
+
+    /// <summary>
+    /// For a transport brought in by a move: the <see cref="System.Diagnostics.Stopwatch"/> timestamp of the
+    /// first RTP packet it sent (0 until then). With <see cref="OutgoingTransportMove.FrozenAtTimestamp"/>, the handover's length.
+    /// </summary>
+    public long FirstRtpSentAfterImportTimestamp { get; private set; }
+
+    private void NoteFirstRtpAfterImport()
+    {
+        _firstRtpAfterImportPending = false;
+        FirstRtpSentAfterImportTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+    }
 
     /// <summary>
     /// For a transport brought in by a move between processes: completes when the far end's checks
@@ -71,6 +84,7 @@ public sealed partial class WebRtcTransport
     {
         RestoreSctpStreamIds(core, inboundStreams);
         _connected = true;
+        _firstRtpAfterImportPending = true;
         OnConnectedAfterMove();
         _relayIn?.Attach(this);
         Pump();

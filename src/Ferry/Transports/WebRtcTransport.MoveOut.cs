@@ -44,6 +44,8 @@ public sealed partial class WebRtcTransport
             if (_server is not null) throw new InvalidStateException("a transport on a WebRtcServer does not move between processes");
             if (_listeners.Count > 0 || _tupleRoutes.Values.Any(r => r.Tcp is not null)) throw new InvalidStateException("ICE-TCP transports do not move between processes");
             if (_dtls is not { State: Protocols.Dtls.DtlsState.Connected } dtls || !_selected.IsSet) throw new InvalidStateException("the transport is not connected");
+            // The loop handles nothing else from here: this is the instant the transport stops being live here.
+            var frozenAt = System.Diagnostics.Stopwatch.GetTimestamp();
             var now = Loop.Now;
             var dtlsState = dtls.ExportState() ?? throw new InvalidStateException("the DTLS session cannot be exported (no SRTP keys: a data-only association)");
             Protocols.Sctp.DataChannelEndpointState? sctpState = null;
@@ -86,7 +88,7 @@ public sealed partial class WebRtcTransport
                 Revive(dtlsState, sctpState, _sctp?.State);
                 throw;
             }
-            move.Begin(snapshot);
+            move.Begin(snapshot, frozenAt);
             // Frozen: nothing here sends or changes state from now on; consumers see a transport that is not connected.
             _movingOut = move;
             _connected = false;

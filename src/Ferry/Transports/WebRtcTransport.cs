@@ -516,6 +516,7 @@ public sealed partial class WebRtcTransport : Transport
     private protected override void SendRtp(Span<byte> buffer, int length)
     {
         if (_srtpSend is null || !_selected.IsSet || _movingOut is not null) return;
+        if (_firstRtpAfterImportPending) NoteFirstRtpAfterImport();
         if (_srtpSend.ProtectRtp(buffer, length, out var protectedLength) != SrtpResult.Ok) return;
         _selected.Send(buffer[..protectedLength]);
     }

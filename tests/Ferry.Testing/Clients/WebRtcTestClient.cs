@@ -89,6 +89,9 @@ public sealed class WebRtcTestClient : IDisposable
     /// <summary>Decrypted RTP received, in arrival order.</summary>
     public ConcurrentQueue<byte[]> ReceivedRtp { get; } = new();
 
+    /// <summary>When each packet of <see cref="ReceivedRtp"/> arrived (Stopwatch timestamps, same order).</summary>
+    public ConcurrentQueue<long> ReceivedRtpAt { get; } = new();
+
     /// <summary>Decrypted RTCP received, in arrival order.</summary>
     public ConcurrentQueue<byte[]> ReceivedRtcp { get; } = new();
 
@@ -689,6 +692,7 @@ public sealed class WebRtcTestClient : IDisposable
         }
         _lastMediaSsrc = packet.Ssrc;
         ReceivedRtp.Enqueue(data.ToArray());
+        ReceivedRtpAt.Enqueue(System.Diagnostics.Stopwatch.GetTimestamp());
     }
 
     /// <summary>The server's send time of a packet from its abs-send-time (24 bits of 1/2^18 s, wrapping every 64 s), unwrapped; null without it.</summary>

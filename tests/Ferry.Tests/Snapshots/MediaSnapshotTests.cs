@@ -67,6 +67,13 @@ public sealed class MediaSnapshotTests : IAsyncLifetime
             Assert.Equal(oa.Select(p => p.Key).Order(), ob.Select(p => p.Key).Order());
             foreach (var (key, value) in oa)
             {
+                // NACKs go on being sent where the object now lives (once per RTT until the retry limit): between
+                // two exports the counts may only grow, and a missing packet may have used up more of its retries.
+                if (key is "NackCount" or "NackPacketCount" or "NacksRequested" or "MissingRetries" or "GivenUp")
+                {
+                    CompareGrowing(value, ob[key], $"{path}.{key}");
+                    continue;
+                }
                 if (key.EndsWith("Micros", StringComparison.Ordinal) && !key.StartsWith("KeyFrameRequestDelay", StringComparison.Ordinal) && !key.StartsWith("Rtt", StringComparison.Ordinal) && !key.StartsWith("RoundTrip", StringComparison.Ordinal))
                 {
                     CompareDurations(value, ob[key], $"{path}.{key}");
@@ -83,6 +90,17 @@ public sealed class MediaSnapshotTests : IAsyncLifetime
             return;
         }
         Assert.True(JsonNode.DeepEquals(a, b), $"{path}: {a?.ToJsonString()} against {b?.ToJsonString()}");
+    }
+
+    private static void CompareGrowing(JsonNode? a, JsonNode? b, string path)
+    {
+        if (a is JsonArray aa && b is JsonArray ab)
+        {
+            Assert.Equal(aa.Count, ab.Count);
+            for (var i = 0; i < aa.Count; i++) CompareGrowing(aa[i], ab[i], $"{path}[{i}]");
+            return;
+        }
+        Assert.True(b!.GetValue<long>() >= a!.GetValue<long>(), $"{path}: {a.ToJsonString()} then {b.ToJsonString()}");
     }
 
     private static void CompareDurations(JsonNode? a, JsonNode? b, string path)

@@ -50,9 +50,13 @@ public sealed class OutgoingTransportMove
     /// <summary>The transport's state at the handover: give it to the target's <see cref="TransportImportSlot.ImportAsync"/>.</summary>
     public WebRtcTransportSnapshot Snapshot { get; private set; } = null!;
 
+    /// <summary>The <see cref="System.Diagnostics.Stopwatch"/> timestamp of the freeze (the handover's start).</summary>
+    public long FrozenAtTimestamp { get; private set; }
+
     /// <summary>The snapshot is written: the relay knows which checks to drop.</summary>
-    internal void Begin(WebRtcTransportSnapshot snapshot)
+    internal void Begin(WebRtcTransportSnapshot snapshot, long frozenAt)
     {
+        FrozenAtTimestamp = frozenAt;
         Snapshot = snapshot;
         _nextUfrag = Encoding.UTF8.GetBytes(snapshot.NextIceParameters.UsernameFragment);
     }
