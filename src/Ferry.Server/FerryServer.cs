@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
 using Ferry.Protocols.Ortc;
 using Ferry.Server.Admin;
@@ -93,9 +94,22 @@ public sealed class FerryServer : IAsyncDisposable
             MediaCodecs = DefaultMediaCodecs,
             RtcListenIp = options.RtcListenIp ?? options.ListenAddress,
             AnnouncedAddress = options.AnnouncedAddress,
+            MaxPeerFieldBytes = options.MaxPeerFieldBytes,
+            MaxPeersPerRoom = options.MaxPeersPerRoom,
+            MaxTransportsPerPeer = options.MaxTransportsPerPeer,
+            MaxProducersPerPeer = options.MaxProducersPerPeer,
+            MaxConsumersPerPeer = options.MaxConsumersPerPeer,
+            MaxDataProducersPerPeer = options.MaxDataProducersPerPeer,
+            MaxDataConsumersPerPeer = options.MaxDataConsumersPerPeer,
         }, loggerFactory);
+        var connectionOptions = new ProtooConnectionOptions
+        {
+            SendQueueMaxBytes = options.SendQueueMaxBytes, SendTimeout = options.SendTimeout, RequestTimeout = options.RequestTimeout, ReadTimeout = options.ReadTimeout,
+        };
 
-        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
+        // Pings with a deadline for the pong: a half-open connection, or one stalled inside a frame (a pong
+        // cannot come through it), is aborted and its peer leaves the room.
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = options.KeepAliveInterval, KeepAliveTimeout = options.KeepAliveTimeout });
         var signalingLogger = loggerFactory.CreateLogger("Ferry.Server.Signaling");
         var abortPeers = new CancellationTokenSource();
         app.Use(async (context, next) =>
@@ -112,7 +126,7 @@ public sealed class FerryServer : IAsyncDisposable
                 return;
             }
             using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, abortPeers.Token);
-            await AcceptPeerAsync(context, rooms, signalingLogger, aborted.Token);
+            await AcceptPeerAsync(context, rooms, connectionOptions, signalingLogger, aborted.Token);
         });
         var web = Path.Combine(AppContext.BaseDirectory, "wwwroot");
         if (Directory.Exists(web))
@@ -122,7 +136,7 @@ public sealed class FerryServer : IAsyncDisposable
             app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
         }
         AdminApi.Map(app, workers, rooms, options.AdminToken);
-        BroadcasterApi.Map(app, rooms);
+        BroadcasterApi.Map(app, rooms, options.BroadcasterToken);
         await MoveWarmup.RunAsync(workers.Workers, DefaultMediaCodecs, loggerFactory.CreateLogger("Ferry.Server.Media.MoveWarmup"));
         await app.StartAsync();
         // A collection stops every worker thread for its pause, and the first one, which promotes all that
@@ -133,7 +147,7 @@ public sealed class FerryServer : IAsyncDisposable
         return new FerryServer(app, workers, rooms, address.TrimEnd('/'), abortPeers, options.ShutdownTimeout, loggerFactory.CreateLogger<FerryServer>());
     }
 
-    private static async Task AcceptPeerAsync(HttpContext context, RoomRegistry rooms, ILogger logger, CancellationToken aborted)
+    private static async Task AcceptPeerAsync(HttpContext context, RoomRegistry rooms, ProtooConnectionOptions options, ILogger logger, CancellationToken aborted)
     {
         var roomId = context.Request.Query["roomId"].ToString();
         var peerId = context.Request.Query["peerId"].ToString();
@@ -149,10 +163,39 @@ public sealed class FerryServer : IAsyncDisposable
             await context.Response.WriteAsync("the protoo subprotocol is required");
             return;
         }
+        // Refusals known before the upgrade answer in HTTP; the same checks are made again, atomically,
+        // when the peer is added (then the answer is a close frame with the reason).
+        var existing = rooms.Find(roomId);
+        if ((existing is null || existing.Closed) && !rooms.CanCreate)
+        {
+            logger.LogWarning("peer {PeerId} refused: no worker can take room {RoomId}", peerId, roomId);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            await context.Response.WriteAsync("no worker can take a new room now");
+            return;
+        }
+        if (existing is { Closed: false } && existing.IsFullFor(peerId))
+        {
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            await context.Response.WriteAsync($"room {roomId} is full");
+            return;
+        }
         using var socket = await context.WebSockets.AcceptWebSocketAsync("protoo");
-        var connection = new ProtooConnection(socket, logger);
-        var room = await rooms.GetOrCreateAsync(roomId);
-        var peer = await room.AddPeerAsync(peerId, connection);
+        var connection = new ProtooConnection(socket, logger, options) { Name = $"{peerId} of room {roomId}" };
+        Room room;
+        Peer peer;
+        try
+        {
+            (room, peer) = await rooms.AddPeerAsync(roomId, peerId, connection);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ProtooRequestException)
+        {
+            // Never an accepted socket dropped without a word: the peer is told why.
+            logger.LogWarning("peer {PeerId} refused from room {RoomId}: {Reason}", peerId, roomId, e.Message);
+            var status = e is InvalidOperationException ? (WebSocketCloseStatus)1013 : WebSocketCloseStatus.PolicyViolation;
+            try { await socket.CloseAsync(status, e.Message.Length > 100 ? e.Message[..100] : e.Message, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(2), aborted); }
+            catch (Exception close) when (close is WebSocketException or TimeoutException or OperationCanceledException) { }
+            return;
+        }
         logger.LogInformation("peer {PeerId} connected to room {RoomId}", peerId, roomId);
         try
         {

@@ -58,6 +58,54 @@ public sealed record ServerOptions
     /// <summary>Lowest log level. Default Information.</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
+    /// <summary>Bearer token the broadcaster HTTP API (/rooms/...) requires; open to every client when null, as mediasoup-demo's.</summary>
+    public string? BroadcasterToken { get; init; }
+
+    /// <summary>
+    /// Bytes that may wait in a peer's outgoing queue; a peer that lets more pile up (it stopped reading)
+    /// is disconnected. Default 4 MiB.
+    /// </summary>
+    public int SendQueueMaxBytes { get; init; } = 4 << 20;
+
+    /// <summary>How long one message to a peer may take to go out before the peer is disconnected as stuck. Default 15 s.</summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long the server waits for a peer's answer to its requests (newConsumer, newDataConsumer). Default 20 s.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Interval of WebSocket pings to every peer. Default 15 s.</summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a peer has to answer a ping before its connection is aborted (half-open, stalled). Default 15 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long the rest of a message a peer began to send may take before the peer is closed. Default 15 s.</summary>
+    public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Largest size in bytes (UTF-8, as JSON) of each field a peer sends that others receive: displayName,
+    /// device, appData, a data producer's label and protocol. Default 4096.
+    /// </summary>
+    public int MaxPeerFieldBytes { get; init; } = 4096;
+
+    /// <summary>Peers (broadcasters included) in one room. Default 100.</summary>
+    public int MaxPeersPerRoom { get; init; } = 100;
+
+    /// <summary>Transports of one peer. Default 4 (a browser uses two).</summary>
+    public int MaxTransportsPerPeer { get; init; } = 4;
+
+    /// <summary>Producers of one peer. Default 16.</summary>
+    public int MaxProducersPerPeer { get; init; } = 16;
+
+    /// <summary>Consumers of one peer. Default 1000.</summary>
+    public int MaxConsumersPerPeer { get; init; } = 1000;
+
+    /// <summary>Data producers of one peer. Default 16.</summary>
+    public int MaxDataProducersPerPeer { get; init; } = 16;
+
+    /// <summary>Data consumers of one peer. Default 1000.</summary>
+    public int MaxDataConsumersPerPeer { get; init; } = 1000;
+
     /// <summary>The options' names, environment variables and meaning, for --help.</summary>
     public static string Help => """
         Ferry: a WebRTC SFU speaking mediasoup-demo's protocol.
@@ -82,6 +130,20 @@ public sealed record ServerOptions
           --shutdown-timeout <s>    seconds a stop (SIGTERM, Ctrl+C) may take: peers are closed with a reason,
                                     then the HTTP server and workers stop (default 5)
           --log-level <level>       Trace, Debug, Information, Warning, Error (default Information)
+          --broadcaster-token <t>   bearer token for the broadcaster API /rooms/... (default: open to every client)
+          --send-queue-max-bytes <n>  bytes queued to one peer before it is disconnected as not reading (default 4194304)
+          --send-timeout <s>        seconds one message to a peer may take to go out before it is disconnected (default 15)
+          --request-timeout <s>     seconds to wait for a peer's answer to newConsumer/newDataConsumer (default 20)
+          --keep-alive-interval <s> seconds between WebSocket pings (default 15)
+          --keep-alive-timeout <s>  seconds a peer has to answer a ping before its connection is aborted (default 15)
+          --read-timeout <s>        seconds a peer may take to finish a message it began to send (default 15)
+          --max-peer-field-bytes <n>  largest displayName, device, appData, label or protocol, as JSON (default 4096)
+          --max-peers-per-room <n>  peers in one room, broadcasters included (default 100)
+          --max-transports-per-peer <n>  (default 4)
+          --max-producers-per-peer <n>  (default 16)
+          --max-consumers-per-peer <n>  (default 1000)
+          --max-data-producers-per-peer <n>  (default 16)
+          --max-data-consumers-per-peer <n>  (default 1000)
           --help                    this text
         """;
 
@@ -102,6 +164,20 @@ public sealed record ServerOptions
         ["admin-token"] = "AdminToken",
         ["shutdown-timeout"] = "ShutdownTimeout",
         ["log-level"] = "LogLevel",
+        ["broadcaster-token"] = "BroadcasterToken",
+        ["send-queue-max-bytes"] = "SendQueueMaxBytes",
+        ["send-timeout"] = "SendTimeout",
+        ["request-timeout"] = "RequestTimeout",
+        ["keep-alive-interval"] = "KeepAliveInterval",
+        ["keep-alive-timeout"] = "KeepAliveTimeout",
+        ["read-timeout"] = "ReadTimeout",
+        ["max-peer-field-bytes"] = "MaxPeerFieldBytes",
+        ["max-peers-per-room"] = "MaxPeersPerRoom",
+        ["max-transports-per-peer"] = "MaxTransportsPerPeer",
+        ["max-producers-per-peer"] = "MaxProducersPerPeer",
+        ["max-consumers-per-peer"] = "MaxConsumersPerPeer",
+        ["max-data-producers-per-peer"] = "MaxDataProducersPerPeer",
+        ["max-data-consumers-per-peer"] = "MaxDataConsumersPerPeer",
         ["config"] = "Config",
     };
 
@@ -169,6 +245,20 @@ public sealed record ServerOptions
         if (Get("ShutdownTimeout") is { } shutdown) options = options with { ShutdownTimeout = TimeSpan.FromSeconds(Int("shutdown-timeout", shutdown, 1, 600)) };
         if (Get("LogLevel") is { } level)
             options = options with { LogLevel = Enum.TryParse<LogLevel>(level, true, out var l) && Enum.IsDefined(l) ? l : throw new ArgumentException($"invalid --log-level '{level}'") };
+        if (Get("BroadcasterToken") is { } broadcasterToken) options = options with { BroadcasterToken = broadcasterToken };
+        if (Get("SendQueueMaxBytes") is { } queue) options = options with { SendQueueMaxBytes = Int("send-queue-max-bytes", queue, 65536, 1 << 30) };
+        if (Get("SendTimeout") is { } send) options = options with { SendTimeout = Seconds("send-timeout", send) };
+        if (Get("RequestTimeout") is { } request) options = options with { RequestTimeout = Seconds("request-timeout", request) };
+        if (Get("KeepAliveInterval") is { } ping) options = options with { KeepAliveInterval = Seconds("keep-alive-interval", ping) };
+        if (Get("KeepAliveTimeout") is { } pong) options = options with { KeepAliveTimeout = Seconds("keep-alive-timeout", pong) };
+        if (Get("ReadTimeout") is { } read) options = options with { ReadTimeout = Seconds("read-timeout", read) };
+        if (Get("MaxPeerFieldBytes") is { } field) options = options with { MaxPeerFieldBytes = Int("max-peer-field-bytes", field, 64, 1 << 20) };
+        if (Get("MaxPeersPerRoom") is { } peers) options = options with { MaxPeersPerRoom = Int("max-peers-per-room", peers, 1, 100_000) };
+        if (Get("MaxTransportsPerPeer") is { } transports) options = options with { MaxTransportsPerPeer = Int("max-transports-per-peer", transports, 1, 10_000) };
+        if (Get("MaxProducersPerPeer") is { } producers) options = options with { MaxProducersPerPeer = Int("max-producers-per-peer", producers, 1, 10_000) };
+        if (Get("MaxConsumersPerPeer") is { } consumers) options = options with { MaxConsumersPerPeer = Int("max-consumers-per-peer", consumers, 1, 1_000_000) };
+        if (Get("MaxDataProducersPerPeer") is { } dataProducers) options = options with { MaxDataProducersPerPeer = Int("max-data-producers-per-peer", dataProducers, 1, 10_000) };
+        if (Get("MaxDataConsumersPerPeer") is { } dataConsumers) options = options with { MaxDataConsumersPerPeer = Int("max-data-consumers-per-peer", dataConsumers, 1, 1_000_000) };
         if (options.RtcMinPort > options.RtcMaxPort) throw new ArgumentException("--rtc-min-port is above --rtc-max-port");
         if ((options.TlsCertificate is null) != (options.TlsKey is null)) throw new ArgumentException("--tls-certificate and --tls-key go together");
         return options;
@@ -192,6 +282,8 @@ public sealed record ServerOptions
 
     private static string Ip(string name, string value) =>
         IPAddress.TryParse(value, out _) ? value : throw new ArgumentException($"invalid --{name} '{value}': not an IP address");
+
+    private static TimeSpan Seconds(string name, string value) => TimeSpan.FromSeconds(Int(name, value, 1, 3600));
 
     private static int Int(string name, string value, int min, int max) =>
         int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max

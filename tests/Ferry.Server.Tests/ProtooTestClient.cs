@@ -36,6 +36,9 @@ public sealed class ProtooTestClient : IAsyncDisposable
     /// <summary>The reason in the server's close frame.</summary>
     public string? CloseReason => _socket.CloseStatusDescription;
 
+    /// <summary>False: server requests are recorded and never answered (a silent peer).</summary>
+    public bool AnswerServerRequests { get; set; } = true;
+
     /// <summary>Answers server requests; ok with empty data by default.</summary>
     public Func<string, JsonElement, bool> AcceptServerRequest { get; set; } = (_, _) => true;
 
@@ -131,6 +134,7 @@ public sealed class ProtooTestClient : IAsyncDisposable
                     var method = root.GetProperty("method").GetString()!;
                     var data = root.GetProperty("data");
                     ServerRequests.Enqueue((method, data));
+                    if (!AnswerServerRequests) continue;
                     var ok = AcceptServerRequest(method, data);
                     var response = ok
                         ? new JsonObject { ["response"] = true, ["id"] = root.GetProperty("id").GetInt64(), ["ok"] = true, ["data"] = new JsonObject() }

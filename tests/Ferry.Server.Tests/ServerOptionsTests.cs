@@ -99,8 +99,41 @@ public sealed class ServerOptionsTests : IDisposable
     public void Help_lists_every_option()
     {
         foreach (var option in new[] { "--config", "--listen-address", "--port", "--rtc-listen-ip", "--announced-address", "--rtc-min-port", "--rtc-max-port",
-                     "--workers", "--worker-priority", "--tls-certificate", "--tls-key", "--admin-token", "--log-level", "--help" })
+                     "--workers", "--worker-priority", "--tls-certificate", "--tls-key", "--admin-token", "--log-level", "--help",
+                     "--broadcaster-token", "--send-queue-max-bytes", "--send-timeout", "--request-timeout", "--keep-alive-interval", "--keep-alive-timeout",
+                     "--read-timeout", "--max-peer-field-bytes", "--max-peers-per-room", "--max-transports-per-peer", "--max-producers-per-peer",
+                     "--max-consumers-per-peer", "--max-data-producers-per-peer", "--max-data-consumers-per-peer" })
             Assert.Contains(option + " ", ServerOptions.Help);
+    }
+
+    [Fact]
+    public void Limits_and_timeouts_have_defaults_and_come_from_every_source()
+    {
+        var d = ServerOptions.Parse([], NoEnvironment);
+        Assert.Equal(4 << 20, d.SendQueueMaxBytes);
+        Assert.Equal(TimeSpan.FromSeconds(15), d.SendTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(20), d.RequestTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(15), d.KeepAliveInterval);
+        Assert.Equal(TimeSpan.FromSeconds(15), d.KeepAliveTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(15), d.ReadTimeout);
+        Assert.Equal(4096, d.MaxPeerFieldBytes);
+        Assert.Equal((100, 4, 16, 1000, 16, 1000), (d.MaxPeersPerRoom, d.MaxTransportsPerPeer, d.MaxProducersPerPeer, d.MaxConsumersPerPeer, d.MaxDataProducersPerPeer, d.MaxDataConsumersPerPeer));
+        Assert.Null(d.BroadcasterToken);
+
+        var o = ServerOptions.Parse(["--send-queue-max-bytes", "100000", "--send-timeout=3", "--request-timeout", "4", "--keep-alive-interval", "5",
+            "--keep-alive-timeout", "6", "--read-timeout", "7", "--max-peer-field-bytes", "512", "--max-peers-per-room", "8", "--max-transports-per-peer", "2",
+            "--max-producers-per-peer", "3", "--max-consumers-per-peer", "9", "--max-data-producers-per-peer", "1", "--max-data-consumers-per-peer", "10",
+            "--broadcaster-token", "b"], NoEnvironment);
+        Assert.Equal(d with
+        {
+            SendQueueMaxBytes = 100000, SendTimeout = TimeSpan.FromSeconds(3), RequestTimeout = TimeSpan.FromSeconds(4), KeepAliveInterval = TimeSpan.FromSeconds(5),
+            KeepAliveTimeout = TimeSpan.FromSeconds(6), ReadTimeout = TimeSpan.FromSeconds(7), MaxPeerFieldBytes = 512, MaxPeersPerRoom = 8, MaxTransportsPerPeer = 2,
+            MaxProducersPerPeer = 3, MaxConsumersPerPeer = 9, MaxDataProducersPerPeer = 1, MaxDataConsumersPerPeer = 10, BroadcasterToken = "b",
+        }, o);
+        Assert.Equal(50, ServerOptions.Parse([], new Dictionary<string, string?> { ["FERRY_MAX_PEERS_PER_ROOM"] = "50" }).MaxPeersPerRoom);
+        Assert.Equal(TimeSpan.FromSeconds(30), ServerOptions.Parse(["--config", File("""{ "SendTimeout": 30 }""")], NoEnvironment).SendTimeout);
+        Assert.Contains("invalid --max-transports-per-peer", Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--max-transports-per-peer", "0"], NoEnvironment)).Message);
+        Assert.Contains("invalid --send-queue-max-bytes", Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--send-queue-max-bytes", "10"], NoEnvironment)).Message);
     }
 
     [Fact]

@@ -78,10 +78,14 @@ internal static class AdminApi
     /// <summary>Body of a move request.</summary>
     internal sealed record MoveRequest(string? WorkerId, string? RouterId = null);
 
+    /// <summary>True when the request presents <c>Authorization: Bearer</c> <paramref name="token"/> (compared in constant time).</summary>
+    internal static bool HasBearer(HttpContext context, string token) =>
+        System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString()), Encoding.UTF8.GetBytes($"Bearer {token}"));
+
     private static bool Authorized(HttpContext context, string? token)
     {
-        if (token is not null)
-            return context.Request.Headers.Authorization.ToString() == $"Bearer {token}";
+        if (token is not null) return HasBearer(context, token);
         return context.Connection.RemoteIpAddress is { } ip && IPAddress.IsLoopback(ip);
     }
 

@@ -56,6 +56,9 @@ public sealed class WorkerPool : IAsyncDisposable
         _workers.Where(w => !w.Closed && !IsDraining(w) && w != except).OrderBy(w => w.Routers.Count).ThenBy(w => LoadOf(w).Cpu).FirstOrDefault()
         ?? throw new InvalidOperationException("no live worker to place on");
 
+    /// <summary>True when some live worker takes placements.</summary>
+    public bool CanPlace => _workers.Any(w => !w.Closed && !IsDraining(w));
+
     /// <summary>The worker with this id.</summary>
     public Worker? Find(string workerId) => _workers.FirstOrDefault(w => w.Id == workerId);
 
@@ -72,7 +75,13 @@ public sealed class WorkerPool : IAsyncDisposable
     /// <exception cref="InvalidOperationException">No other worker can take the routers.</exception>
     public async Task<IReadOnlyList<RouterMoveReport>> DrainAsync(Worker worker)
     {
-        lock (_gate) _draining.Add(worker.Id);
+        lock (_gate)
+        {
+            // Refused before anything changes: draining the last worker would leave nowhere to place a room.
+            if (!_workers.Any(w => w != worker && !w.Closed && !_draining.Contains(w.Id)))
+                throw new InvalidOperationException($"worker {worker.Id} is the last one taking rooms: no other worker can take its routers");
+            _draining.Add(worker.Id);
+        }
         var reports = new List<RouterMoveReport>();
         foreach (var router in worker.Routers.ToList())
         {

@@ -84,18 +84,35 @@ public sealed partial class Room
         return new Room(id, router, audioLevels, settings, logger);
     }
 
-    /// <summary>A new WebSocket for <paramref name="peerId"/>: replaces an older connection with that id, as mediasoup-demo does.</summary>
-    internal async Task<Peer> AddPeerAsync(string peerId, ProtooConnection connection)
+    /// <summary>
+    /// A new WebSocket for <paramref name="peerId"/>: replaces an older connection with that id, as
+    /// mediasoup-demo does. Null when the room closed meanwhile (its last peer left): the caller then
+    /// takes a new room. The new peer is in before the old one leaves, so a reload never empties the room.
+    /// </summary>
+    /// <exception cref="ProtooRequestException">The room is full (403).</exception>
+    internal async Task<Peer?> TryAddPeerAsync(string peerId, ProtooConnection connection)
     {
-        if (_peers.TryGetValue(peerId, out var old))
+        await _lock.WaitAsync();
+        try
         {
-            await old.Connection.CloseAsync();
-            await RemovePeerAsync(old);
+            if (Closed) return null;
+            _peers.TryGetValue(peerId, out var old);
+            if (old is null && _peers.Count >= _settings.MaxPeersPerRoom)
+                throw new ProtooRequestException($"room \"{Id}\" is full: at most {_settings.MaxPeersPerRoom} peers (--max-peers-per-room)", 403);
+            var peer = new Peer(peerId, connection);
+            connection.OnRequest = (method, data) => HandleAsync(peer, method, data);
+            _peers[peerId] = peer;
+            if (old is not null)
+            {
+                await old.Connection.CloseAsync("replaced by a new connection");
+                await RemovePeerLockedAsync(old);
+            }
+            return peer;
         }
-        var peer = new Peer(peerId, connection);
-        connection.OnRequest = (method, data) => HandleAsync(peer, method, data);
-        _peers[peerId] = peer;
-        return peer;
+        finally
+        {
+            _lock.Release();
+        }
     }
 
     /// <summary>The peer left (socket closed): close its transports, tell the others, close the room when empty.</summary>
@@ -104,27 +121,53 @@ public sealed partial class Room
         await _lock.WaitAsync();
         try
         {
-            if (peer.Closed) return;
-            peer.Closed = true;
-            if (_peers.TryGetValue(peer.Id, out var current) && current == peer) _peers.TryRemove(peer.Id, out _);
-            if (peer.Joined)
-            {
-                foreach (var other in JoinedPeers(except: peer)) other.Connection.Notify("peerClosed", new { peerId = peer.Id });
-            }
-            foreach (var t in peer.Transports.Values) await t.Transport.CloseAsync();
-            peer.Transports.Clear();
-            if (_peers.IsEmpty && !Closed)
-            {
-                Closed = true;
-                foreach (var router in Routers) await router.CloseAsync();
-                _logger.LogInformation("room {RoomId} closed (last peer left)", Id);
-                RoomClosed?.Invoke(this);
-            }
+            await RemovePeerLockedAsync(peer);
         }
         finally
         {
             _lock.Release();
         }
+    }
+
+    /// <summary>True when <paramref name="peerId"/> is not in the room and the room has no place left.</summary>
+    internal bool IsFullFor(string peerId) => !_peers.ContainsKey(peerId) && _peers.Count >= _settings.MaxPeersPerRoom;
+
+    /// <summary>Closes the room if it has no peer (one created for a request that was then refused).</summary>
+    internal async Task CloseIfEmptyAsync()
+    {
+        await _lock.WaitAsync();
+        try
+        {
+            await CloseIfEmptyLockedAsync("no peer");
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    private async Task RemovePeerLockedAsync(Peer peer)
+    {
+        if (peer.Closed) return;
+        peer.Closed = true;
+        if (_peers.TryGetValue(peer.Id, out var current) && current == peer) _peers.TryRemove(peer.Id, out _);
+        if (peer.Joined)
+        {
+            foreach (var other in JoinedPeers(except: peer)) other.Connection.Notify("peerClosed", new { peerId = peer.Id });
+        }
+        foreach (var t in peer.Transports.Values) await t.Transport.CloseAsync();
+        peer.Transports.Clear();
+        await CloseIfEmptyLockedAsync("last peer left");
+    }
+
+    private async Task CloseIfEmptyLockedAsync(string why)
+    {
+        if (!_peers.IsEmpty || Closed) return;
+        // Closed first, under the lock: a peer arriving now sees it and takes a new room (TryAddPeerAsync).
+        Closed = true;
+        RoomClosed?.Invoke(this);
+        foreach (var router in Routers) await router.CloseAsync();
+        _logger.LogInformation("room {RoomId} closed ({Why})", Id, why);
     }
 
     private IEnumerable<Peer> JoinedPeers(Peer? except = null) => _peers.Values.Where(p => p.Joined && !p.Closed && p != except);
@@ -173,6 +216,27 @@ public sealed record RoomSettings
         if (forceTcp) return [tcp];
         return [new TransportListenInfo { Protocol = Ferry.Protocols.Ortc.TransportProtocolName.Udp, Ip = RtcListenIp, AnnouncedAddress = AnnouncedAddress }, tcp];
     }
+
+    /// <summary>Largest size (UTF-8 bytes, as JSON) of each field a peer sends that others receive.</summary>
+    public int MaxPeerFieldBytes { get; init; } = 4096;
+
+    /// <summary>Peers (broadcasters included) in one room.</summary>
+    public int MaxPeersPerRoom { get; init; } = 100;
+
+    /// <summary>Transports of one peer.</summary>
+    public int MaxTransportsPerPeer { get; init; } = 4;
+
+    /// <summary>Producers of one peer.</summary>
+    public int MaxProducersPerPeer { get; init; } = 16;
+
+    /// <summary>Consumers of one peer.</summary>
+    public int MaxConsumersPerPeer { get; init; } = 1000;
+
+    /// <summary>Data producers of one peer.</summary>
+    public int MaxDataProducersPerPeer { get; init; } = 16;
+
+    /// <summary>Data consumers of one peer.</summary>
+    public int MaxDataConsumersPerPeer { get; init; } = 1000;
 
     /// <summary>Where a PlainTransport listens (UDP only, as in mediasoup).</summary>
     public TransportListenInfo PlainListenInfo => new() { Ip = RtcListenIp, AnnouncedAddress = AnnouncedAddress };

@@ -3,6 +3,7 @@ using Ferry.Protocols.Ortc;
 using Ferry.Rtp;
 using Ferry.Server.Signaling;
 using Ferry.Transports;
+using Microsoft.Extensions.Logging;
 
 namespace Ferry.Server.Rooms;
 
@@ -35,6 +36,9 @@ public sealed partial class Room
     public Task<object> CreateBroadcasterAsync(string id, string displayName, JsonElement device, RtpCapabilities? rtpCapabilities) => LockedAsync<object>(() =>
     {
         if (_peers.ContainsKey(id)) throw new ProtooRequestException($"broadcaster with id \"{id}\" already exists", 409);
+        if (_peers.Count >= _settings.MaxPeersPerRoom) throw new ProtooRequestException($"room \"{Id}\" is full: at most {_settings.MaxPeersPerRoom} peers (--max-peers-per-room)", 403);
+        CheckField("displayName", displayName, 400);
+        CheckField("device", device, 400);
         var peer = new Peer(id, SilentChannel.Instance, broadcaster: true)
         {
             DisplayName = displayName, Device = device, RtpCapabilities = rtpCapabilities, Joined = true,
@@ -65,6 +69,7 @@ public sealed partial class Room
     public Task<object> CreateBroadcasterTransportAsync(string broadcasterId, string type, bool comedia, bool rtcpMux) => LockedAsync<object>(async () =>
     {
         var peer = Broadcaster(broadcasterId);
+        CheckLimit(peer.Transports.Count, _settings.MaxTransportsPerPeer, "transports", "max-transports-per-peer");
         switch (type)
         {
             case "webrtc":
@@ -115,6 +120,7 @@ public sealed partial class Room
         {
             peer = Broadcaster(broadcasterId);
             var t = BroadcasterTransport(broadcasterId, transportId);
+            CheckLimit(peer.Producers.Count, _settings.MaxProducersPerPeer, "producers", "max-producers-per-peer");
             producer = await t.Transport.ProduceAsync(new ProducerOptions
             {
                 Kind = kind, RtpParameters = rtpParameters, AppData = new Dictionary<string, object?> { ["peerId"] = peer.Id },
@@ -125,7 +131,9 @@ public sealed partial class Room
             others = JoinedPeers(except: peer).ToList();
             return producer;
         });
-        foreach (var other in others) await CreateConsumerAsync(other, peer, producer);
+        // As mediasoup-demo: the answer does not wait for the peers' newConsumer answers (a silent peer would hold it).
+        _ = Task.WhenAll(others.Select(other => CreateConsumerAsync(other, peer, producer)).ToList()).ContinueWith(
+            t => _logger.LogWarning(t.Exception, "consumers of broadcaster {PeerId}", peer.Id), TaskContinuationOptions.OnlyOnFaulted);
         return new { id = producer.Id };
     }
 
@@ -135,6 +143,7 @@ public sealed partial class Room
         var peer = Broadcaster(broadcasterId);
         var t = BroadcasterTransport(broadcasterId, transportId);
         if (peer.RtpCapabilities is not { } caps) throw new ProtooRequestException("broadcaster does not have rtpCapabilities", 400);
+        CheckLimit(peer.Consumers.Count, _settings.MaxConsumersPerPeer, "consumers", "max-consumers-per-peer");
         var producer = _peers.Values.SelectMany(p => p.Producers.Values).FirstOrDefault(p => p.Id == producerId)
             ?? throw new ProtooRequestException($"producer with id \"{producerId}\" does not exist", 404);
         await t.Transport.Router.ImportProducerAsync(producer);

@@ -11,12 +11,13 @@ public sealed partial class Room
     private async Task<ProtooResult> ProduceDataAsync(Peer peer, JsonElement data)
     {
         if (!peer.Joined) throw new ProtooRequestException("Peer not yet joined");
+        CheckLimit(peer.DataProducers.Count, _settings.MaxDataProducersPerPeer, "data producers", "max-data-producers-per-peer");
         var t = FindTransport(peer, data);
         var sctpStreamParameters = ServerJson.Read<SctpStreamParameters>(data, "sctpStreamParameters");
-        var label = ServerJson.ReadOptional<string>(data, "label") ?? "";
-        var protocol = ServerJson.ReadOptional<string>(data, "protocol") ?? "";
+        var label = CheckField("label", ServerJson.ReadOptional<string>(data, "label") ?? "");
+        var protocol = CheckField("protocol", ServerJson.ReadOptional<string>(data, "protocol") ?? "");
         var appData = new Dictionary<string, object?>();
-        if (data.TryGetProperty("appData", out var a) && a.ValueKind == JsonValueKind.Object)
+        if (data.TryGetProperty("appData", out var a) && CheckField("appData", a).ValueKind == JsonValueKind.Object)
         {
             foreach (var p in a.EnumerateObject()) appData[p.Name] = p.Value.Clone();
         }
@@ -40,7 +41,7 @@ public sealed partial class Room
         {
             // mediasoup-demo gives every other peer a data consumer of "chat" producers (its "bot" producers go to its bot, which Ferry has not).
             if (dataProducer.Label != "chat") return;
-            foreach (var other in others) await CreateDataConsumerAsync(other, peer, dataProducer);
+            await Task.WhenAll(others.Select(other => CreateDataConsumerAsync(other, peer, dataProducer)).ToList());
         });
     }
 
@@ -55,6 +56,11 @@ public sealed partial class Room
         try
         {
             if (consumerPeer.Closed || consumerPeer.IsBroadcaster || dataProducer.Closed || consumerPeer.SctpCapabilities is null) return;
+            if (consumerPeer.DataConsumers.Count >= _settings.MaxDataConsumersPerPeer)
+            {
+                _logger.LogWarning("peer {PeerId} not given a data consumer of {DataProducerId}: it has {Max} (--max-data-consumers-per-peer)", consumerPeer.Id, dataProducer.Id, _settings.MaxDataConsumersPerPeer);
+                return;
+            }
             var transport = consumerPeer.Transports.Values.FirstOrDefault(t => t.Consuming)?.Transport;
             if (transport is null)
             {

@@ -27,6 +27,24 @@ public sealed class RoomRegistry
     /// <summary>The room <paramref name="roomId"/> if open.</summary>
     public Room? Find(string roomId) => _rooms.TryGetValue(roomId, out var room) ? room : null;
 
+    /// <summary>True when a new room could be placed now (a live worker that is not draining).</summary>
+    public bool CanCreate => _workers.CanPlace;
+
+    /// <summary>
+    /// Adds a peer to the open room <paramref name="roomId"/> (created when there is none). A room that
+    /// closed between finding it and adding (its last peer just left) is replaced by a new one.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No worker can take a new room.</exception>
+    /// <exception cref="Signaling.ProtooRequestException">The room is full.</exception>
+    internal async Task<(Room Room, Peer Peer)> AddPeerAsync(string roomId, string peerId, Signaling.ProtooConnection connection)
+    {
+        while (true)
+        {
+            var room = await GetOrCreateAsync(roomId);
+            if (await room.TryAddPeerAsync(peerId, connection) is { } peer) return (room, peer);
+        }
+    }
+
     /// <summary>The open room <paramref name="roomId"/>, created when there is none.</summary>
     public async Task<Room> GetOrCreateAsync(string roomId)
     {

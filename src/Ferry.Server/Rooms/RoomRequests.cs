@@ -41,8 +41,8 @@ public sealed partial class Room
     private Task<ProtooResult> JoinAsync(Peer peer, JsonElement data)
     {
         if (peer.Joined) throw new ProtooRequestException("Peer already joined");
-        var displayName = ServerJson.ReadOptional<string>(data, "displayName") ?? "";
-        var device = data.ValueKind == JsonValueKind.Object && data.TryGetProperty("device", out var d) ? d.Clone() : default;
+        var displayName = CheckField("displayName", ServerJson.ReadOptional<string>(data, "displayName") ?? "");
+        var device = CheckField("device", data.ValueKind == JsonValueKind.Object && data.TryGetProperty("device", out var d) ? d.Clone() : default);
         var rtpCapabilities = ServerJson.ReadOptional<RtpCapabilities>(data, "rtpCapabilities");
         var sctpCapabilities = ServerJson.ReadOptional<SctpCapabilities>(data, "sctpCapabilities");
         peer.DisplayName = displayName;
@@ -54,18 +54,15 @@ public sealed partial class Room
         var peerInfos = others.Select(p => new { id = p.Id, displayName = p.DisplayName, device = p.Device.ValueKind == JsonValueKind.Undefined ? (object?)null : p.Device }).ToList();
         foreach (var other in others)
             other.Connection.Notify("newPeer", new { id = peer.Id, displayName, device = device.ValueKind == JsonValueKind.Undefined ? (object?)null : device });
-        return Task.FromResult(new ProtooResult(new { peers = peerInfos }, async () =>
-        {
-            foreach (var other in others)
-            {
-                foreach (var producer in other.Producers.Values) await CreateConsumerAsync(peer, other, producer);
-                foreach (var dataProducer in other.DataProducers.Values) await CreateDataConsumerAsync(peer, other, dataProducer);
-            }
-        }));
+        // Each consumer's newConsumer is waited on by itself: one unanswered request delays no other.
+        return Task.FromResult(new ProtooResult(new { peers = peerInfos }, () => Task.WhenAll(others.SelectMany(other =>
+            other.Producers.Values.Select(producer => CreateConsumerAsync(peer, other, producer))
+                .Concat(other.DataProducers.Values.Select(dataProducer => CreateDataConsumerAsync(peer, other, dataProducer)))).ToList())));
     }
 
     private async Task<ProtooResult> CreateWebRtcTransportAsync(Peer peer, JsonElement data)
     {
+        CheckLimit(peer.Transports.Count, _settings.MaxTransportsPerPeer, "transports", "max-transports-per-peer");
         var forceTcp = ServerJson.ReadOptional<bool>(data, "forceTcp");
         var producing = ServerJson.ReadOptional<bool>(data, "producing");
         var consuming = ServerJson.ReadOptional<bool>(data, "consuming");
@@ -138,10 +135,11 @@ public sealed partial class Room
         if (!peer.Joined) throw new ProtooRequestException("Peer not yet joined");
         var t = FindTransport(peer, data);
         if (!t.Connected) throw new ProtooRequestException($"transport with id \"{t.Transport.Id}\" is not connected (call connectWebRtcTransport first)");
+        CheckLimit(peer.Producers.Count, _settings.MaxProducersPerPeer, "producers", "max-producers-per-peer");
         var kind = ServerJson.Read<MediaKind>(data, "kind");
         var rtpParameters = ServerJson.Read<RtpParameters>(data, "rtpParameters");
         var appData = new Dictionary<string, object?>();
-        if (data.TryGetProperty("appData", out var a) && a.ValueKind == JsonValueKind.Object)
+        if (data.TryGetProperty("appData", out var a) && CheckField("appData", a).ValueKind == JsonValueKind.Object)
         {
             foreach (var p in a.EnumerateObject()) appData[p.Name] = p.Value.Clone();
         }
@@ -152,10 +150,8 @@ public sealed partial class Room
         producer.ScoreChange += score => peer.Connection.Notify("producerScore", new { producerId = producer.Id, score });
         if (kind == MediaKind.Audio) await AudioLevels.AddProducerAsync(new Ferry.RtpObservers.RtpObserverAddRemoveProducerOptions { ProducerId = producer.Id });
         var others = JoinedPeers(except: peer).ToList();
-        return new ProtooResult(new { id = producer.Id }, async () =>
-        {
-            foreach (var other in others) await CreateConsumerAsync(other, peer, producer);
-        });
+        // Every peer is asked at once: a silent one costs only itself.
+        return new ProtooResult(new { id = producer.Id }, () => Task.WhenAll(others.Select(other => CreateConsumerAsync(other, peer, producer)).ToList()));
     }
 
     /// <summary>
@@ -171,6 +167,11 @@ public sealed partial class Room
         {
             // Broadcasters consume only what they ask for through the HTTP API.
             if (consumerPeer.Closed || consumerPeer.IsBroadcaster || producer.Closed || consumerPeer.RtpCapabilities is not { } caps) return;
+            if (consumerPeer.Consumers.Count >= _settings.MaxConsumersPerPeer)
+            {
+                _logger.LogWarning("peer {PeerId} not given a consumer of {ProducerId}: it has {Max} (--max-consumers-per-peer)", consumerPeer.Id, producer.Id, _settings.MaxConsumersPerPeer);
+                return;
+            }
             var transport = consumerPeer.Transports.Values.FirstOrDefault(t => t.Consuming)?.Transport;
             if (transport is null)
             {
@@ -250,7 +251,7 @@ public sealed partial class Room
     private Task<ProtooResult> ChangeDisplayNameAsync(Peer peer, JsonElement data)
     {
         if (!peer.Joined) throw new ProtooRequestException("Peer not yet joined");
-        var displayName = ServerJson.ReadString(data, "displayName");
+        var displayName = CheckField("displayName", ServerJson.ReadString(data, "displayName"));
         var old = peer.DisplayName;
         peer.DisplayName = displayName;
         foreach (var other in JoinedPeers(except: peer))
@@ -273,5 +274,32 @@ public sealed partial class Room
         var id = ServerJson.ReadString(data, "consumerId");
         if (!peer.Consumers.TryGetValue(id, out var consumer)) throw new ProtooRequestException($"consumer with id \"{id}\" not found");
         return new ProtooResult(await consumer.GetStatsAsync());
+    }
+
+    /// <summary>
+    /// A field others will receive (every peer gets a copy queued): refused above the size limit, so one
+    /// peer cannot make the server hold its input once per other peer.
+    /// </summary>
+    private string CheckField(string name, string value, int code = 500)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(value);
+        if (bytes > _settings.MaxPeerFieldBytes) throw FieldTooLarge(name, bytes, code);
+        return value;
+    }
+
+    private JsonElement CheckField(string name, JsonElement value, int code = 500)
+    {
+        if (value.ValueKind == JsonValueKind.Undefined) return value;
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(value.GetRawText());
+        if (bytes > _settings.MaxPeerFieldBytes) throw FieldTooLarge(name, bytes, code);
+        return value;
+    }
+
+    private ProtooRequestException FieldTooLarge(string name, int bytes, int code) =>
+        new($"{name} too large: {bytes} bytes, at most {_settings.MaxPeerFieldBytes} (--max-peer-field-bytes)", code);
+
+    private static void CheckLimit(int count, int max, string what, string option)
+    {
+        if (count >= max) throw new ProtooRequestException($"too many {what}: at most {max} per peer (--{option})", 429);
     }
 }

@@ -13,40 +13,74 @@ namespace Ferry.Server.Signaling;
 /// <param name="After">Runs after the response was queued (e.g. creating consumers after join).</param>
 public sealed record ProtooResult(object? Data, Func<Task>? After = null);
 
+/// <summary>The bounds of one protoo connection (from <see cref="ServerOptions"/>).</summary>
+public sealed record ProtooConnectionOptions
+{
+    /// <summary>Bytes that may wait in the outgoing queue before the peer is disconnected as not reading.</summary>
+    public int SendQueueMaxBytes { get; init; } = 4 << 20;
+
+    /// <summary>How long one outgoing message may take to go out before the peer is disconnected as stuck.</summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a request to the peer waits for its answer.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>How long the rest of a message the peer began to send may take.</summary>
+    public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(15);
+}
+
 /// <summary>
 /// One protoo peer over a WebSocket (subprotocol "protoo"): JSON requests, responses and
-/// notifications both ways. Sends go through one queue so concurrent writers never interleave frames.
+/// notifications both ways. Sends go through one queue so concurrent writers never interleave frames;
+/// the queue is bounded in bytes and each send in time, so a peer that stops reading costs a bounded
+/// amount of memory and is then disconnected.
 /// </summary>
 public sealed class ProtooConnection : IPeerChannel
 {
-    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(20);
+    // How long a peer being disconnected gets to take the close frame before its connection is aborted.
+    private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(1);
 
     private readonly WebSocket _socket;
     private readonly ILogger _logger;
+    private readonly ProtooConnectionOptions _options;
     private readonly Channel<byte[]> _outgoing = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonElement>> _pending = new();
+    private readonly CancellationTokenSource _kill = new();
     private long _nextId = Random.Shared.Next(1, 10_000_000);
+    private long _queuedBytes;
+    private int _failed;
 
     /// <summary>Wraps an accepted WebSocket.</summary>
-    public ProtooConnection(WebSocket socket, ILogger logger)
+    public ProtooConnection(WebSocket socket, ILogger logger, ProtooConnectionOptions? options = null)
     {
         _socket = socket;
         _logger = logger;
+        _options = options ?? new ProtooConnectionOptions();
     }
 
     /// <summary>Handles each request from the peer.</summary>
     public Func<string, JsonElement, Task<ProtooResult>>? OnRequest { get; set; }
 
+    /// <summary>Named in logs (the peer and room ids).</summary>
+    public string Name { get; set; } = "";
+
     /// <summary>True once the socket closed.</summary>
     public bool Closed { get; private set; }
+
+    /// <summary>Why the server disconnected the peer (queue over its bound, a stuck send or read), or null.</summary>
+    public string? FailureReason { get; private set; }
+
+    /// <summary>Bytes waiting in the outgoing queue.</summary>
+    public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
 
     /// <summary>Runs until the socket closes: reads messages, writes the queue.</summary>
     public async Task RunAsync(CancellationToken cancellation)
     {
-        var writer = WriteLoopAsync(cancellation);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, _kill.Token);
+        var writer = WriteLoopAsync(linked.Token);
         try
         {
-            await ReadLoopAsync(cancellation);
+            await ReadLoopAsync(linked.Token);
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException)
         {
@@ -57,11 +91,14 @@ public sealed class ProtooConnection : IPeerChannel
             Closed = true;
             _outgoing.Writer.TryComplete();
             foreach (var pending in _pending.Values) pending.TrySetException(new InvalidOperationException("peer closed"));
+            // A failed peer's write loop may sit in a send that never completes: end it with the connection.
+            if (FailureReason is not null) _socket.Abort();
             await writer;
+            DropQueued();
             if (_socket.State == WebSocketState.Open)
             {
-                try { await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None); }
-                catch (WebSocketException) { }
+                try { await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None).WaitAsync(CloseGrace); }
+                catch (Exception e) when (e is WebSocketException or TimeoutException or ObjectDisposedException) { _socket.Abort(); }
             }
         }
     }
@@ -72,16 +109,17 @@ public sealed class ProtooConnection : IPeerChannel
 
     /// <summary>Sends a request to the peer and waits for its answer.</summary>
     /// <exception cref="ProtooRequestException">The peer answered ok:false.</exception>
-    /// <exception cref="TimeoutException">No answer in 20 s.</exception>
+    /// <exception cref="TimeoutException">No answer within the request timeout.</exception>
     public async Task<JsonElement> RequestAsync(string method, object? data)
     {
         var id = Interlocked.Increment(ref _nextId);
         var tcs = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = tcs;
+        if (Closed || FailureReason is not null) tcs.TrySetException(new InvalidOperationException("peer closed"));
         Enqueue(new JsonObject { ["request"] = true, ["id"] = id, ["method"] = method, ["data"] = ToNode(data) });
         try
         {
-            return await tcs.Task.WaitAsync(RequestTimeout);
+            return await tcs.Task.WaitAsync(_options.RequestTimeout);
         }
         finally
         {
@@ -103,6 +141,48 @@ public sealed class ProtooConnection : IPeerChannel
         }
     }
 
+    /// <summary>
+    /// Disconnects the peer for <paramref name="reason"/> (logged): a close frame with the reason if it can
+    /// still go out, and the connection aborted shortly after either way.
+    /// </summary>
+    public void Fail(string reason, WebSocketCloseStatus status = WebSocketCloseStatus.PolicyViolation)
+    {
+        if (Interlocked.Exchange(ref _failed, 1) != 0) return;
+        FailureReason = reason;
+        _logger.LogWarning("peer {Peer} disconnected: {Reason}", Name, reason);
+        _outgoing.Writer.TryComplete();
+        DropQueued();
+        _ = CloseAndKillAsync(reason, status);
+    }
+
+    private async Task CloseAndKillAsync(string reason, WebSocketCloseStatus status)
+    {
+        try
+        {
+            if (_socket.State == WebSocketState.Open)
+            {
+                // The close frame waits behind a send stuck on a full socket; the grace bounds that wait.
+                var description = reason.Length > 100 ? reason[..100] : reason;
+                await _socket.CloseOutputAsync(status, description, CancellationToken.None).WaitAsync(CloseGrace);
+                await Task.Delay(CloseGrace);
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or TimeoutException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+        finally
+        {
+            try { await _kill.CancelAsync(); }
+            catch (ObjectDisposedException) { }
+        }
+    }
+
+    // Frees what a peer that will never read holds.
+    private void DropQueued()
+    {
+        while (_outgoing.Reader.TryRead(out var message)) Interlocked.Add(ref _queuedBytes, -message.Length);
+    }
+
     private static JsonNode? ToNode(object? data) => data switch
     {
         null => new JsonObject(),
@@ -112,21 +192,46 @@ public sealed class ProtooConnection : IPeerChannel
 
     private void Enqueue(JsonObject message)
     {
-        if (Closed) return;
-        _outgoing.Writer.TryWrite(Encoding.UTF8.GetBytes(message.ToJsonString()));
+        if (Closed || FailureReason is not null) return;
+        var bytes = Encoding.UTF8.GetBytes(message.ToJsonString());
+        if (Interlocked.Add(ref _queuedBytes, bytes.Length) > _options.SendQueueMaxBytes)
+        {
+            Interlocked.Add(ref _queuedBytes, -bytes.Length);
+            Fail($"not reading: more than {_options.SendQueueMaxBytes} bytes queued to it");
+            return;
+        }
+        if (!_outgoing.Writer.TryWrite(bytes)) Interlocked.Add(ref _queuedBytes, -bytes.Length);
     }
 
     private async Task WriteLoopAsync(CancellationToken cancellation)
     {
         try
         {
-            await foreach (var message in _outgoing.Reader.ReadAllAsync(cancellation))
+            while (await _outgoing.Reader.WaitToReadAsync(cancellation))
             {
-                if (_socket.State != WebSocketState.Open) continue;
-                await _socket.SendAsync(message, WebSocketMessageType.Text, true, cancellation);
+                if (!_outgoing.Reader.TryRead(out var message)) continue;
+                try
+                {
+                    if (_socket.State != WebSocketState.Open || FailureReason is not null) continue;
+                    // A send that cannot finish in time means the peer stopped reading (or its network did).
+                    var send = _socket.SendAsync(message, WebSocketMessageType.Text, true, cancellation);
+                    try
+                    {
+                        await send.WaitAsync(_options.SendTimeout, cancellation);
+                    }
+                    catch (TimeoutException)
+                    {
+                        Fail($"stuck: a message took more than {_options.SendTimeout.TotalSeconds:0.#} s to go out");
+                        return;
+                    }
+                }
+                finally
+                {
+                    Interlocked.Add(ref _queuedBytes, -message.Length);
+                }
             }
         }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
             _logger.LogDebug(e, "protoo write ended");
         }
@@ -138,7 +243,18 @@ public sealed class ProtooConnection : IPeerChannel
         using var message = new MemoryStream();
         while (_socket.State == WebSocketState.Open)
         {
-            var result = await _socket.ReceiveAsync(buffer, cancellation);
+            var receive = _socket.ReceiveAsync(buffer, cancellation);
+            if (message.Length > 0)
+            {
+                // A message begun must go on: a peer stalled in its middle would otherwise stay forever
+                // (the keep-alive does not catch it while its TCP stack still answers).
+                try { await receive.WaitAsync(_options.ReadTimeout, cancellation); }
+                catch (TimeoutException)
+                {
+                    Fail($"stalled: no progress reading a message for {_options.ReadTimeout.TotalSeconds:0.#} s");
+                }
+            }
+            var result = await receive;
             if (result.MessageType == WebSocketMessageType.Close) return;
             message.Write(buffer, 0, result.Count);
             if (message.Length > 1 << 20) throw new WebSocketException("message too large");
