@@ -246,7 +246,7 @@ public sealed partial class Producer
     /// <summary>The router's id of ssrc-audio-level when this (audio) producer sends it, else 0.</summary>
     internal int AudioLevelExtensionId { get; private set; }
 
-    /// <summary>Maps each extension id the endpoint uses to the router's id for that URI; mid, rid and rrid are blanked (consumers write their own).</summary>
+    /// <summary>Maps each extension id the endpoint uses to the router's id for that URI; mid, rid, rrid and the transport-wide sequence number are blanked (consumers write their own).</summary>
     private void BuildExtensionMap(RtpParameters parameters, RtpCapabilities router)
     {
         foreach (var ext in parameters.HeaderExtensions ?? [])
@@ -257,7 +257,10 @@ public sealed partial class Producer
                 case RtpHeaderExtensionUris.Mid: MidExtensionId = ext.Id; continue;
                 case RtpHeaderExtensionUris.RtpStreamId: RidExtensionId = ext.Id; continue;
                 case RtpHeaderExtensionUris.RepairedRtpStreamId: RepairedRidExtensionId = ext.Id; continue;
-                case RtpHeaderExtensionUris.TransportWideCc01: TransportWideCcExtensionId = ext.Id; break;
+                // The endpoint's transport-wide numbering means nothing past this hop: a consumer that negotiated
+                // the extension writes its transport's own, and one that did not (audio: mediasoup's is recvonly)
+                // must not carry the sender's, which the receiver would take as the SFU's and report under it.
+                case RtpHeaderExtensionUris.TransportWideCc01: TransportWideCcExtensionId = ext.Id; continue;
             }
             var routerExt = router.HeaderExtensions?.FirstOrDefault(h => h.Kind == Kind && h.Uri == ext.Uri);
             if (routerExt is null) continue;
