@@ -23,9 +23,18 @@ public sealed partial class Router
         return InvokeAsync(() =>
         {
             ThrowIfClosed();
+            var held = new List<Rtp.Producer>();
+            foreach (var id in options.HoldProducerIds.Distinct())
+            {
+                if (!TryGetProducer(id, out var producer) || producer.Transport.Router != this)
+                    throw new ArgumentException($"producer {id} is not in this router: pipe it here before the move");
+                held.Add(producer);
+            }
             var settings = Worker.Settings;
             var relay = new RelayLink(receiver => UdpSocket.Bind(Loop, relayIp, settings.RtcMinPort, settings.RtcMaxPort, receiver), options.PendingCapacity);
-            return new TransportImportSlot(this, options, relay);
+            // Held only once nothing can fail any more, so a refused preparation leaves nothing held.
+            foreach (var producer in held) producer.HoldForMove();
+            return new TransportImportSlot(this, options, relay, held);
         });
     }
 

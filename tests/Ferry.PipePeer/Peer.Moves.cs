@@ -32,6 +32,7 @@ internal sealed partial class Peer
         "waitPathMoved" => await WaitAsync(WebRtc(data).FarEndPathMoved, data).ConfigureAwait(false),
         "waitExportEnded" => await WaitExportEndedAsync(data).ConfigureAwait(false),
         "webRtcTransport" => WebRtcState(WebRtc(data)),
+        "movePlan" => await MovePlanAsync(data).ConfigureAwait(false),
         _ => throw new ArgumentException($"unknown method '{method}'"),
     };
 
@@ -82,6 +83,7 @@ internal sealed partial class Peer
             ListenInfos = [new TransportListenInfo { Ip = Loopback }],
             RelayListenIp = Loopback,
             RelayGracePeriod = TimeSpan.FromMilliseconds(data["graceMs"]?.GetValue<int>() ?? 2000),
+            HoldProducerIds = data["holdProducerIds"]?.AsArray().Select(n => n!.GetValue<string>()).ToList() ?? [],
         }).ConfigureAwait(false);
         var slotId = Guid.NewGuid().ToString("N");
         _slots[slotId] = slot;
@@ -113,6 +115,16 @@ internal sealed partial class Peer
             ["id"] = result.Transport.Id,
             ["iceParameters"] = JsonSerializer.SerializeToNode(result.IceParameters, OrtcJson.Default.IceParameters),
             ["iceCandidates"] = JsonSerializer.SerializeToNode(result.IceCandidates, OrtcJson.Default.IReadOnlyListIceCandidate),
+        };
+    }
+
+    private async Task<JsonNode?> MovePlanAsync(JsonObject data)
+    {
+        var plan = await WebRtc(data).GetMovePlanAsync().ConfigureAwait(false);
+        return new JsonObject
+        {
+            ["consumedProducerIds"] = new JsonArray(plan.ConsumedProducerIds.Select(id => (JsonNode)id).ToArray()),
+            ["producersConsumedElsewhere"] = new JsonArray(plan.ProducersConsumedElsewhere.Select(id => (JsonNode)id).ToArray()),
         };
     }
 

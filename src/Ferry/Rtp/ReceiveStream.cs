@@ -47,7 +47,10 @@ internal sealed partial class ReceiveStream
     public NackGenerator? Nack { get; }
 
     /// <summary>The recent packets, mapped, for consumers' retransmissions (video with NACK only).</summary>
-    public PacketStore? Store { get; init; }
+    public PacketStore? Store { get; set; }
+
+    /// <summary>The <see cref="Store"/> was added for a move between processes (the stream has no NACK): it goes once the move is done.</summary>
+    public bool StoreHeldForMove { get; set; }
 
     public long PacketCount { get; private set; }
     public long ByteCount { get; private set; }

@@ -86,6 +86,9 @@ public sealed partial class WebRtcTransport
         _connected = true;
         _firstRtpAfterImportPending = true;
         OnConnectedAfterMove();
+        // What the producers the consumers read received since the freeze at the source (kept by the slot's holds).
+        var now = Loop.Now;
+        foreach (var consumer in Consumers) consumer.CatchUpAfterMove(now);
         _relayIn?.Attach(this);
         Pump();
     }

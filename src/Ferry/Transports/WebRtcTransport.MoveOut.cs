@@ -15,11 +15,23 @@ namespace Ferry.Transports;
 public sealed partial class WebRtcTransport
 {
     private OutgoingTransportMove? _movingOut;
+    private List<Rtp.Producer> _heldAtSource = [];
     private bool _movedAway;
     private int _highestLocalPreference;
 
     /// <summary>The move to another process this transport is the source of, while its relay runs.</summary>
     public OutgoingTransportMove? OutgoingMove => _movingOut;
+
+    /// <summary>What moving this transport to another process needs beforehand (feeds to make at the target) and what prevents it.</summary>
+    public Task<TransportMovePlan> GetMovePlanAsync() => InvokeOpenAsync(() => MovePlan());
+
+    private TransportMovePlan MovePlan()
+    {
+        var own = Producers.Select(p => p.Id).ToHashSet();
+        return new TransportMovePlan(
+            Consumers.Select(c => c.ProducerId).Where(id => !own.Contains(id)).Distinct().ToList(),
+            Producers.Where(p => p.Consumers.Any(c => c.Transport != this)).Select(p => p.Id).ToList());
+    }
 
     /// <summary>
     /// Hands this transport over to another process (the target prepared a
@@ -44,6 +56,8 @@ public sealed partial class WebRtcTransport
             if (_server is not null) throw new InvalidStateException("a transport on a WebRtcServer does not move between processes");
             if (_listeners.Count > 0 || _tupleRoutes.Values.Any(r => r.Tcp is not null)) throw new InvalidStateException("ICE-TCP transports do not move between processes");
             if (_dtls is not { State: Protocols.Dtls.DtlsState.Connected } dtls || !_selected.IsSet) throw new InvalidStateException("the transport is not connected");
+            if (MovePlan().ProducersConsumedElsewhere is { Count: > 0 } consumed)
+                throw new InvalidStateException($"producers {string.Join(", ", consumed)} have consumers on other transports of this process: they do not move between processes yet");
             // The loop handles nothing else from here: this is the instant the transport stops being live here.
             var frozenAt = System.Diagnostics.Stopwatch.GetTimestamp();
             var now = Loop.Now;
@@ -90,12 +104,22 @@ public sealed partial class WebRtcTransport
             }
             move.Begin(snapshot, frozenAt);
             // Frozen: nothing here sends or changes state from now on; consumers see a transport that is not connected.
+            // What their producers receive meanwhile is kept, for an abort to hand it to them.
+            _heldAtSource = Consumers.Select(c => c.Producer).OfType<Rtp.Producer>().Distinct().ToList();
+            foreach (var producer in _heldAtSource) producer.HoldForMove();
             _movingOut = move;
             _connected = false;
             if (_sctp is { } sctp) sctp.Frozen = true;
             _timer.Stop();
             return move;
         });
+    }
+
+    /// <summary>The target imported (or the move was aborted): the producers the frozen consumers read need not keep their packets for them.</summary>
+    internal void ReleaseSourceHolds()
+    {
+        foreach (var producer in _heldAtSource) producer.ReleaseMoveHold();
+        _heldAtSource = [];
     }
 
     /// <summary>Sends a datagram the target gave the relay to the far end <paramref name="farEnd"/>, on the route this transport validated for it.</summary>
@@ -123,6 +147,9 @@ public sealed partial class WebRtcTransport
         if (_sctp is { } sctp) sctp.Frozen = false;
         _connected = _iceState is IceStateName.Connected or IceStateName.Completed;
         if (_connected) OnConnectedAfterMove();
+        var now = Loop.Now;
+        foreach (var consumer in Consumers) consumer.CatchUpAfterMove(now);
+        ReleaseSourceHolds();
         foreach (var (from, data) in kept)
         {
             if (Closed) return;

@@ -120,10 +120,100 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
         Assert.Equal("Connected", state["dtlsState"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task A_consumer_of_a_producer_that_stays_behind_reads_its_piped_copy_in_the_other_process()
+    {
+        // A video producer in the first process on a PlainTransport the test feeds; the moving transport consumes it.
+        var (a, b) = (_peers[0], _peers[1]);
+        using var sender = new UdpRtpPeer();
+        var plain = await a.RequestAsync("createPlainTransport", new JsonObject { ["comedia"] = true });
+        var produced = await a.RequestAsync("produce", new JsonObject
+        {
+            ["transportId"] = plain["id"]!.GetValue<string>(), ["kind"] = "video",
+            ["rtpParameters"] = JsonSerializer.SerializeToNode(Vp8Producer(44444444, mid: "0").RtpParameters, OrtcJson.Default.RtpParameters),
+        });
+        var producerId = produced["id"]!.GetValue<string>();
+        await using var call = await CallAsync(a, mediaAndData: false);
+        var consumed = await a.RequestAsync("consume", new JsonObject { ["transportId"] = call.TransportId, ["producerId"] = producerId });
+        var outSsrc = consumed["rtpParameters"]!["encodings"]![0]!["ssrc"]!.GetValue<uint>();
+
+        // Make before break: the producer is piped into the second process (same id) before any move.
+        var pipeA = await a.RequestAsync("createPipeTransport", new JsonObject());
+        var pipeB = await b.RequestAsync("createPipeTransport", new JsonObject());
+        await a.RequestAsync("connectPipeTransport", new JsonObject { ["transportId"] = pipeA["id"]!.GetValue<string>(), ["ip"] = "127.0.0.1", ["port"] = pipeB["port"]!.GetValue<int>() });
+        await b.RequestAsync("connectPipeTransport", new JsonObject { ["transportId"] = pipeB["id"]!.GetValue<string>(), ["ip"] = "127.0.0.1", ["port"] = pipeA["port"]!.GetValue<int>() });
+        var pipeConsumer = await a.RequestAsync("consume", new JsonObject { ["transportId"] = pipeA["id"]!.GetValue<string>(), ["producerId"] = producerId });
+        await b.RequestAsync("produce", new JsonObject
+        {
+            ["transportId"] = pipeB["id"]!.GetValue<string>(), ["id"] = producerId, ["kind"] = "video", ["rtpParameters"] = pipeConsumer["rtpParameters"]!.DeepClone(),
+        });
+
+        using var stop = new CancellationTokenSource();
+        var sent = 0;
+        var port = plain["port"]!.GetValue<int>();
+        var sending = Task.Factory.StartNew(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                sender.SendRtp(Vp8Packet(44444444, (ushort)(30000 + sent), (uint)(sent * 3000), keyFrame: sent == 0, number: sent, mid: "0"), port);
+                sent++;
+                Thread.Sleep(5);
+            }
+        }, TaskCreationOptions.LongRunning);
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => call.Far.ReceivedRtp.Count > 20, Wait));
+        var current = 0;
+        for (var move = 0; move < 10; move++)
+        {
+            var (source, target) = (_peers[current], _peers[1 - current]);
+            var (imported, exportId, _) = await MoveAsync(call.TransportId, source, target);
+            call.Far.MovePath(imported["iceParameters"].Deserialize(OrtcJson.Default.IceParameters)!, imported["iceCandidates"].Deserialize(OrtcJson.Default.IReadOnlyListIceCandidate)![0]);
+            await target.RequestAsync("waitPathMoved", new JsonObject { ["transportId"] = call.TransportId });
+            await source.RequestAsync("waitExportEnded", new JsonObject { ["transportId"] = exportId });
+            current = 1 - current;
+            await Task.Delay(50);
+        }
+        await stop.CancelAsync();
+        await sending;
+        bool Complete() => call.Far.ReceivedRtp.Count(p => Ssrc(p) == outSsrc) >= sent;
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(Complete, Wait), $"{call.Far.ReceivedRtp.Count(p => Ssrc(p) == outSsrc)} of {sent}; numbers received: " +
+            Runs(call.Far.ReceivedRtp.Where(p => Ssrc(p) == outSsrc).Select(NumberOf)));
+        var received = call.Far.ReceivedRtp.Where(p => Ssrc(p) == outSsrc).ToArray();
+        // The first packets went by before the consumer existed; from its first one on, each once and in order.
+        var first = NumberOf(received[0]);
+        Assert.Equal(Enumerable.Range(first, sent - first), received.Select(NumberOf));
+        RtpPacket.TryParse(received[0], out var head);
+        for (var i = 0; i < received.Length; i++)
+        {
+            RtpPacket.TryParse(received[i], out var p);
+            Assert.Equal((ushort)(head.SequenceNumber + i), p.SequenceNumber);
+        }
+        Assert.Equal(0, call.Far.SrtpFailures);
+    }
+
+    /// <summary>"0-99, 120-200": which numbers arrived, as runs.</summary>
+    private static string Runs(IEnumerable<int> numbers)
+    {
+        var runs = new List<string>();
+        int? start = null, last = null;
+        foreach (var n in numbers)
+        {
+            if (last is { } l && n == l + 1) { last = n; continue; }
+            if (start is { } s0) runs.Add($"{s0}-{last}");
+            start = last = n;
+        }
+        if (start is { } s1) runs.Add($"{s1}-{last}");
+        return string.Join(", ", runs);
+    }
+
+    private static uint Ssrc(byte[] rtp) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(rtp.AsSpan(8));
+
     /// <summary>One move of the transport from <paramref name="source"/> to <paramref name="target"/>; the import's reply, the id the source still knows it by, and the snapshot's size in bytes.</summary>
     private static async Task<(JsonObject Imported, string ExportId, int Bytes)> MoveAsync(string transportId, PipePeerProcess source, PipePeerProcess target)
     {
-        var slot = await target.RequestAsync("prepareImport", new JsonObject { ["graceMs"] = 200 });
+        // The producers its consumers read from elsewhere are piped to the target beforehand (by the test); the target keeps what they receive until the import.
+        var plan = await source.RequestAsync("movePlan", new JsonObject { ["transportId"] = transportId });
+        Assert.Empty(plan["producersConsumedElsewhere"]!.AsArray());
+        var slot = await target.RequestAsync("prepareImport", new JsonObject { ["graceMs"] = 200, ["holdProducerIds"] = plan["consumedProducerIds"]!.DeepClone() });
         var exported = await source.RequestAsync("exportTransport", new JsonObject
         {
             ["transportId"] = transportId, ["relayIp"] = slot["relayIp"]!.GetValue<string>(), ["relayPort"] = slot["relayPort"]!.GetValue<int>(), ["graceMs"] = 200,
@@ -133,7 +223,7 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
         return (imported, transportId, exported["bytes"]!.GetValue<int>());
     }
 
-    private static async Task<Call> CallAsync(PipePeerProcess peer)
+    private static async Task<Call> CallAsync(PipePeerProcess peer, bool mediaAndData = true)
     {
         var far = new WebRtcTestClient();
         var created = await peer.RequestAsync("createWebRtcTransport", new JsonObject { ["enableSctp"] = true });
@@ -142,6 +232,7 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
         await far.ConnectAsync(created["iceParameters"].Deserialize(OrtcJson.Default.IceParameters)!, created["iceCandidates"].Deserialize(OrtcJson.Default.IReadOnlyListIceCandidate)!,
             created["dtlsParameters"].Deserialize(OrtcJson.Default.DtlsParameters)!, Wait, created["sctpParameters"].Deserialize(OrtcJson.Default.SctpParameters));
         await far.WaitSctpConnectedAsync(Wait);
+        if (!mediaAndData) return new Call(id, far, 0, 0, 0, 0);
         var ssrcs = new Dictionary<string, uint>();
         foreach (var (kind, options) in new[] { ("audio", OpusProducer(AudioSsrc, mid: "1")), ("video", Vp8Producer(VideoSsrc, mid: "0")) })
         {
@@ -239,7 +330,22 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
             }
         }
 
-        private static uint Ssrc(byte[] rtp) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(rtp.AsSpan(8));
+        /// <summary>"0-99, 120-200": which numbers arrived, as runs.</summary>
+    private static string Runs(IEnumerable<int> numbers)
+    {
+        var runs = new List<string>();
+        int? start = null, last = null;
+        foreach (var n in numbers)
+        {
+            if (last is { } l && n == l + 1) { last = n; continue; }
+            if (start is { } s0) runs.Add($"{s0}-{last}");
+            start = last = n;
+        }
+        if (start is { } s1) runs.Add($"{s1}-{last}");
+        return string.Join(", ", runs);
+    }
+
+    private static uint Ssrc(byte[] rtp) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(rtp.AsSpan(8));
 
         public ValueTask DisposeAsync()
         {

@@ -90,6 +90,7 @@ public sealed class OutgoingTransportMove
     {
         _committed = true;
         _kept?.Clear();
+        _transport.ReleaseSourceHolds();
     });
 
     /// <summary>

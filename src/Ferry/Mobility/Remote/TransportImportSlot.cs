@@ -15,13 +15,16 @@ public sealed class TransportImportSlot : IAsyncDisposable
     private readonly Router _router;
     private readonly TransportImportOptions _options;
     private readonly RelayLink _relay;
+    private readonly IReadOnlyList<Rtp.Producer> _held;
     private int _used;
+    private int _released;
 
-    internal TransportImportSlot(Router router, TransportImportOptions options, RelayLink relay)
+    internal TransportImportSlot(Router router, TransportImportOptions options, RelayLink relay, IReadOnlyList<Rtp.Producer> held)
     {
         _router = router;
         _options = options;
         _relay = relay;
+        _held = held;
         RelayEndPoint = relay.LocalEndPoint;
     }
 
@@ -60,21 +63,36 @@ public sealed class TransportImportSlot : IAsyncDisposable
             foreach (var dataProducer in snapshot.DataProducers) await transport.ImportDataProducerAsync(dataProducer).ConfigureAwait(false);
             foreach (var dataConsumer in snapshot.DataConsumers) await transport.ImportDataConsumerAsync(dataConsumer).ConfigureAwait(false);
             var live = transport;
-            await _router.InvokeAsync(() => live.GoLiveAfterImport(snapshot.Core, snapshot.SctpParameters?.Mis ?? 0)).ConfigureAwait(false);
+            await _router.InvokeAsync(() =>
+            {
+                live.GoLiveAfterImport(snapshot.Core, snapshot.SctpParameters?.Mis ?? 0);
+                ReleaseHolds();
+            }).ConfigureAwait(false);
             return new TransportImportResult(transport, transport.IceParameters, transport.IceCandidates);
         }
         catch
         {
             if (transport is { } made) await _router.InvokeAsync(made.DiscardImported).ConfigureAwait(false);
             else await _router.InvokeAsync(_relay.Dispose).ConfigureAwait(false);
+            await _router.InvokeAsync(ReleaseHolds).ConfigureAwait(false);
             throw;
         }
+    }
+
+    private void ReleaseHolds()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0) return;
+        foreach (var producer in _held) producer.ReleaseMoveHold();
     }
 
     /// <summary>Gives up the slot when it was never used (a used slot's relay belongs to its transport).</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _used, 1) != 0) return;
-        await _router.InvokeAsync(_relay.Dispose).ConfigureAwait(false);
+        await _router.InvokeAsync(() =>
+        {
+            _relay.Dispose();
+            ReleaseHolds();
+        }).ConfigureAwait(false);
     }
 }

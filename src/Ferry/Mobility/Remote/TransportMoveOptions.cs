@@ -34,7 +34,19 @@ public sealed record TransportImportOptions
 
     /// <summary>Datagrams the relay holds while the import runs (beyond, they are dropped and counted). Default 4096.</summary>
     public int PendingCapacity { get; init; } = 4096;
+
+    /// <summary>
+    /// Producers of this router (piped here beforehand, with the same ids) that the moved transport's consumers
+    /// read (<see cref="TransportMovePlan.ConsumedProducerIds"/>): from <see cref="Router.PrepareTransportImportAsync"/>
+    /// until the import, they keep what they receive, and the imported consumers are given it once live.
+    /// </summary>
+    public IReadOnlyList<string> HoldProducerIds { get; init; } = [];
 }
+
+/// <summary>What a move of a transport between processes needs beforehand.</summary>
+/// <param name="ConsumedProducerIds">Producers its consumers read that are not its own: pipe each to the target's router (same id) before the move, and name them in <see cref="TransportImportOptions.HoldProducerIds"/>.</param>
+/// <param name="ProducersConsumedElsewhere">Its own producers that consumers on other transports of this process read: such a transport does not move between processes yet.</param>
+public sealed record TransportMovePlan(IReadOnlyList<string> ConsumedProducerIds, IReadOnlyList<string> ProducersConsumedElsewhere);
 
 /// <summary>What the target of a move returns: what the far end must be told (ICE restart and a new candidate).</summary>
 /// <param name="Transport">The imported transport, live.</param>
