@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
 using Ferry.Protocols.Ortc;
 using Ferry.Server.Admin;
+using Ferry.Server.Cluster;
 using Ferry.Server.Media;
 using Ferry.Server.Rooms;
 using Ferry.Server.Signaling;
@@ -12,6 +13,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
+using Orleans;
+using Orleans.Runtime;
 
 namespace Ferry.Server;
 
@@ -66,9 +69,16 @@ public sealed class FerryServer : IAsyncDisposable
         },
     ];
 
+    /// <summary>The node's place in the cluster (a cluster of its own without --cluster).</summary>
+    public ClusterNode Cluster => _app.Services.GetRequiredService<ClusterNode>();
+
     /// <summary>Starts a node with <paramref name="options"/>.</summary>
+    /// <exception cref="ClusterStartException">A port is taken, Redis does not answer, the node's address is already live in
+    /// the cluster, or the node did not join in time: nothing is left running.</exception>
     public static async Task<FerryServer> StartAsync(ServerOptions options)
     {
+        // Checked before any worker or listener starts, so a mistake ends the start with a message, not a hang.
+        var cluster = await ClusterNode.PrepareAsync(options);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout / 2);
         builder.Logging.ClearProviders();
@@ -83,6 +93,10 @@ public sealed class FerryServer : IAsyncDisposable
                     listen.UseHttps(X509Certificate2.CreateFromPemFile(cert, options.TlsKey));
             });
         });
+        cluster.Configure(builder);
+        var localNode = new LocalNode();
+        builder.Services.AddSingleton(localNode);
+        builder.Services.AddHostedService<ClusterHeartbeat>();
         var app = builder.Build();
         var loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
         var workers = await WorkerPool.CreateAsync(options.Workers, new WorkerSettings
@@ -137,13 +151,29 @@ public sealed class FerryServer : IAsyncDisposable
         }
         AdminApi.Map(app, workers, rooms, options.AdminToken);
         BroadcasterApi.Map(app, rooms, options.BroadcasterToken);
+        ClusterApi.Map(app, cluster, app.Services.GetRequiredService<IGrainFactory>(), app.Services.GetRequiredService<IClusterMembershipService>(), options.AdminToken);
         await MoveWarmup.RunAsync(workers.Workers, DefaultMediaCodecs, loggerFactory.CreateLogger("Ferry.Server.Media.MoveWarmup"));
-        await app.StartAsync();
+        try
+        {
+            // Orleans gives up joining after ClusterNode.JoinTimeout; this bounds the rest of the start too.
+            using var startTimeout = new CancellationTokenSource(ClusterNode.JoinTimeout + TimeSpan.FromSeconds(10));
+            await app.StartAsync(startTimeout.Token);
+        }
+        catch (Exception e)
+        {
+            await workers.DisposeAsync();
+            await app.DisposeAsync();
+            throw e is OperationCanceledException
+                ? new ClusterStartException($"the node did not start within {(ClusterNode.JoinTimeout + TimeSpan.FromSeconds(10)).TotalSeconds:F0} s (joining cluster '{cluster.ClusterId}')", e)
+                : new ClusterStartException($"the node did not start: {e.Message}", e);
+        }
         // A collection stops every worker thread for its pause, and the first one, which promotes all that
         // startup made, is the longest (20+ ms on a 2-core machine, heard as audio concealment when it
         // came during a call). Done now, before any media flows; later ones find little to promote.
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         var address = app.Urls.First();
+        // The URL the other nodes show for this one: the node address, not a wildcard the server may listen on.
+        localNode.SetReady(workers, rooms, new UriBuilder(address) { Host = cluster.Address.ToString() }.Uri.ToString().TrimEnd('/'));
         return new FerryServer(app, workers, rooms, address.TrimEnd('/'), abortPeers, options.ShutdownTimeout, loggerFactory.CreateLogger<FerryServer>());
     }
 

@@ -106,6 +106,33 @@ public sealed record ServerOptions
     /// <summary>Data consumers of one peer. Default 1000.</summary>
     public int MaxDataConsumersPerPeer { get; init; } = 1000;
 
+    /// <summary>
+    /// Redis the node meets the other nodes through (<c>redis://[user:password@]host:port[/db]</c>, <c>rediss://</c> for TLS,
+    /// or StackExchange.Redis's <c>host:port,password=…</c>); null: a cluster of this node alone, needing no other service.
+    /// </summary>
+    public string? Cluster { get; init; }
+
+    /// <summary>Names the cluster: nodes join only nodes of the same id (several clusters may share one Redis). Default "ferry".</summary>
+    public string ClusterId { get; init; } = "ferry";
+
+    /// <summary>
+    /// Lets the first node of a cluster id start in a Redis where nodes of other cluster ids are live and none of its own
+    /// (without it that is taken for a mistyped --cluster-id and refused). Default false.
+    /// </summary>
+    public bool NewCluster { get; init; }
+
+    /// <summary>Port of the node's silo (node-to-node control traffic, TCP); 0 picks a free one. Default 0.</summary>
+    public int SiloPort { get; init; }
+
+    /// <summary>Port of the node's Orleans gateway for external cluster clients; 0: no gateway (none is used yet). Default 0.</summary>
+    public int GatewayPort { get; init; }
+
+    /// <summary>
+    /// Address the other nodes reach this node at (its silo, and the host of its URL in /api/cluster). Default: the listen
+    /// address; required with --cluster when the server listens on every address.
+    /// </summary>
+    public string? NodeAddress { get; init; }
+
     /// <summary>The options' names, environment variables and meaning, for --help.</summary>
     public static string Help => """
         Ferry: a WebRTC SFU speaking mediasoup-demo's protocol.
@@ -144,6 +171,13 @@ public sealed record ServerOptions
           --max-consumers-per-peer <n>  (default 1000)
           --max-data-producers-per-peer <n>  (default 16)
           --max-data-consumers-per-peer <n>  (default 1000)
+          --cluster <redis>         join the nodes that meet in this Redis: redis://host:port (or StackExchange.Redis's
+                                    host:port,password=...); without it the node is a cluster of its own, needing nothing
+          --cluster-id <id>         nodes join only nodes of the same id; clusters may share a Redis (default ferry)
+          --new-cluster <bool>      allow the first node of a cluster id in a Redis where only other ids are live (default false)
+          --silo-port <n>           TCP port for node-to-node control traffic, 0 for any free one (default 0)
+          --gateway-port <n>        TCP port for external Orleans clients, 0 for none (default 0)
+          --node-address <ip>       address the other nodes reach this one at (default: the listen address)
           --help                    this text
         """;
 
@@ -178,6 +212,12 @@ public sealed record ServerOptions
         ["max-consumers-per-peer"] = "MaxConsumersPerPeer",
         ["max-data-producers-per-peer"] = "MaxDataProducersPerPeer",
         ["max-data-consumers-per-peer"] = "MaxDataConsumersPerPeer",
+        ["cluster"] = "Cluster",
+        ["cluster-id"] = "ClusterId",
+        ["new-cluster"] = "NewCluster",
+        ["silo-port"] = "SiloPort",
+        ["gateway-port"] = "GatewayPort",
+        ["node-address"] = "NodeAddress",
         ["config"] = "Config",
     };
 
@@ -259,6 +299,20 @@ public sealed record ServerOptions
         if (Get("MaxConsumersPerPeer") is { } consumers) options = options with { MaxConsumersPerPeer = Int("max-consumers-per-peer", consumers, 1, 1_000_000) };
         if (Get("MaxDataProducersPerPeer") is { } dataProducers) options = options with { MaxDataProducersPerPeer = Int("max-data-producers-per-peer", dataProducers, 1, 10_000) };
         if (Get("MaxDataConsumersPerPeer") is { } dataConsumers) options = options with { MaxDataConsumersPerPeer = Int("max-data-consumers-per-peer", dataConsumers, 1, 1_000_000) };
+        if (Get("Cluster") is { } cluster) options = options with { Cluster = cluster };
+        if (options.Cluster is not null) _ = Ferry.Server.Cluster.RedisAddress.ToConfiguration(options.Cluster);
+        if (Get("ClusterId") is { } clusterId)
+            options = options with { ClusterId = clusterId.Length is > 0 and <= 64 && clusterId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') ? clusterId : throw new ArgumentException($"invalid --cluster-id '{clusterId}': 1 to 64 letters, digits, '-', '_' or '.'") };
+        if (Get("NewCluster") is { } newCluster) options = options with { NewCluster = bool.TryParse(newCluster, out var b) ? b : throw new ArgumentException($"invalid --new-cluster '{newCluster}': true or false") };
+        if (Get("SiloPort") is { } silo) options = options with { SiloPort = Int("silo-port", silo, 0, 65535) };
+        if (Get("GatewayPort") is { } gateway) options = options with { GatewayPort = Int("gateway-port", gateway, 0, 65535) };
+        if (Get("NodeAddress") is { } node) options = options with { NodeAddress = Ip("node-address", node) };
+        if (options.SiloPort != 0 && (options.SiloPort == options.GatewayPort || options.SiloPort == options.Port))
+            throw new ArgumentException($"--silo-port {options.SiloPort} is also the {(options.SiloPort == options.Port ? "HTTP --port" : "--gateway-port")}");
+        if (options.GatewayPort != 0 && options.GatewayPort == options.Port) throw new ArgumentException($"--gateway-port {options.GatewayPort} is also the HTTP --port");
+        // Every address would be announced as 0.0.0.0: the other nodes could not reach this one.
+        if (options.Cluster is not null && options.NodeAddress is null && IPAddress.Parse(options.ListenAddress) is var any && (any.Equals(IPAddress.Any) || any.Equals(IPAddress.IPv6Any)))
+            throw new ArgumentException("--cluster with --listen-address on every address needs --node-address: the address the other nodes reach this one at");
         if (options.RtcMinPort > options.RtcMaxPort) throw new ArgumentException("--rtc-min-port is above --rtc-max-port");
         if ((options.TlsCertificate is null) != (options.TlsKey is null)) throw new ArgumentException("--tls-certificate and --tls-key go together");
         return options;

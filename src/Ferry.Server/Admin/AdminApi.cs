@@ -83,7 +83,7 @@ internal static class AdminApi
         System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
             Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString()), Encoding.UTF8.GetBytes($"Bearer {token}"));
 
-    private static bool Authorized(HttpContext context, string? token)
+    internal static bool Authorized(HttpContext context, string? token)
     {
         if (token is not null) return HasBearer(context, token);
         return context.Connection.RemoteIpAddress is { } ip && IPAddress.IsLoopback(ip);
