@@ -84,6 +84,7 @@ internal sealed partial class Peer
             RelayListenIp = Loopback,
             RelayGracePeriod = TimeSpan.FromMilliseconds(data["graceMs"]?.GetValue<int>() ?? 2000),
             HoldProducerIds = data["holdProducerIds"]?.AsArray().Select(n => n!.GetValue<string>()).ToList() ?? [],
+            PipeBack = PipeOrNull(data),
         }).ConfigureAwait(false);
         var slotId = Guid.NewGuid().ToString("N");
         _slots[slotId] = slot;
@@ -97,6 +98,7 @@ internal sealed partial class Peer
         {
             TargetRelay = new IPEndPoint(IPAddress.Parse(RequiredString(data, "relayIp")), Required(data, "relayPort").GetValue<int>()),
             RelayGracePeriod = TimeSpan.FromMilliseconds(data["graceMs"]?.GetValue<int>() ?? 2000),
+            PipeBack = PipeOrNull(data),
         }).ConfigureAwait(false);
         var json = SnapshotJson.Serialize(move.Snapshot);
         return new JsonObject { ["snapshot"] = JsonNode.Parse(json), ["bytes"] = json.Length };
@@ -165,6 +167,11 @@ internal sealed partial class Peer
             ["moving"] = t.OutgoingMove is not null,
         };
     }
+
+    /// <summary>The PipeTransport named by <c>pipeTransportId</c>, when given.</summary>
+    private PipeTransport? PipeOrNull(JsonObject data) => data["pipeTransportId"]?.GetValue<string>() is { } id
+        ? _transports.TryGetValue(id, out var t) && t is PipeTransport pipe ? pipe : throw new ArgumentException("unknown pipeTransportId")
+        : null;
 
     private static TimeSpan Timeout(JsonObject data) => TimeSpan.FromMilliseconds(data["timeoutMs"]?.GetValue<int>() ?? 10_000);
 

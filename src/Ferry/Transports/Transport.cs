@@ -98,8 +98,14 @@ public abstract partial class Transport
     public Task<Producer> ProduceAsync(ProducerOptions options)
     {
         ThrowIfClosed();
+        if (options is null) throw new ArgumentException("missing options");
         var parameters = RtpParametersValidation.ValidateForProducer(options.Kind, options.RtpParameters);
-        return InvokeAsync(() =>
+        return InvokeAsync(() => ProduceOnLoop(options, parameters));
+    }
+
+    /// <summary>The body of <see cref="ProduceAsync"/> on the loop, for <paramref name="parameters"/> already validated.</summary>
+    internal Producer ProduceOnLoop(ProducerOptions options, RtpParameters parameters)
+    {
         {
             ThrowIfClosed();
             if (options.Id is { } id && _producers.ContainsKey(id)) throw new ArgumentException($"a Producer with same id \"{id}\" already exists");
@@ -121,7 +127,7 @@ public abstract partial class Transport
             _producers.Add(producer.Id, producer);
             Events.Emit(ObserverNewProducer, producer, Logger);
             return producer;
-        });
+        }
     }
 
     /// <summary>Creates a consumer of a producer of this router for an endpoint with the given capabilities.</summary>
@@ -130,6 +136,7 @@ public abstract partial class Transport
     public Task<Consumer> ConsumeAsync(ConsumerOptions options)
     {
         ThrowIfClosed();
+        if (options is null) throw new ArgumentException("missing options");
         if (string.IsNullOrEmpty(options.ProducerId)) throw new ArgumentException("missing producerId");
         if (options.Mid is "") throw new ArgumentException("if given, mid must be a non empty string");
         // A pipe's consumer takes every stream of the producer as it is: no capabilities to negotiate against.
@@ -151,6 +158,14 @@ public abstract partial class Transport
                 ProducerType.Svc => ConsumerType.Svc,
                 _ => ConsumerType.Simple,
             };
+            return AddConsumerOnLoop(producer, options, parameters, type);
+        });
+    }
+
+    /// <summary>The rest of <see cref="ConsumeAsync"/> on the loop, once the consumer's parameters and type are decided.</summary>
+    internal Consumer AddConsumerOnLoop(Producer producer, ConsumerOptions options, RtpParameters parameters, ConsumerType type)
+    {
+        {
             var consumer = new Consumer(this, producer, options, parameters, type);
             _consumers.Add(consumer.Id, consumer);
             _consumersBySsrc[consumer.Ssrc] = consumer;
@@ -162,7 +177,7 @@ public abstract partial class Transport
             Events.Emit(ObserverNewConsumer, consumer, Logger);
             if (IsConnected) consumer.OnTransportConnected();
             return consumer;
-        });
+        }
     }
 
     /// <summary>The sockets this transport reads (UDP sockets, TCP listeners with their connections), handed to another loop when it or its router moves.</summary>

@@ -16,6 +16,7 @@ public sealed partial class WebRtcTransport
 {
     private OutgoingTransportMove? _movingOut;
     private List<Rtp.Producer> _heldAtSource = [];
+    private readonly List<(Rtp.Producer Original, Rtp.Producer Copy)> _replacedAtSource = [];
     private bool _movedAway;
     private int _highestLocalPreference;
 
@@ -56,8 +57,11 @@ public sealed partial class WebRtcTransport
             if (_server is not null) throw new InvalidStateException("a transport on a WebRtcServer does not move between processes");
             if (_listeners.Count > 0 || _tupleRoutes.Values.Any(r => r.Tcp is not null)) throw new InvalidStateException("ICE-TCP transports do not move between processes");
             if (_dtls is not { State: Protocols.Dtls.DtlsState.Connected } dtls || !_selected.IsSet) throw new InvalidStateException("the transport is not connected");
-            if (MovePlan().ProducersConsumedElsewhere is { Count: > 0 } consumed)
-                throw new InvalidStateException($"producers {string.Join(", ", consumed)} have consumers on other transports of this process: they do not move between processes yet");
+            var pipeBack = options.PipeBack;
+            if (pipeBack is not null && (pipeBack.Router != Router || pipeBack.Closed)) throw new InvalidStateException("pipeBack must be an open PipeTransport of this transport's router");
+            var replaced = Producers.Where(p => p.Observers.Count > 0 || p.Consumers.Any(c => c.Transport != this && c.Transport != pipeBack)).ToList();
+            if (replaced.Count > 0 && pipeBack is null)
+                throw new InvalidStateException($"producers {string.Join(", ", replaced.Select(p => p.Id))} have consumers on other transports of this process: give a pipeBack to the target");
             // The loop handles nothing else from here: this is the instant the transport stops being live here.
             var frozenAt = System.Diagnostics.Stopwatch.GetTimestamp();
             var now = Loop.Now;
@@ -102,6 +106,7 @@ public sealed partial class WebRtcTransport
                 Revive(dtlsState, sctpState, _sctp?.State);
                 throw;
             }
+            if (pipeBack is not null) snapshot = snapshot with { PipedBack = ReplaceByPipedCopies(pipeBack) };
             move.Begin(snapshot, frozenAt);
             // Frozen: nothing here sends or changes state from now on; consumers see a transport that is not connected.
             // What their producers receive meanwhile is kept, for an abort to hand it to them.
@@ -115,11 +120,70 @@ public sealed partial class WebRtcTransport
         });
     }
 
+    /// <summary>
+    /// At the freeze: each of this transport's producers that consumers or observers elsewhere in this router
+    /// read is replaced in the router, under the same id, by a producer on <paramref name="pipe"/> (the target
+    /// will feed it with the SSRCs returned), and they switch to it; pipe consumers on that pipe of this
+    /// transport's producers (feeding copies in the target) close, the originals go there.
+    /// </summary>
+    private List<PipedBackProducer> ReplaceByPipedCopies(PipeTransport pipe)
+    {
+        var pipedBack = new List<PipedBackProducer>();
+        foreach (var original in Producers.ToList())
+        {
+            foreach (var feeding in original.Consumers.Where(c => c.Transport == pipe).ToList())
+                pipe.CloseConsumerOnLoop(feeding, Rtp.ConsumerCloseReason.ProducerClosed);
+            var stayers = original.Consumers.Where(c => c.Transport != this).ToList();
+            if (stayers.Count == 0 && original.Observers.Count == 0) continue;
+            var ssrcBase = (uint)Random.Shared.NextInt64(100_000_000, 900_000_000);
+            var rtxBase = (uint)Random.Shared.NextInt64(100_000_000, 900_000_000);
+            var parameters = Ortc.RtpParametersNegotiation.GetPipeConsumerParameters(original.ConsumableRtpParameters, pipe.EnableRtx, ssrcBase, rtxBase);
+            Router.RemoveProducer(original);
+            var copy = pipe.ProduceOnLoop(new Rtp.ProducerOptions { Id = original.Id, Kind = original.Kind, RtpParameters = parameters, Paused = original.Paused },
+                Ortc.RtpParametersValidation.ValidateForProducer(original.Kind, parameters));
+            foreach (var consumer in stayers)
+            {
+                original.RemoveConsumer(consumer);
+                copy.AddConsumer(consumer);
+                consumer.SwitchSource(copy);
+            }
+            foreach (var observer in original.Observers.ToArray()) observer.SwapProducer(original, copy);
+            _replacedAtSource.Add((original, copy));
+            pipedBack.Add(new PipedBackProducer(original.Id, ssrcBase, rtxBase));
+        }
+        return pipedBack;
+    }
+
+    /// <summary>An aborted move: the originals take their consumers and observers back from the piped copies, which go.</summary>
+    private void RestoreReplacedProducers()
+    {
+        foreach (var (original, copy) in _replacedAtSource)
+        {
+            foreach (var consumer in copy.Consumers.ToList())
+            {
+                copy.RemoveConsumer(consumer);
+                original.AddConsumer(consumer);
+                consumer.SwitchSource(original);
+            }
+            foreach (var observer in copy.Observers.ToArray()) observer.SwapProducer(copy, original);
+            copy.Transport.CloseProducerOnLoop(copy, byTransport: false);
+            Router.AddProducer(original);
+        }
+        _replacedAtSource.Clear();
+    }
+
     /// <summary>The target imported (or the move was aborted): the producers the frozen consumers read need not keep their packets for them.</summary>
     internal void ReleaseSourceHolds()
     {
         foreach (var producer in _heldAtSource) producer.ReleaseMoveHold();
         _heldAtSource = [];
+    }
+
+    /// <summary>The target imported: the holds go, and the replaced originals stay out of the router (they go with this transport).</summary>
+    internal void OnMoveCommitted()
+    {
+        ReleaseSourceHolds();
+        _replacedAtSource.Clear();
     }
 
     /// <summary>Sends a datagram the target gave the relay to the far end <paramref name="farEnd"/>, on the route this transport validated for it.</summary>
@@ -144,6 +208,7 @@ public sealed partial class WebRtcTransport
         _movingOut = null;
         var snapshot = move.Snapshot;
         Revive(snapshot.Dtls, snapshot.Sctp, snapshot.SctpState);
+        RestoreReplacedProducers();
         if (_sctp is { } sctp) sctp.Frozen = false;
         _connected = _iceState is IceStateName.Connected or IceStateName.Completed;
         if (_connected) OnConnectedAfterMove();

@@ -190,6 +190,75 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
         Assert.Equal(0, call.Far.SrtpFailures);
     }
 
+    [Fact]
+    public async Task A_producer_of_the_moving_transport_keeps_its_consumers_in_the_first_process_through_a_pipe_back()
+    {
+        // The far end's audio producer on the moving transport is consumed by a PlainTransport of the first process, read by the test.
+        var (a, b) = (_peers[0], _peers[1]);
+        using var receiver = new UdpRtpPeer();
+        await using var call = await CallAsync(a, mediaAndData: false);
+        var produced = await a.RequestAsync("produce", new JsonObject
+        {
+            ["transportId"] = call.TransportId, ["kind"] = "audio",
+            ["rtpParameters"] = JsonSerializer.SerializeToNode(OpusProducer(AudioSsrc, mid: "1").RtpParameters, OrtcJson.Default.RtpParameters),
+        });
+        var plainOut = await a.RequestAsync("createPlainTransport", new JsonObject { ["remotePort"] = receiver.LocalEndPoint.Port });
+        var consumed = await a.RequestAsync("consume", new JsonObject { ["transportId"] = plainOut["id"]!.GetValue<string>(), ["producerId"] = produced["id"]!.GetValue<string>() });
+        var outSsrc = consumed["rtpParameters"]!["encodings"]![0]!["ssrc"]!.GetValue<uint>();
+        var plan = await a.RequestAsync("movePlan", new JsonObject { ["transportId"] = call.TransportId });
+        Assert.Equal(produced["id"]!.GetValue<string>(), Assert.Single(plan["producersConsumedElsewhere"]!.AsArray())!.GetValue<string>());
+        // Without a pipe back the move is refused and nothing changes.
+        var refusedSlot = await b.RequestAsync("prepareImport", new JsonObject());
+        await Assert.ThrowsAsync<PipePeerException>(() => a.RequestAsync("exportTransport", new JsonObject
+        {
+            ["transportId"] = call.TransportId, ["relayIp"] = refusedSlot["relayIp"]!.GetValue<string>(), ["relayPort"] = refusedSlot["relayPort"]!.GetValue<int>(),
+        }));
+
+        var pipeA = await a.RequestAsync("createPipeTransport", new JsonObject());
+        var pipeB = await b.RequestAsync("createPipeTransport", new JsonObject());
+        await a.RequestAsync("connectPipeTransport", new JsonObject { ["transportId"] = pipeA["id"]!.GetValue<string>(), ["ip"] = "127.0.0.1", ["port"] = pipeB["port"]!.GetValue<int>() });
+        await b.RequestAsync("connectPipeTransport", new JsonObject { ["transportId"] = pipeB["id"]!.GetValue<string>(), ["ip"] = "127.0.0.1", ["port"] = pipeA["port"]!.GetValue<int>() });
+        var pipes = new[] { pipeA["id"]!.GetValue<string>(), pipeB["id"]!.GetValue<string>() };
+
+        using var stop = new CancellationTokenSource();
+        var sent = 0;
+        var sending = Task.Factory.StartNew(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                call.Far.SendRtp(OpusPacket(AudioSsrc, (ushort)(20000 + sent), (uint)(sent * 960), sent, mid: "1"));
+                sent++;
+                Thread.Sleep(5);
+            }
+        }, TaskCreationOptions.LongRunning);
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count > 20, Wait));
+        var current = 0;
+        for (var move = 0; move < 10; move++)
+        {
+            var (source, target) = (_peers[current], _peers[1 - current]);
+            var (imported, exportId, _) = await MoveAsync(call.TransportId, source, target, pipes[current], pipes[1 - current]);
+            call.Far.MovePath(imported["iceParameters"].Deserialize(OrtcJson.Default.IceParameters)!, imported["iceCandidates"].Deserialize(OrtcJson.Default.IReadOnlyListIceCandidate)![0]);
+            await target.RequestAsync("waitPathMoved", new JsonObject { ["transportId"] = call.TransportId });
+            await source.RequestAsync("waitExportEnded", new JsonObject { ["transportId"] = exportId });
+            current = 1 - current;
+            await Task.Delay(50);
+        }
+        await stop.CancelAsync();
+        await sending;
+        bool Complete() => receiver.ReceivedRtp.Count(p => Ssrc(p) == outSsrc) >= sent;
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(Complete, Wait), $"{receiver.ReceivedRtp.Count(p => Ssrc(p) == outSsrc)} of {sent}; numbers received: " +
+            Runs(receiver.ReceivedRtp.Where(p => Ssrc(p) == outSsrc).Select(NumberOf)));
+        var received = receiver.ReceivedRtp.Where(p => Ssrc(p) == outSsrc).ToArray();
+        var first = NumberOf(received[0]);
+        Assert.Equal(Enumerable.Range(first, sent - first), received.Select(NumberOf));
+        RtpPacket.TryParse(received[0], out var head);
+        for (var i = 0; i < received.Length; i++)
+        {
+            RtpPacket.TryParse(received[i], out var p);
+            Assert.Equal((ushort)(head.SequenceNumber + i), p.SequenceNumber);
+        }
+    }
+
     /// <summary>"0-99, 120-200": which numbers arrived, as runs.</summary>
     private static string Runs(IEnumerable<int> numbers)
     {
@@ -208,14 +277,19 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
     private static uint Ssrc(byte[] rtp) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(rtp.AsSpan(8));
 
     /// <summary>One move of the transport from <paramref name="source"/> to <paramref name="target"/>; the import's reply, the id the source still knows it by, and the snapshot's size in bytes.</summary>
-    private static async Task<(JsonObject Imported, string ExportId, int Bytes)> MoveAsync(string transportId, PipePeerProcess source, PipePeerProcess target)
+    private static async Task<(JsonObject Imported, string ExportId, int Bytes)> MoveAsync(string transportId, PipePeerProcess source, PipePeerProcess target,
+        string? sourcePipe = null, string? targetPipe = null)
     {
         // The producers its consumers read from elsewhere are piped to the target beforehand (by the test); the target keeps what they receive until the import.
         var plan = await source.RequestAsync("movePlan", new JsonObject { ["transportId"] = transportId });
-        Assert.Empty(plan["producersConsumedElsewhere"]!.AsArray());
-        var slot = await target.RequestAsync("prepareImport", new JsonObject { ["graceMs"] = 200, ["holdProducerIds"] = plan["consumedProducerIds"]!.DeepClone() });
+        if (sourcePipe is null) Assert.Empty(plan["producersConsumedElsewhere"]!.AsArray());
+        var slot = await target.RequestAsync("prepareImport", new JsonObject
+        {
+            ["graceMs"] = 200, ["holdProducerIds"] = plan["consumedProducerIds"]!.DeepClone(), ["pipeTransportId"] = targetPipe,
+        });
         var exported = await source.RequestAsync("exportTransport", new JsonObject
         {
+            ["pipeTransportId"] = sourcePipe,
             ["transportId"] = transportId, ["relayIp"] = slot["relayIp"]!.GetValue<string>(), ["relayPort"] = slot["relayPort"]!.GetValue<int>(), ["graceMs"] = 200,
         });
         var imported = await target.RequestAsync("importTransport", new JsonObject { ["slotId"] = slot["slotId"]!.GetValue<string>(), ["snapshot"] = exported["snapshot"]!.DeepClone() });

@@ -90,7 +90,7 @@ public sealed class OutgoingTransportMove
     {
         _committed = true;
         _kept?.Clear();
-        _transport.ReleaseSourceHolds();
+        _transport.OnMoveCommitted();
     });
 
     /// <summary>

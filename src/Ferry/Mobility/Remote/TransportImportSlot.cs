@@ -47,15 +47,25 @@ public sealed class TransportImportSlot : IAsyncDisposable
         if (!IPEndPoint.TryParse(snapshot.SourceRelay, out var source)) throw new ArgumentException($"invalid source relay '{snapshot.SourceRelay}'");
         if (Interlocked.Exchange(ref _used, 1) != 0) throw new InvalidStateException("the slot was used already");
         WebRtcTransport? transport = null;
+        // Piped copies of the snapshot's producers in this router (fed from the source until now): the originals take over from them.
+        var displaced = new Dictionary<string, Rtp.Producer>();
         try
         {
             transport = await _router.InvokeAsync(() =>
             {
                 if (_router.Closed) throw new InvalidStateException("router closed");
                 if (_router.Transports.Any(t => t.Id == snapshot.Id)) throw new InvalidStateException($"a transport with id {snapshot.Id} already exists in this router");
+                if (snapshot.PipedBack.Count > 0 && (_options.PipeBack is not { Closed: false } pipe || pipe.Router != _router))
+                    throw new ArgumentException("the snapshot has producers to pipe back: pipeBack must be an open PipeTransport of this router");
                 _relay.Expect(snapshot.MoveToken, source);
                 var made = WebRtcTransport.CreateImported(_router, snapshot, _options, _relay);
                 _router.AddImportedTransport(made);
+                foreach (var p in snapshot.Producers)
+                {
+                    if (!_router.TryGetProducer(p.Id, out var copy)) continue;
+                    _router.RemoveProducer(copy);
+                    displaced[p.Id] = copy;
+                }
                 return made;
             }).ConfigureAwait(false);
             foreach (var producer in snapshot.Producers) await transport.ImportProducerAsync(producer).ConfigureAwait(false);
@@ -65,6 +75,8 @@ public sealed class TransportImportSlot : IAsyncDisposable
             var live = transport;
             await _router.InvokeAsync(() =>
             {
+                TakeOver(displaced);
+                PipeBack(snapshot);
                 live.GoLiveAfterImport(snapshot.Core, snapshot.SctpParameters?.Mis ?? 0);
                 ReleaseHolds();
             }).ConfigureAwait(false);
@@ -74,8 +86,43 @@ public sealed class TransportImportSlot : IAsyncDisposable
         {
             if (transport is { } made) await _router.InvokeAsync(made.DiscardImported).ConfigureAwait(false);
             else await _router.InvokeAsync(_relay.Dispose).ConfigureAwait(false);
-            await _router.InvokeAsync(ReleaseHolds).ConfigureAwait(false);
+            await _router.InvokeAsync(() =>
+            {
+                // The piped copies carry on as before.
+                foreach (var copy in displaced.Values)
+                    if (!copy.Closed && !_router.TryGetProducer(copy.Id, out _)) _router.AddProducer(copy);
+                ReleaseHolds();
+            }).ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>The imported originals take the consumers and observers of their piped copies here; the copies go.</summary>
+    private void TakeOver(Dictionary<string, Rtp.Producer> displaced)
+    {
+        foreach (var (id, copy) in displaced)
+        {
+            if (!_router.TryGetProducer(id, out var original)) continue;
+            foreach (var consumer in copy.Consumers.ToList())
+            {
+                copy.RemoveConsumer(consumer);
+                original.AddConsumer(consumer);
+                consumer.SwitchSource(original);
+            }
+            foreach (var observer in copy.Observers.ToArray()) observer.SwapProducer(copy, original);
+            copy.Transport.CloseProducerOnLoop(copy, byTransport: false);
+        }
+    }
+
+    /// <summary>The producers consumers at the source still read go back there on the pipe, with the SSRCs its copies expect.</summary>
+    private void PipeBack(WebRtcTransportSnapshot snapshot)
+    {
+        if (_options.PipeBack is not { } pipe) return;
+        foreach (var back in snapshot.PipedBack)
+        {
+            if (!_router.TryGetProducer(back.ProducerId, out var producer)) throw new InvalidStateException($"producer {back.ProducerId} to pipe back was not imported");
+            var parameters = Ortc.RtpParametersNegotiation.GetPipeConsumerParameters(producer.ConsumableRtpParameters, pipe.EnableRtx, back.SsrcBase, back.RtxSsrcBase);
+            pipe.AddConsumerOnLoop(producer, new Rtp.ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities }, parameters, Protocols.Ortc.ConsumerType.Pipe);
         }
     }
 

@@ -16,6 +16,16 @@ public sealed record TransportExportOptions
     /// </summary>
     public TimeSpan RelayGracePeriod { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// The PipeTransport of this router connected to the target's router (the one named in
+    /// <see cref="TransportImportOptions.PipeBack"/>). Needed when the transport's producers have consumers on
+    /// other transports here (<see cref="TransportMovePlan.ProducersConsumedElsewhere"/>): at the handover each
+    /// such producer is replaced here, under the same id, by a producer on this pipe that the target feeds
+    /// back, and the consumers here switch to it (their streams stay continuous). Pipe consumers on this pipe
+    /// of the transport's producers (which fed their copies in the target) are closed: the originals arrive there.
+    /// </summary>
+    public PipeTransport? PipeBack { get; init; }
+
     /// <summary>Datagrams kept, until <see cref="OutgoingTransportMove.CommitAsync"/>, to replay if the move is aborted. Default 4096.</summary>
     public int AbortReplayCapacity { get; init; } = 4096;
 }
@@ -41,11 +51,18 @@ public sealed record TransportImportOptions
     /// until the import, they keep what they receive, and the imported consumers are given it once live.
     /// </summary>
     public IReadOnlyList<string> HoldProducerIds { get; init; } = [];
+
+    /// <summary>
+    /// The PipeTransport of this router connected to the source's router (the source's <see cref="TransportExportOptions.PipeBack"/>):
+    /// the imported producers that consumers at the source still read are piped back on it, with the SSRCs the
+    /// source's replacements expect, before anything the far end sent reaches them.
+    /// </summary>
+    public PipeTransport? PipeBack { get; init; }
 }
 
 /// <summary>What a move of a transport between processes needs beforehand.</summary>
 /// <param name="ConsumedProducerIds">Producers its consumers read that are not its own: pipe each to the target's router (same id) before the move, and name them in <see cref="TransportImportOptions.HoldProducerIds"/>.</param>
-/// <param name="ProducersConsumedElsewhere">Its own producers that consumers on other transports of this process read: such a transport does not move between processes yet.</param>
+/// <param name="ProducersConsumedElsewhere">Its own producers that consumers on other transports of this process read: the move needs <see cref="TransportExportOptions.PipeBack"/>.</param>
 public sealed record TransportMovePlan(IReadOnlyList<string> ConsumedProducerIds, IReadOnlyList<string> ProducersConsumedElsewhere);
 
 /// <summary>What the target of a move returns: what the far end must be told (ICE restart and a new candidate).</summary>

@@ -71,6 +71,9 @@ public sealed record WebRtcTransportSnapshot
     /// <summary>The transport's consumers (after its producers on import: a consumer may read one of them).</summary>
     public IReadOnlyList<ConsumerSnapshot> Consumers { get; init; } = [];
 
+    /// <summary>Producers that consumers at the source still read: the target pipes each back with these SSRCs.</summary>
+    public IReadOnlyList<PipedBackProducer> PipedBack { get; init; } = [];
+
     /// <summary>The transport's data producers.</summary>
     public IReadOnlyList<DataProducerSnapshot> DataProducers { get; init; } = [];
 
@@ -136,3 +139,9 @@ public sealed record IceSnapshot
     /// <summary>Milliseconds of consent left when exported; null when not running.</summary>
     public long? ConsentRemainingMs { get; init; }
 }
+
+/// <summary>A producer the source replaced by a piped copy for its own consumers: the target feeds that copy.</summary>
+/// <param name="ProducerId">The producer.</param>
+/// <param name="SsrcBase">The first encoding's SSRC on the pipe.</param>
+/// <param name="RtxSsrcBase">The first encoding's RTX SSRC on the pipe (with RTX on the pipe).</param>
+public sealed record PipedBackProducer(string ProducerId, uint SsrcBase, uint RtxSsrcBase);
