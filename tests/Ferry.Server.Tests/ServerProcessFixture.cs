@@ -45,13 +45,38 @@ public sealed partial class ServerProcessFixture : IAsyncLifetime
         using var cts = new CancellationTokenSource(timeout);
         try { await _process!.WaitForExitAsync(cts.Token); }
         catch (OperationCanceledException) { return null; }
+        // The exit can come before the last lines are read: the no-timeout wait also waits for the output's end.
+        await _process.WaitForExitAsync();
         return _process.ExitCode;
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
 
+    /// <summary>How long the start took, from launching the process to the line with its URL.</summary>
+    public TimeSpan StartTime { get; private set; }
+
     public async Task InitializeAsync()
+    {
+        var started = Stopwatch.GetTimestamp();
+        Url = await Launch().WaitAsync(TimeSpan.FromSeconds(60));
+        StartTime = Stopwatch.GetElapsedTime(started);
+    }
+
+    /// <summary>
+    /// Starts a server that is expected to refuse its configuration: waits for it to exit, at most
+    /// <paramref name="timeout"/>, and answers its exit code (null if it still runs) and what it printed.
+    /// </summary>
+    public async Task<(int? ExitCode, string Output, TimeSpan Elapsed)> RunUntilExitAsync(TimeSpan timeout)
+    {
+        var started = Stopwatch.GetTimestamp();
+        _ = Launch().ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+        var code = await WaitForExitAsync(timeout);
+        return (code, Output, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>Starts the process; the task answers its URL once it serves, or fails when it exits before.</summary>
+    private Task<string> Launch()
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Ferry.Server.dll");
         var start = new ProcessStartInfo(Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet")
@@ -76,7 +101,7 @@ public sealed partial class ServerProcessFixture : IAsyncLifetime
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.Add(e.Data); };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        Url = await url.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        return url.Task;
     }
 
     public async Task DisposeAsync()
