@@ -18,7 +18,7 @@ public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelp
 {
     private const string Video = "1280x720";
 
-    private sealed record Outbound(string Rid, long MediaBytes, long Packets, double Fps, long Width, string Limitation);
+    private sealed record Outbound(string Rid, long MediaBytes, long Packets, double Fps, long Width, string Limitation, long FramesEncoded);
 
     private sealed record ServerStream(string Rid, long Bytes, long Bitrate);
 
@@ -38,7 +38,7 @@ public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelp
             s => new Outbound(s.GetProperty("rid").GetString()!,
                 Long(s, "bytesSent") + Long(s, "headerBytesSent") - Long(s, "retransmittedBytesSent"),
                 Long(s, "packetsSent") - Long(s, "retransmittedPacketsSent"), Double(s, "framesPerSecond"), Long(s, "frameWidth"),
-                s.TryGetProperty("qualityLimitationReason", out var q) ? q.GetString() ?? "" : ""));
+                s.TryGetProperty("qualityLimitationReason", out var q) ? q.GetString() ?? "" : "", Long(s, "framesEncoded")));
     }
 
     private static async Task<Dictionary<string, ServerStream>> ProducerStatsAsync(IPage page, string producerId)
@@ -85,12 +85,15 @@ public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelp
             output.WriteLine(sample.ToString());
             samples.Add(sample);
         }
-        foreach (var s in samples)
-        {
-            Assert.True(s.BobWidth == s.TopWidth, $"Bob left the top stream: {s}");
-            Assert.True(s.BobFps >= s.TopFps * 0.8, $"Bob decodes {s.BobFps} fps of a stream sent at {s.TopFps}: {s}");
-        }
+        foreach (var s in samples) Assert.True(s.BobWidth == s.TopWidth, $"Bob left the top stream: {s}");
         var last = samples[^1];
+        // The frame rate over the whole window, not per one-second sample: on a 2-core machine running both
+        // pages, one second's rate dips with the CPU at the sender and the receiver alike.
+        var topRid = last.Sent.First(kv => kv.Value.Width == last.TopWidth).Key;
+        var encoded = last.Sent[topRid].FramesEncoded - first.Sent[topRid].FramesEncoded;
+        var decoded = last.BobDecoded - first.BobDecoded;
+        output.WriteLine($"over the window: Alice encoded {encoded} frames of {topRid}, Bob decoded {decoded}");
+        Assert.True(encoded > 0 && decoded >= encoded * 0.8, $"Bob decoded {decoded} frames of the {encoded} Alice encoded on the top stream over 10 s");
         foreach (var (rid, sent) in last.Sent)
         {
             var sentBytes = sent.MediaBytes - first.Sent[rid].MediaBytes;
@@ -111,7 +114,7 @@ public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelp
     }
 
     private sealed record Sample(long BobWidth, double BobFps, long BobReceived, long BobLost, long TopWidth, double TopFps,
-        Dictionary<string, Outbound> Sent, Dictionary<string, ServerStream> Server, double ServerLoss, long Available)
+        Dictionary<string, Outbound> Sent, Dictionary<string, ServerStream> Server, double ServerLoss, long Available, long BobDecoded)
     {
         public override string ToString() =>
             $"bob {BobWidth}w {BobFps}fps rx {BobReceived} lost {BobLost} | top {TopWidth}w {TopFps}fps | server loss {ServerLoss:F3} avail {Available} | " +
@@ -129,6 +132,7 @@ public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelp
         var top = sent.Values.Where(o => o.Fps > 0).OrderByDescending(o => o.Width).FirstOrDefault();
         return new Sample(hasInbound ? Long(inbound, "frameWidth") : 0, hasInbound ? Double(inbound, "framesPerSecond") : 0,
             hasInbound ? Long(inbound, "packetsReceived") : 0, hasInbound ? Long(inbound, "packetsLost") : 0,
-            top?.Width ?? 0, top?.Fps ?? 0, sent, server, Double(t, "rtpPacketLossSent"), Long(t, "availableOutgoingBitrate"));
+            top?.Width ?? 0, top?.Fps ?? 0, sent, server, Double(t, "rtpPacketLossSent"), Long(t, "availableOutgoingBitrate"),
+            hasInbound ? Long(inbound, "framesDecoded") : 0);
     }
 }
