@@ -145,4 +145,54 @@ public sealed class ServerOptionsTests : IDisposable
         foreach (var bad in new[] { "fast", "2", "" })
             Assert.Contains("--worker-priority", Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--worker-priority", bad], NoEnvironment)).Message);
     }
+
+    [Fact]
+    public void Cluster_options_from_the_command_line_environment_and_file()
+    {
+        var d = ServerOptions.Parse([], NoEnvironment);
+        Assert.Null(d.Cluster);
+        Assert.Equal("ferry", d.ClusterId);
+        Assert.False(d.NewCluster);
+        Assert.Equal(0, d.SiloPort);
+        Assert.Equal(0, d.GatewayPort);
+        Assert.Null(d.NodeAddress);
+        var o = ServerOptions.Parse(["--cluster", "redis://127.0.0.1:6390", "--cluster-id=blue", "--new-cluster", "true", "--silo-port", "11111",
+            "--gateway-port", "30000", "--node-address", "127.0.0.1"], NoEnvironment);
+        Assert.Equal(new ServerOptions { Cluster = "redis://127.0.0.1:6390", ClusterId = "blue", NewCluster = true, SiloPort = 11111, GatewayPort = 30000, NodeAddress = "127.0.0.1" }, o);
+        Assert.Equal(11112, ServerOptions.Parse([], new Dictionary<string, string?> { ["FERRY_SILO_PORT"] = "11112" }).SiloPort);
+        Assert.Equal("10.0.0.5:6379,password=x", ServerOptions.Parse(["--config", File("""{ "Cluster": "10.0.0.5:6379,password=x" }""")], NoEnvironment).Cluster);
+        // Every address is fine with --node-address, and alone without --cluster.
+        Assert.Equal("10.0.0.5", ServerOptions.Parse(["--cluster", "redis://r:6379", "--listen-address", "0.0.0.0", "--node-address", "10.0.0.5"], NoEnvironment).NodeAddress);
+        Assert.Null(ServerOptions.Parse(["--listen-address", "0.0.0.0"], NoEnvironment).NodeAddress);
+    }
+
+    [Theory]
+    [InlineData("redis://127.0.0.1:6390", "127.0.0.1:6390", null, null, -1)]
+    [InlineData("redis://redis.example:6390", "redis.example:6390", null, null, -1)]
+    [InlineData("redis://:s%40cret@10.0.0.5/2", "10.0.0.5:6379", null, "s@cret", 2)]
+    [InlineData("redis://ferry:pw@10.0.0.5:7000", "10.0.0.5:7000", "ferry", "pw", -1)]
+    [InlineData("10.0.0.5:7000,password=pw", "10.0.0.5:7000", null, "pw", -1)]
+    public void Redis_addresses_in_both_forms(string value, string endpoint, string? user, string? password, int database)
+    {
+        var c = Ferry.Server.Cluster.RedisAddress.ToConfiguration(value);
+        Assert.Equal(endpoint, Assert.Single(c.EndPoints).ToString()!.Replace("Unspecified/", ""));
+        Assert.Equal(user, c.User);
+        Assert.Equal(password, c.Password);
+        Assert.Equal(database, c.DefaultDatabase ?? -1);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--cluster", "redis://" }, "invalid --cluster")]
+    [InlineData(new[] { "--cluster", "redis://h/x" }, "database number")]
+    [InlineData(new[] { "--cluster", "," }, "invalid --cluster")]
+    [InlineData(new[] { "--cluster-id", "a b" }, "invalid --cluster-id")]
+    [InlineData(new[] { "--new-cluster", "yes" }, "invalid --new-cluster")]
+    [InlineData(new[] { "--silo-port", "70000" }, "invalid --silo-port")]
+    [InlineData(new[] { "--node-address", "node1" }, "invalid --node-address")]
+    [InlineData(new[] { "--silo-port", "3000" }, "--silo-port 3000 is also the HTTP --port")]
+    [InlineData(new[] { "--silo-port", "11111", "--gateway-port", "11111" }, "is also the --gateway-port")]
+    [InlineData(new[] { "--gateway-port", "3000" }, "--gateway-port 3000 is also the HTTP --port")]
+    [InlineData(new[] { "--cluster", "redis://r:6379", "--listen-address", "0.0.0.0" }, "needs --node-address")]
+    public void Bad_cluster_options_say_what_is_wrong(string[] args, string message) =>
+        Assert.Contains(message, Assert.Throws<ArgumentException>(() => ServerOptions.Parse(args, NoEnvironment)).Message);
 }
