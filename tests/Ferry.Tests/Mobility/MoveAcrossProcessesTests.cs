@@ -138,14 +138,11 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
         var outSsrc = consumed["rtpParameters"]!["encodings"]![0]!["ssrc"]!.GetValue<uint>();
 
         // Make before break: the producer is piped into the second process (same id) before any move.
-        var pipeA = await a.RequestAsync("createPipeTransport", new JsonObject());
-        var pipeB = await b.RequestAsync("createPipeTransport", new JsonObject());
-        await a.RequestAsync("connectPipeTransport", new JsonObject { ["transportId"] = pipeA["id"]!.GetValue<string>(), ["ip"] = "127.0.0.1", ["port"] = pipeB["port"]!.GetValue<int>() });
-        await b.RequestAsync("connectPipeTransport", new JsonObject { ["transportId"] = pipeB["id"]!.GetValue<string>(), ["ip"] = "127.0.0.1", ["port"] = pipeA["port"]!.GetValue<int>() });
-        var pipeConsumer = await a.RequestAsync("consume", new JsonObject { ["transportId"] = pipeA["id"]!.GetValue<string>(), ["producerId"] = producerId });
+        var (pipeA, pipeB) = await ConnectPipesAsync(a, b);
+        var pipeConsumer = await a.RequestAsync("consume", new JsonObject { ["transportId"] = pipeA, ["producerId"] = producerId });
         await b.RequestAsync("produce", new JsonObject
         {
-            ["transportId"] = pipeB["id"]!.GetValue<string>(), ["id"] = producerId, ["kind"] = "video", ["rtpParameters"] = pipeConsumer["rtpParameters"]!.DeepClone(),
+            ["transportId"] = pipeB, ["id"] = producerId, ["kind"] = "video", ["rtpParameters"] = pipeConsumer["rtpParameters"]!.DeepClone(),
         });
 
         using var stop = new CancellationTokenSource();
@@ -161,32 +158,10 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
             }
         }, TaskCreationOptions.LongRunning);
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => call.Far.ReceivedRtp.Count > 20, Wait));
-        var current = 0;
-        for (var move = 0; move < 10; move++)
-        {
-            var (source, target) = (_peers[current], _peers[1 - current]);
-            var (imported, exportId, _) = await MoveAsync(call.TransportId, source, target);
-            call.Far.MovePath(imported["iceParameters"].Deserialize(OrtcJson.Default.IceParameters)!, imported["iceCandidates"].Deserialize(OrtcJson.Default.IReadOnlyListIceCandidate)![0]);
-            await target.RequestAsync("waitPathMoved", new JsonObject { ["transportId"] = call.TransportId });
-            await source.RequestAsync("waitExportEnded", new JsonObject { ["transportId"] = exportId });
-            current = 1 - current;
-            await Task.Delay(50);
-        }
+        await MoveBackAndForthAsync(call, 10);
         await stop.CancelAsync();
         await sending;
-        bool Complete() => call.Far.ReceivedRtp.Count(p => Ssrc(p) == outSsrc) >= sent;
-        Assert.True(await WebRtcTestClient.WaitUntilAsync(Complete, Wait), $"{call.Far.ReceivedRtp.Count(p => Ssrc(p) == outSsrc)} of {sent}; numbers received: " +
-            Runs(call.Far.ReceivedRtp.Where(p => Ssrc(p) == outSsrc).Select(NumberOf)));
-        var received = call.Far.ReceivedRtp.Where(p => Ssrc(p) == outSsrc).ToArray();
-        // The first packets went by before the consumer existed; from its first one on, each once and in order.
-        var first = NumberOf(received[0]);
-        Assert.Equal(Enumerable.Range(first, sent - first), received.Select(NumberOf));
-        RtpPacket.TryParse(received[0], out var head);
-        for (var i = 0; i < received.Length; i++)
-        {
-            RtpPacket.TryParse(received[i], out var p);
-            Assert.Equal((ushort)(head.SequenceNumber + i), p.SequenceNumber);
-        }
+        await AssertOnceInOrderFromFirstAsync(call.Far.ReceivedRtp, outSsrc, sent);
         Assert.Equal(0, call.Far.SrtpFailures);
     }
 
@@ -214,11 +189,8 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
             ["transportId"] = call.TransportId, ["relayIp"] = refusedSlot["relayIp"]!.GetValue<string>(), ["relayPort"] = refusedSlot["relayPort"]!.GetValue<int>(),
         }));
 
-        var pipeA = await a.RequestAsync("createPipeTransport", new JsonObject());
-        var pipeB = await b.RequestAsync("createPipeTransport", new JsonObject());
-        await a.RequestAsync("connectPipeTransport", new JsonObject { ["transportId"] = pipeA["id"]!.GetValue<string>(), ["ip"] = "127.0.0.1", ["port"] = pipeB["port"]!.GetValue<int>() });
-        await b.RequestAsync("connectPipeTransport", new JsonObject { ["transportId"] = pipeB["id"]!.GetValue<string>(), ["ip"] = "127.0.0.1", ["port"] = pipeA["port"]!.GetValue<int>() });
-        var pipes = new[] { pipeA["id"]!.GetValue<string>(), pipeB["id"]!.GetValue<string>() };
+        var (pipeA, pipeB) = await ConnectPipesAsync(a, b);
+        string[] pipes = [pipeA, pipeB];
 
         using var stop = new CancellationTokenSource();
         var sent = 0;
@@ -232,23 +204,48 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
             }
         }, TaskCreationOptions.LongRunning);
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count > 20, Wait));
+        await MoveBackAndForthAsync(call, 10, pipes);
+        await stop.CancelAsync();
+        await sending;
+        await AssertOnceInOrderFromFirstAsync(receiver.ReceivedRtp, outSsrc, sent);
+    }
+
+    /// <summary>The transport moves <paramref name="times"/> times between the two processes, the far end restarting ICE each time (with a pipe back when given, per process).</summary>
+    private async Task MoveBackAndForthAsync(Call call, int times, string[]? pipes = null)
+    {
         var current = 0;
-        for (var move = 0; move < 10; move++)
+        for (var move = 0; move < times; move++)
         {
             var (source, target) = (_peers[current], _peers[1 - current]);
-            var (imported, exportId, _) = await MoveAsync(call.TransportId, source, target, pipes[current], pipes[1 - current]);
+            var (imported, exportId, _) = await MoveAsync(call.TransportId, source, target, pipes?[current], pipes?[1 - current]);
             call.Far.MovePath(imported["iceParameters"].Deserialize(OrtcJson.Default.IceParameters)!, imported["iceCandidates"].Deserialize(OrtcJson.Default.IReadOnlyListIceCandidate)![0]);
             await target.RequestAsync("waitPathMoved", new JsonObject { ["transportId"] = call.TransportId });
             await source.RequestAsync("waitExportEnded", new JsonObject { ["transportId"] = exportId });
             current = 1 - current;
             await Task.Delay(50);
         }
-        await stop.CancelAsync();
-        await sending;
-        bool Complete() => receiver.ReceivedRtp.Count(p => Ssrc(p) == outSsrc) >= sent;
-        Assert.True(await WebRtcTestClient.WaitUntilAsync(Complete, Wait), $"{receiver.ReceivedRtp.Count(p => Ssrc(p) == outSsrc)} of {sent}; numbers received: " +
-            Runs(receiver.ReceivedRtp.Where(p => Ssrc(p) == outSsrc).Select(NumberOf)));
-        var received = receiver.ReceivedRtp.Where(p => Ssrc(p) == outSsrc).ToArray();
+    }
+
+    /// <summary>A PipeTransport in each process, connected to each other; their ids.</summary>
+    private static async Task<(string A, string B)> ConnectPipesAsync(PipePeerProcess a, PipePeerProcess b)
+    {
+        var pipeA = await a.RequestAsync("createPipeTransport", new JsonObject());
+        var pipeB = await b.RequestAsync("createPipeTransport", new JsonObject());
+        await a.RequestAsync("connectPipeTransport", new JsonObject { ["transportId"] = pipeA["id"]!.GetValue<string>(), ["ip"] = "127.0.0.1", ["port"] = pipeB["port"]!.GetValue<int>() });
+        await b.RequestAsync("connectPipeTransport", new JsonObject { ["transportId"] = pipeB["id"]!.GetValue<string>(), ["ip"] = "127.0.0.1", ["port"] = pipeA["port"]!.GetValue<int>() });
+        return (pipeA["id"]!.GetValue<string>(), pipeB["id"]!.GetValue<string>());
+    }
+
+    /// <summary>
+    /// Every packet numbered up to <paramref name="sent"/> on <paramref name="ssrc"/>, from the first received on (the first
+    /// ones may go by before the consumer exists), arrives once, in order, with continuous sequence numbers.
+    /// </summary>
+    private static async Task AssertOnceInOrderFromFirstAsync(IReadOnlyCollection<byte[]> packets, uint ssrc, int sent)
+    {
+        bool Complete() => packets.Count(p => Ssrc(p) == ssrc) >= sent - NumberOf(packets.First(p => Ssrc(p) == ssrc));
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(Complete, Wait), $"{packets.Count(p => Ssrc(p) == ssrc)} of {sent}; numbers received: " +
+            Runs(packets.Where(p => Ssrc(p) == ssrc).Select(NumberOf)));
+        var received = packets.Where(p => Ssrc(p) == ssrc).ToArray();
         var first = NumberOf(received[0]);
         Assert.Equal(Enumerable.Range(first, sent - first), received.Select(NumberOf));
         RtpPacket.TryParse(received[0], out var head);
