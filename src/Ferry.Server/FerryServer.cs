@@ -13,8 +13,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
-using Orleans;
-using Orleans.Runtime;
 
 namespace Ferry.Server;
 
@@ -78,7 +76,9 @@ public sealed class FerryServer : IAsyncDisposable
     public static async Task<FerryServer> StartAsync(ServerOptions options)
     {
         // Checked before any worker or listener starts, so a mistake ends the start with a message, not a hang.
+        var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         var cluster = await ClusterNode.PrepareAsync(options);
+        var preparedMs = System.Diagnostics.Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout / 2);
         builder.Logging.ClearProviders();
@@ -98,6 +98,7 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton(localNode);
         builder.Services.AddHostedService<ClusterHeartbeat>();
         var app = builder.Build();
+        var hostMs = System.Diagnostics.Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds;
         var loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
         var workers = await WorkerPool.CreateAsync(options.Workers, new WorkerSettings
         {
@@ -151,16 +152,26 @@ public sealed class FerryServer : IAsyncDisposable
         }
         AdminApi.Map(app, workers, rooms, options.AdminToken);
         BroadcasterApi.Map(app, rooms, options.BroadcasterToken);
-        ClusterApi.Map(app, cluster, app.Services.GetRequiredService<IGrainFactory>(), app.Services.GetRequiredService<IClusterMembershipService>(), options.AdminToken);
-        await MoveWarmup.RunAsync(workers.Workers, DefaultMediaCodecs, loggerFactory.CreateLogger("Ferry.Server.Media.MoveWarmup"));
+        ClusterApi.Map(app, cluster, app.Services, options.AdminToken);
+        var workersMs = System.Diagnostics.Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds;
+        // The rehearsal runs on the worker threads while the silo starts on the thread pool: the start waits for the
+        // longer of the two, not their sum. The URL is printed (and the cluster learns it) only once both are done.
+        var warmMs = 0.0;
+        var warmup = Task.Run(async () =>
+        {
+            await MoveWarmup.RunAsync(workers.Workers, DefaultMediaCodecs, loggerFactory.CreateLogger("Ferry.Server.Media.MoveWarmup"));
+            warmMs = System.Diagnostics.Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds - workersMs;
+        });
         try
         {
             // Orleans gives up joining after ClusterNode.JoinTimeout; this bounds the rest of the start too.
             using var startTimeout = new CancellationTokenSource(ClusterNode.JoinTimeout + TimeSpan.FromSeconds(10));
             await app.StartAsync(startTimeout.Token);
+            await warmup;
         }
         catch (Exception e)
         {
+            await warmup;
             await workers.DisposeAsync();
             await app.DisposeAsync();
             throw e is OperationCanceledException
@@ -171,6 +182,9 @@ public sealed class FerryServer : IAsyncDisposable
         // startup made, is the longest (20+ ms on a 2-core machine, heard as audio concealment when it
         // came during a call). Done now, before any media flows; later ones find little to promote.
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        loggerFactory.CreateLogger<FerryServer>().LogInformation(
+            "started in {Ms:F0} ms: cluster checks {Prepared:F0} ms, host built {Host:F0} ms, workers {Workers:F0} ms, then at once move warmup {Warm:F0} ms and silo and HTTP start",
+            System.Diagnostics.Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds, preparedMs, hostMs - preparedMs, workersMs - hostMs, warmMs);
         var address = app.Urls.First();
         // The URL the other nodes show for this one: the node address, not a wildcard the server may listen on.
         localNode.SetReady(workers, rooms, new UriBuilder(address) { Host = cluster.Address.ToString() }.Uri.ToString().TrimEnd('/'));

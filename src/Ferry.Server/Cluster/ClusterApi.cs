@@ -2,6 +2,7 @@ using Ferry.Server.Admin;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans;
 using Orleans.Runtime;
 
@@ -17,21 +18,27 @@ internal static class ClusterApi
     // A node that membership still lists but does not answer is shown as such rather than holding the answer.
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(2);
 
-    public static void Map(IEndpointRouteBuilder app, ClusterNode node, IGrainFactory grains, IClusterMembershipService membership, string? token)
+    /// <remarks>
+    /// The grain factory and membership service are taken from <paramref name="services"/> at each request, not here:
+    /// resolving them builds most of the silo, which the start does in parallel with the move warmup instead.
+    /// </remarks>
+    public static void Map(IEndpointRouteBuilder app, ClusterNode node, IServiceProvider services, string? token)
     {
+        IGrainFactory Grains() => services.GetRequiredService<IGrainFactory>();
+        IClusterMembershipService Membership() => services.GetRequiredService<IClusterMembershipService>();
         var group = app.MapGroup("").AddEndpointFilter(async (context, next) =>
             AdminApi.Authorized(context.HttpContext, token) ? await next(context) : Results.Unauthorized());
         group.MapGet("/api/cluster", async () => Results.Json(new
         {
-            clusterId = node.ClusterId, nodeId = node.Id, clustered = node.Clustered, nodes = await NodesAsync(node, grains, membership),
+            clusterId = node.ClusterId, nodeId = node.Id, clustered = node.Clustered, nodes = await NodesAsync(node, Grains(), Membership()),
         }, ServerJson.Options));
-        group.MapGet("/api/nodes", async () => Results.Json(await NodesAsync(node, grains, membership), ServerJson.Options));
+        group.MapGet("/api/nodes", async () => Results.Json(await NodesAsync(node, Grains(), Membership()), ServerJson.Options));
         group.MapGet("/api/cluster/rooms/{roomId}", async (string roomId) =>
         {
             IReadOnlyList<RoomPart> parts;
             try
             {
-                parts = await grains.GetGrain<IRoomGrain>(roomId).GetAsync().WaitAsync(CallTimeout);
+                parts = await Grains().GetGrain<IRoomGrain>(roomId).GetAsync().WaitAsync(CallTimeout);
             }
             catch (Exception e) when (e is TimeoutException or OrleansException or SiloUnavailableException)
             {
