@@ -126,6 +126,63 @@ public sealed class ProtooProtocolTests(ServerFixture fixture) : IClassFixture<S
         Assert.True(response);
     }
 
+    /// <summary>
+    /// Issue 16, finding 7: null inside any array of a request (and null fields) answers a clear error naming
+    /// what is wrong, never a NullReferenceException from inside the engine, and the peer goes on working.
+    /// </summary>
+    [Fact]
+    public async Task Null_inside_arrays_answers_a_clear_error_for_every_request_kind()
+    {
+        var room = "nulls-" + Guid.NewGuid().ToString("N")[..6];
+        await using var a = await ProtooTestClient.ConnectAsync(fixture.Server.Url, room, "alice");
+        var caps = await a.RequestAsync("getRouterRtpCapabilities");
+
+        async Task ExpectClear(string method, JsonNode data, string what)
+        {
+            var error = await Refused(a.RequestAsync(method, data));
+            Assert.DoesNotContain("Object reference", error.Reason, StringComparison.Ordinal);
+            Assert.Contains(what, error.Reason, StringComparison.Ordinal);
+        }
+
+        JsonNode CapsWith(Action<JsonObject> change)
+        {
+            var node = JsonNode.Parse(caps.GetRawText())!.AsObject();
+            change(node);
+            return new JsonObject { ["displayName"] = "Alice", ["rtpCapabilities"] = node };
+        }
+
+        // join: null codec, header extension, feedback.
+        await ExpectClear("join", CapsWith(c => c["codecs"]!.AsArray().Insert(0, null)), "codecs[0]: null");
+        await ExpectClear("join", CapsWith(c => c["headerExtensions"]!.AsArray().Add(null)), "headerExtensions[");
+        await ExpectClear("join", CapsWith(c => c["codecs"]![0]!["rtcpFeedback"]!.AsArray().Add(null)), "rtcpFeedback[");
+        await a.RequestAsync("join", Json("""{"displayName":"Alice","rtpCapabilities":""" + caps.GetRawText() + "}"));
+
+        // connectWebRtcTransport: null fingerprint (createWebRtcTransport has no array; null numStreams means the defaults).
+        var sendId = (await a.RequestAsync("createWebRtcTransport", new { producing = true, consuming = false })).GetProperty("id").GetString()!;
+        await ExpectClear("connectWebRtcTransport", new JsonObject { ["transportId"] = sendId, ["dtlsParameters"] = Json("""{"role":"client","fingerprints":[null]}""") }, "fingerprints[0]: null");
+        using var media = new WebRtcTestClient();
+        await a.RequestAsync("connectWebRtcTransport", new JsonObject { ["transportId"] = sendId, ["dtlsParameters"] = JsonSerializer.SerializeToNode(media.DtlsParameters, ServerJson.Options) });
+
+        // produce: null codec, encoding, header extension, feedback.
+        JsonNode ProduceWith(Action<JsonObject> change)
+        {
+            var parameters = JsonNode.Parse(OpusParameters)!.AsObject();
+            change(parameters);
+            return new JsonObject { ["transportId"] = sendId, ["kind"] = "audio", ["rtpParameters"] = parameters };
+        }
+        await ExpectClear("produce", ProduceWith(p => p["codecs"]!.AsArray().Insert(0, null)), "codecs[0]: null");
+        await ExpectClear("produce", ProduceWith(p => p["encodings"]!.AsArray().Insert(0, null)), "encodings[0]: null");
+        await ExpectClear("produce", ProduceWith(p => p["headerExtensions"]!.AsArray().Insert(0, null)), "headerExtensions[0]: null");
+        await ExpectClear("produce", ProduceWith(p => p["codecs"]![0]!["rtcpFeedback"]!.AsArray().Insert(0, null)), "rtcpFeedback[0]: null");
+
+        // produceData: null fields of the stream parameters.
+        await ExpectClear("produceData", Json($$$"""{"transportId":"{{{sendId}}}","sctpStreamParameters":{"streamId":null}}"""), "sctpStreamParameters");
+
+        // Still serving: the valid produce goes through.
+        var produced = await a.RequestAsync("produce", ProduceWith(_ => { }));
+        Assert.False(string.IsNullOrEmpty(produced.GetProperty("id").GetString()));
+    }
+
     /// <summary>A transport created with sctpCapabilities, connected through ICE, DTLS and SCTP by a test client.</summary>
     private static async Task<(string Id, JsonElement Info, WebRtcTestClient Media)> SctpTransportAsync(ProtooTestClient peer, bool producing)
     {

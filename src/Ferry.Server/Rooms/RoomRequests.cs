@@ -44,6 +44,8 @@ public sealed partial class Room
         var displayName = CheckField("displayName", ServerJson.ReadOptional<string>(data, "displayName") ?? "");
         var device = CheckField("device", data.ValueKind == JsonValueKind.Object && data.TryGetProperty("device", out var d) ? d.Clone() : default);
         var rtpCapabilities = ServerJson.ReadOptional<RtpCapabilities>(data, "rtpCapabilities");
+        // Malformed capabilities would only make every later consume fail silently: refuse them here.
+        if (rtpCapabilities is not null) Ferry.Ortc.RtpParametersValidation.ValidateCapabilities(rtpCapabilities);
         var sctpCapabilities = ServerJson.ReadOptional<SctpCapabilities>(data, "sctpCapabilities");
         peer.DisplayName = displayName;
         peer.Device = device;

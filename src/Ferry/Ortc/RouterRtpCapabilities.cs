@@ -21,6 +21,7 @@ public static partial class RouterRtpCapabilities
     public static RtpCapabilities Generate(IReadOnlyList<RtpCodecCapability> mediaCodecs)
     {
         ArgumentNullException.ThrowIfNull(mediaCodecs);
+        RtpParametersValidation.CheckList(mediaCodecs, "mediaCodecs");
         var supported = SupportedRtpCapabilities.Value.Codecs!;
         var pool = new List<int>(DynamicPayloadTypes);
         var result = new List<RtpCodecCapability>();
@@ -74,7 +75,7 @@ public static partial class RouterRtpCapabilities
     /// <exception cref="ArgumentException">Malformed.</exception>
     public static RtpCodecCapability Validate(RtpCodecCapability codec)
     {
-        ArgumentNullException.ThrowIfNull(codec);
+        if (codec is null) throw new ArgumentException("invalid codec: null");
         if (string.IsNullOrEmpty(codec.MimeType)) throw new ArgumentException("missing codec.mimeType");
         var m = MimePattern().Match(codec.MimeType);
         if (!m.Success) throw new ArgumentException("invalid codec.mimeType");
@@ -82,6 +83,8 @@ public static partial class RouterRtpCapabilities
         if (codec.ClockRate <= 0) throw new ArgumentException("missing codec.clockRate");
         if (codec.Parameters is { } p && p.TryGetValue("apt", out var apt) && apt.IsString)
             throw new ArgumentException("invalid codec apt parameter");
+        if (codec.PreferredPayloadType is < 0 or > 127) throw new ArgumentException($"invalid codec.preferredPayloadType {codec.PreferredPayloadType}");
+        RtpParametersValidation.CheckFeedback(codec.RtcpFeedback);
         var feedback = (codec.RtcpFeedback ?? []).Select(f =>
         {
             if (string.IsNullOrEmpty(f.Type)) throw new ArgumentException("missing fb.type");

@@ -158,6 +158,7 @@ public static class RtpParametersNegotiation
         List<RtpCodecCapability> remote;
         try
         {
+            RtpParametersValidation.ValidateCapabilities(capabilities);
             remote = (capabilities.Codecs ?? []).Select(RouterRtpCapabilities.Validate).ToList();
         }
         catch (ArgumentException)

@@ -188,15 +188,31 @@ public sealed partial class WebRtcTransport : Transport
         IceCandidates = candidates;
     }
 
+    private static bool IsHexPairs(string value)
+    {
+        if (value.Length % 3 != 2) return false;
+        for (var i = 0; i < value.Length; i++)
+            if (i % 3 == 2 ? value[i] != ':' : !char.IsAsciiHexDigit(value[i])) return false;
+        return true;
+    }
+
     /// <summary>Gives the remote DTLS parameters; returns once the local role is decided (mediasoup's connect()).</summary>
     /// <exception cref="ArgumentException">No fingerprint, or an unknown algorithm.</exception>
     /// <exception cref="InvalidOperationException">connect() already called.</exception>
     public Task ConnectAsync(DtlsParameters dtlsParameters)
     {
         ThrowIfClosed();
+        if (dtlsParameters is null) throw new ArgumentException("missing dtlsParameters");
         if (dtlsParameters.Fingerprints is not { Count: > 0 }) throw new ArgumentException("empty fingerprints");
+        Ortc.RtpParametersValidation.CheckList(dtlsParameters.Fingerprints, "fingerprints", 8);
+        foreach (var f in dtlsParameters.Fingerprints)
+        {
+            if (f.Algorithm is not ("sha-1" or "sha-224" or "sha-256" or "sha-384" or "sha-512")) throw new ArgumentException($"invalid fingerprint algorithm '{f.Algorithm}'");
+            // Hex pairs separated by colons, at most SHA-512's 64 bytes: anything else could never match a certificate.
+            if (f.Value is not { Length: >= 2 and <= 191 } || !IsHexPairs(f.Value)) throw new ArgumentException("invalid fingerprint value");
+        }
+        if (dtlsParameters.Role is { } r && !Enum.IsDefined(r)) throw new ArgumentException($"invalid dtlsParameters.role {r}");
         var fingerprint = dtlsParameters.Fingerprints[0];
-        if (fingerprint.Algorithm is not ("sha-1" or "sha-224" or "sha-256" or "sha-384" or "sha-512")) throw new ArgumentException($"invalid fingerprint algorithm '{fingerprint.Algorithm}'");
         return InvokeAsync(() =>
         {
             ThrowIfClosed();
