@@ -12,6 +12,7 @@ namespace Ferry.Loop;
 internal static class RuntimePauseThreads
 {
     private const string ServerGcThreadName = ".NET Server GC";
+    private const string WorkerThreadPrefix = "ferry-worker-";
     // The collector may add heaps, with their threads, as the load grows (dynamic adaptation): look again now and then.
     private static readonly TimeSpan RescanInterval = TimeSpan.FromSeconds(10);
     private static readonly Lock Gate = new();
@@ -67,10 +68,33 @@ internal static class RuntimePauseThreads
             var changed = new List<string>();
             foreach (var (tid, name) in Threads())
             {
-                if (!name.StartsWith(ServerGcThreadName, StringComparison.Ordinal) || !Done.Add(tid)) continue;
-                changed.Add($"{name} {tid}: {SchedulingPolicy.ApplyToThread(tid, priority)}");
+                if (name.StartsWith(ServerGcThreadName, StringComparison.Ordinal))
+                {
+                    if (Done.Add(tid)) changed.Add($"{name} {tid}: {SchedulingPolicy.ApplyToThread(tid, priority)}");
+                    continue;
+                }
+                // A Linux thread starts with its creator's policy: a runtime thread first started from a worker
+                // (the background collector, say) would run real-time beside the workers. Only workers and the
+                // server collector's threads are meant to.
+                if (!name.StartsWith(WorkerThreadPrefix, StringComparison.Ordinal) && RaisedAbove(tid))
+                    changed.Add($"{name} {tid}: {SchedulingPolicy.ResetThread(tid)}");
             }
             return changed;
+        }
+    }
+
+    /// <summary>True when thread <paramref name="tid"/> runs real-time or with a negative nice (fields 41 and 19 of its stat).</summary>
+    private static bool RaisedAbove(int tid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/self/task/{tid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields.Length > 38 && (fields[38] != "0" || (int.TryParse(fields[16], out var nice) && nice < 0));
+        }
+        catch (IOException)
+        {
+            return false;
         }
     }
 

@@ -18,6 +18,15 @@ internal static unsafe class SchedulingPolicy
     /// </summary>
     public static string ApplyToCurrentThread(WorkerThreadPriority priority) => ApplyToThread(Libc.GetTid(), priority);
 
+    /// <summary>Gives thread <paramref name="tid"/> of this process the ordinary policy and nice 0; what holds afterwards.</summary>
+    public static string ResetThread(int tid)
+    {
+        var zero = 0;
+        var policy = Libc.SchedSetScheduler(tid, Libc.SCHED_OTHER, &zero) == 0;
+        var nice = Libc.SetPriority(Libc.PRIO_PROCESS, (uint)tid, 0) == 0;
+        return policy && nice ? "normal (inherited priority reset)" : $"reset refused: errno {Marshal.GetLastPInvokeError()}";
+    }
+
     /// <summary>As <see cref="ApplyToCurrentThread"/> for thread <paramref name="tid"/> of this process.</summary>
     public static string ApplyToThread(int tid, WorkerThreadPriority priority)
     {

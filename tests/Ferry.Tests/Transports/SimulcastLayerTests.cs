@@ -147,7 +147,8 @@ public sealed class SimulcastLayerTests : IAsyncLifetime
         }
         Assert.Equal(0, consumer.CurrentLayers?.SpatialLayer);
         Assert.False(_worker.Closed);
-        Assert.NotEmpty(call.Receiver.ReceivedRtp);
+        // The layers are set as the first packet goes out; the receiver's thread takes it a moment later.
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => !call.Receiver.ReceivedRtp.IsEmpty, WaitTimeout));
     }
     [Fact]
     public async Task Forwarding_through_a_simulcast_consumer_with_picture_id_rewriting_and_transport_wide_numbers_allocates_nothing()

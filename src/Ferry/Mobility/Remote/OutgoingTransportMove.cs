@@ -131,6 +131,9 @@ public sealed class OutgoingTransportMove
         data.CopyTo(_frame.AsSpan(RelayFrame.HeaderLength));
         _socket.SendTo(_frame.AsSpan(0, RelayFrame.HeaderLength + data.Length), _target);
         RelayedToTarget++;
+        // The far end still sends here after its path moved (its switch lags the target's answer, more so on a
+        // busy machine): the relay lasts until the old path has been quiet for the grace period.
+        if (PathMoved) _graceTimer.StartAfter(_grace);
         if (!_committed && _kept is not null && _kept.Count < _keepCapacity) _kept.Enqueue((from, data.ToArray()));
     }
 

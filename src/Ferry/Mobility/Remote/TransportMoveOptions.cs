@@ -10,9 +10,9 @@ public sealed record TransportExportOptions
     public required IPEndPoint TargetRelay { get; init; }
 
     /// <summary>
-    /// How long the source keeps relaying after the target said the far end's path moved (its checks
-    /// reach the target directly): packets the far end sent on the old path before it switched still
-    /// arrive. Default 2 s.
+    /// How long the old path must be quiet, after the target said the far end's path moved (its checks
+    /// reach the target directly), before the source ends its relay: the far end switches a little after
+    /// the target answered it, and what it sent on the old path meanwhile still arrives. Default 2 s.
     /// </summary>
     public TimeSpan RelayGracePeriod { get; init; } = TimeSpan.FromSeconds(2);
 
