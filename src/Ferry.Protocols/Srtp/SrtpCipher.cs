@@ -159,17 +159,24 @@ internal sealed class AesCmHmacCipher : SrtpCipher
     }
 }
 
-/// <summary>AEAD_AES_128_GCM and AEAD_AES_256_GCM (RFC 7714 §8-§9), 16-byte tags.</summary>
+/// <summary>
+/// AEAD_AES_128_GCM and AEAD_AES_256_GCM (RFC 7714 §8-§9), 16-byte tags. Sealing uses .NET's AesGcm;
+/// opening uses <see cref="EvpGcmOpener"/>, since AesGcm throws on a bad tag and forged packets must not
+/// cost exceptions.
+/// </summary>
 internal sealed class AesGcmCipher : SrtpCipher
 {
     private const int Tag = 16;
     private readonly AesGcm _rtp, _rtcp;
+    private readonly EvpGcmOpener _rtpOpen, _rtcpOpen;
     private readonly byte[] _rtpSalt, _rtcpSalt;
 
     public AesGcmCipher(ReadOnlySpan<byte> rtpKey, ReadOnlySpan<byte> rtpSalt, ReadOnlySpan<byte> rtcpKey, ReadOnlySpan<byte> rtcpSalt)
     {
         _rtp = new AesGcm(rtpKey, Tag);
         _rtcp = new AesGcm(rtcpKey, Tag);
+        _rtpOpen = new EvpGcmOpener(rtpKey);
+        _rtcpOpen = new EvpGcmOpener(rtcpKey);
         _rtpSalt = rtpSalt.ToArray();
         _rtcpSalt = rtcpSalt.ToArray();
     }
@@ -210,17 +217,9 @@ internal sealed class AesGcmCipher : SrtpCipher
         newLength = length - Tag;
         Span<byte> iv = stackalloc byte[12];
         RtpIv(iv, _rtpSalt, ssrc, roc, seq);
-        var payload = buffer[headerLength..newLength];
-        try
-        {
-            _rtp.Decrypt(iv, payload, buffer.Slice(newLength, Tag), payload, buffer[..headerLength]);
-            return true;
-        }
-        catch (AuthenticationTagMismatchException)
-        {
-            newLength = length;
-            return false;
-        }
+        if (_rtpOpen.Open(iv, buffer[..headerLength], [], buffer[headerLength..newLength], buffer.Slice(newLength, Tag))) return true;
+        newLength = length;
+        return false;
     }
 
     public override int ProtectRtcp(Span<byte> buffer, int length, uint ssrc, uint index)
@@ -242,32 +241,14 @@ internal sealed class AesGcmCipher : SrtpCipher
         newLength = length;
         var trailer = buffer.Slice(length - 4, 4);
         var tagOffset = length - 4 - Tag;
+        if (tagOffset < 8) return false;
         Span<byte> iv = stackalloc byte[12];
         RtcpIv(iv, _rtcpSalt, ssrc, index);
-        try
-        {
-            if (encrypted)
-            {
-                Span<byte> aad = stackalloc byte[12];
-                buffer[..8].CopyTo(aad);
-                trailer.CopyTo(aad[8..]);
-                var payload = buffer[8..tagOffset];
-                _rtcp.Decrypt(iv, payload, buffer.Slice(tagOffset, Tag), payload, aad);
-            }
-            else
-            {
-                // Tag only (§9.3 with E=0): the whole packet and the trailer are associated data, nothing is encrypted.
-                Span<byte> aad = stackalloc byte[1500];
-                if (tagOffset + 4 > aad.Length) return false;
-                buffer[..tagOffset].CopyTo(aad);
-                trailer.CopyTo(aad[tagOffset..]);
-                _rtcp.Decrypt(iv, ReadOnlySpan<byte>.Empty, buffer.Slice(tagOffset, Tag), Span<byte>.Empty, aad[..(tagOffset + 4)]);
-            }
-        }
-        catch (AuthenticationTagMismatchException)
-        {
-            return false;
-        }
+        // Encrypted: the AAD is the header then E||index (§9.2). Tag only (§9.3 with E=0): the whole packet then the trailer, nothing encrypted.
+        var opened = encrypted
+            ? _rtcpOpen.Open(iv, buffer[..8], trailer, buffer[8..tagOffset], buffer.Slice(tagOffset, Tag))
+            : _rtcpOpen.Open(iv, buffer[..tagOffset], trailer, [], buffer.Slice(tagOffset, Tag));
+        if (!opened) return false;
         newLength = tagOffset;
         return true;
     }
@@ -276,5 +257,7 @@ internal sealed class AesGcmCipher : SrtpCipher
     {
         _rtp.Dispose();
         _rtcp.Dispose();
+        _rtpOpen.Dispose();
+        _rtcpOpen.Dispose();
     }
 }

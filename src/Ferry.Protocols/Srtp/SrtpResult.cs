@@ -15,4 +15,6 @@ public enum SrtpResult : byte
     ReplayTooOld,
     /// <summary>The buffer has no room for the tag (and SRTCP index).</summary>
     BufferTooSmall,
+    /// <summary>A new SSRC while the session already holds <see cref="SrtpSession.MaxStreams"/>; dropped unauthenticated.</summary>
+    TooManyStreams,
 }

@@ -44,6 +44,22 @@ public sealed class SrtpSession : IDisposable
     /// <summary>Number of SSRCs with state.</summary>
     public int StreamCount => _streams.Count;
 
+    /// <summary>Default of <see cref="MaxStreams"/>: far above what one endpoint sends (a few SSRCs per producer).</summary>
+    public const int DefaultMaxStreams = 2048;
+
+    /// <summary>
+    /// Most SSRCs a receiving session keeps state for. A packet of a new SSRC beyond it is dropped
+    /// (<see cref="SrtpResult.TooManyStreams"/>) before authentication, so a peer spraying SSRCs cannot grow
+    /// memory without bound. Sending is not limited: its SSRCs are the local side's own.
+    /// </summary>
+    public int MaxStreams { get; set; } = DefaultMaxStreams;
+
+    /// <summary>Packets of a new SSRC that found the session full (<see cref="SrtpResult.TooManyStreams"/>).</summary>
+    public long StreamsRefused { get; private set; }
+
+    /// <summary>States removed by <see cref="EvictOne"/> to make room.</summary>
+    public long StreamsEvicted { get; private set; }
+
     /// <summary>
     /// Encrypts and tags an RTP packet of <paramref name="length"/> bytes in place; the buffer
     /// needs <see cref="RtpOverhead"/> bytes of room after it. Resending the same packet (a NACKed
@@ -72,6 +88,7 @@ public sealed class SrtpSession : IDisposable
         var ssrc = BinaryPrimitives.ReadUInt32BigEndian(buffer[8..]);
         var seq = BinaryPrimitives.ReadUInt16BigEndian(buffer[2..]);
         _streams.TryGetValue(ssrc, out var stream);
+        if (stream is null && _streams.Count >= MaxStreams) return Refuse();
         var (roc, index) = stream?.EstimateIndex(seq) ?? (0u, (long)seq);
         if (stream is not null)
         {
@@ -112,6 +129,7 @@ public sealed class SrtpSession : IDisposable
         var encrypted = (trailer & 0x80000000u) != 0;
         var index = trailer & 0x7FFFFFFFu;
         _streams.TryGetValue(ssrc, out var stream);
+        if (stream is null && _streams.Count >= MaxStreams) return Refuse();
         if (stream is not null)
         {
             var replay = stream.RtcpReplay.Check(index);
@@ -145,6 +163,30 @@ public sealed class SrtpSession : IDisposable
 
     /// <summary>Forgets the state of one SSRC (its stream ended).</summary>
     public bool RemoveStream(uint ssrc) => _streams.Remove(ssrc);
+
+    /// <summary>
+    /// Forgets the state of one SSRC that <paramref name="inUse"/> says no stream needs, if there is one:
+    /// room for a new SSRC once the session is full. Scans at most every SSRC; allocates nothing.
+    /// </summary>
+    public bool EvictOne(Func<uint, bool> inUse)
+    {
+        ArgumentNullException.ThrowIfNull(inUse);
+        foreach (var ssrc in _streams.Keys)
+        {
+            if (inUse(ssrc)) continue;
+            _streams.Remove(ssrc);
+            StreamsEvicted++;
+            // Enumeration ends here, so removing during it is safe.
+            return true;
+        }
+        return false;
+    }
+
+    private SrtpResult Refuse()
+    {
+        StreamsRefused++;
+        return SrtpResult.TooManyStreams;
+    }
 
     private SrtpStreamContext Stream(uint ssrc)
     {

@@ -23,6 +23,8 @@ public sealed class PipeTransport : Transport
     private SockAddr _remote;
     private SrtpSession? _srtpSend;
     private SrtpSession? _srtpReceive;
+    private protected override SrtpSession? ReceiveSrtp => _srtpReceive;
+    private protected override SrtpSession? SendSrtp => _srtpSend;
     private bool _connectCalled;
     private bool _connected;
     private volatile TransportTupleInfo _tuple;
@@ -164,12 +166,12 @@ public sealed class PipeTransport : Transport
         {
             case PacketKind.Rtp:
                 length = data.Length;
-                if (_srtpReceive is { } rtpSrtp && rtpSrtp.UnprotectRtp(data, data.Length, out length) != SrtpResult.Ok) { SrtpFailures++; return; }
+                if (_srtpReceive is { } rtpSrtp && UnprotectRtp(rtpSrtp, data, out length) != SrtpResult.Ok) { SrtpFailures++; return; }
                 ReceiveRtp(data[..length]);
                 break;
             case PacketKind.Rtcp:
                 length = data.Length;
-                if (_srtpReceive is { } rtcpSrtp && rtcpSrtp.UnprotectRtcp(data, data.Length, out length) != SrtpResult.Ok) { SrtpFailures++; return; }
+                if (_srtpReceive is { } rtcpSrtp && UnprotectRtcp(rtcpSrtp, data, out length) != SrtpResult.Ok) { SrtpFailures++; return; }
                 ReceiveRtcp(data[..length]);
                 break;
             default:

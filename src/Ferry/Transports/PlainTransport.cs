@@ -27,6 +27,8 @@ public sealed class PlainTransport : Transport
     private byte[]? _localKeyAndSalt;
     private SrtpSession? _srtpSend;
     private SrtpSession? _srtpReceive;
+    private protected override SrtpSession? ReceiveSrtp => _srtpReceive;
+    private protected override SrtpSession? SendSrtp => _srtpSend;
     private bool _connectCalled;
     private bool _connected;
     private volatile TransportTupleInfo _tuple;
@@ -249,7 +251,7 @@ public sealed class PlainTransport : Transport
         if (EnableSrtp)
         {
             if (_srtpReceive is null) { RtpPacketsDropped++; return; }
-            if (_srtpReceive.UnprotectRtp(data, data.Length, out length) != SrtpResult.Ok) { SrtpFailures++; return; }
+            if (UnprotectRtp(_srtpReceive, data, out length) != SrtpResult.Ok) { SrtpFailures++; return; }
         }
         // Learn only from a packet that passed SRTP: a forged packet must not steal the media.
         if (learn) LearnTuple(from);
@@ -274,7 +276,7 @@ public sealed class PlainTransport : Transport
         if (EnableSrtp)
         {
             if (_srtpReceive is null) { RtcpPacketsDropped++; return; }
-            if (_srtpReceive.UnprotectRtcp(data, data.Length, out length) != SrtpResult.Ok) { SrtpFailures++; return; }
+            if (UnprotectRtcp(_srtpReceive, data, out length) != SrtpResult.Ok) { SrtpFailures++; return; }
         }
         if (learn)
         {

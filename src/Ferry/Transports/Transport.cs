@@ -551,6 +551,7 @@ public abstract partial class Transport
     {
         if (!_producers.Remove(producer.Id)) return;
         RemoveFromListener(producer);
+        ForgetSrtpStreams(producer);
         Router.RemoveProducer(producer);
         producer.CloseOnLoop(byTransport);
     }
@@ -561,6 +562,7 @@ public abstract partial class Transport
         _consumersBySsrc.Remove(consumer.Ssrc);
         if (consumer.RtxSsrc is { } rtx) _consumersBySsrc.Remove(rtx);
         foreach (var pipeSsrc in consumer.PipeSsrcs) _consumersBySsrc.Remove(pipeSsrc);
+        ForgetSrtpStreams(consumer);
         consumer.CloseOnLoop(reason);
         OnConsumerSetChanged(consumer, added: false);
     }

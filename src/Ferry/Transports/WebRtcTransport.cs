@@ -33,6 +33,8 @@ public sealed partial class WebRtcTransport : Transport
     private DtlsFingerprintValue? _remoteFingerprint;
     private SrtpSession? _srtpSend;
     private SrtpSession? _srtpReceive;
+    private protected override SrtpSession? ReceiveSrtp => _srtpReceive;
+    private protected override SrtpSession? SendSrtp => _srtpSend;
     private Route _selected;
     private bool _connectCalled;
     private volatile IceStateName _iceState = IceStateName.New;
@@ -320,14 +322,14 @@ public sealed partial class WebRtcTransport : Transport
             case PacketKind.Rtp:
                 if (!_ice.OnValidPacket(tuple)) { UnknownTupleDrops++; return; }
                 if (_srtpReceive is null) { RtpPacketsDropped++; return; }
-                if (_srtpReceive.UnprotectRtp(data, data.Length, out var rtpLength) != SrtpResult.Ok) { SrtpFailures++; return; }
+                if (UnprotectRtp(_srtpReceive, data, out var rtpLength) != SrtpResult.Ok) { SrtpFailures++; return; }
                 PumpIce();
                 ReceiveRtp(data[..rtpLength]);
                 break;
             case PacketKind.Rtcp:
                 if (!_ice.OnValidPacket(tuple)) { UnknownTupleDrops++; return; }
                 if (_srtpReceive is null) { RtcpPacketsDropped++; return; }
-                if (_srtpReceive.UnprotectRtcp(data, data.Length, out var rtcpLength) != SrtpResult.Ok) { SrtpFailures++; return; }
+                if (UnprotectRtcp(_srtpReceive, data, out var rtcpLength) != SrtpResult.Ok) { SrtpFailures++; return; }
                 PumpIce();
                 ReceiveRtcp(data[..rtcpLength]);
                 break;
