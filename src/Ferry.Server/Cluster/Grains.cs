@@ -45,6 +45,8 @@ internal sealed class RoomGrain(IClusterMembershipService membership) : Grain, I
         var live = ClusterNode.ActiveNodeIds(membership);
         // A node that died cannot say its part is gone: membership does.
         foreach (var gone in _parts.Keys.Where(id => !live.Contains(id)).ToList()) _parts.Remove(gone);
+        // Asked about a room no node holds: nothing to keep this activation for.
+        if (_parts.Count == 0) DeactivateOnIdle();
         return Task.FromResult<IReadOnlyList<RoomPart>>(_parts.Values.OrderBy(p => p.NodeId, StringComparer.Ordinal).ToList());
     }
 }
