@@ -42,6 +42,16 @@ public sealed class ProtooTestClient : IAsyncDisposable
     /// <summary>Answers server requests; ok with empty data by default.</summary>
     public Func<string, JsonElement, bool> AcceptServerRequest { get; set; } = (_, _) => true;
 
+    /// <summary>
+    /// When set, answers server requests instead of <see cref="AcceptServerRequest"/>, off the read loop:
+    /// it may send requests of its own and wait for their answers first, as mediasoup-client's consume()
+    /// connects its transport before the app accepts newConsumer.
+    /// </summary>
+    public Func<string, JsonElement, Task<bool>>? AcceptServerRequestAsync { get; set; }
+
+    /// <summary>Called on the read loop as each notification arrives, before it is queued (to see what else the client had seen by then).</summary>
+    public Action<string, JsonElement>? OnNotification { get; set; }
+
     public static async Task<ProtooTestClient> ConnectAsync(string baseUrl, string roomId, string peerId)
     {
         var client = new ProtooTestClient();
@@ -127,7 +137,9 @@ public sealed class ProtooTestClient : IAsyncDisposable
                 }
                 else if (root.TryGetProperty("notification", out _))
                 {
-                    Notifications.Enqueue((root.GetProperty("method").GetString()!, root.GetProperty("data")));
+                    var method = root.GetProperty("method").GetString()!;
+                    OnNotification?.Invoke(method, root.GetProperty("data"));
+                    Notifications.Enqueue((method, root.GetProperty("data")));
                 }
                 else if (root.TryGetProperty("request", out _))
                 {
@@ -135,17 +147,32 @@ public sealed class ProtooTestClient : IAsyncDisposable
                     var data = root.GetProperty("data");
                     ServerRequests.Enqueue((method, data));
                     if (!AnswerServerRequests) continue;
-                    var ok = AcceptServerRequest(method, data);
-                    var response = ok
-                        ? new JsonObject { ["response"] = true, ["id"] = root.GetProperty("id").GetInt64(), ["ok"] = true, ["data"] = new JsonObject() }
-                        : new JsonObject { ["response"] = true, ["id"] = root.GetProperty("id").GetInt64(), ["ok"] = false, ["errorCode"] = 500, ["errorReason"] = "refused" };
-                    await SendAsync(response);
+                    var id = root.GetProperty("id").GetInt64();
+                    if (AcceptServerRequestAsync is { } acceptAsync)
+                    {
+                        _ = AnswerLaterAsync(id, acceptAsync(method, data));
+                        continue;
+                    }
+                    await SendAsync(Response(id, AcceptServerRequest(method, data)));
                 }
             }
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException)
         {
         }
+    }
+
+    private static JsonObject Response(long id, bool ok) => ok
+        ? new JsonObject { ["response"] = true, ["id"] = id, ["ok"] = true, ["data"] = new JsonObject() }
+        : new JsonObject { ["response"] = true, ["id"] = id, ["ok"] = false, ["errorCode"] = 500, ["errorReason"] = "refused" };
+
+    private async Task AnswerLaterAsync(long id, Task<bool> accept)
+    {
+        bool ok;
+        try { ok = await accept; }
+        catch (Exception) { ok = false; }   // as the app: a failed consume() rejects the request
+        try { await SendAsync(Response(id, ok)); }
+        catch (Exception e) when (e is WebSocketException or ObjectDisposedException or InvalidOperationException) { }
     }
 
     public async ValueTask DisposeAsync()

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Reflection;
+using System.Text.Json.Nodes;
 using Ferry.RtpObservers;
 using Ferry.Transports;
 using Ferry.Server.Signaling;
@@ -34,7 +36,8 @@ public sealed partial class Room
         };
         audioLevels.Silence += () =>
         {
-            foreach (var peer in JoinedPeers()) peer.Connection.Notify("activeSpeaker", new { peerId = (string?)null });
+            // An explicit null (the server's JSON leaves nulls out): the app reads peerId as null for "nobody".
+            foreach (var peer in JoinedPeers()) peer.Connection.Notify("activeSpeaker", new JsonObject { ["peerId"] = null });
         };
     }
 
@@ -64,6 +67,14 @@ public sealed partial class Room
         lock (_extraRouters) _extraRouters.Add(router);
         return router;
     }
+
+    /// <summary>
+    /// Ferry's version (the engine assembly's informational version, e.g. "1.0.0+commit"), sent where
+    /// mediasoup-demo sends mediasoup's (the mediasoup-version notification).
+    /// </summary>
+    public static string FerryVersion { get; } =
+        typeof(Router).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(Router).Assembly.GetName().Version?.ToString() ?? "unknown";
 
     /// <summary>When the room was created.</summary>
     public DateTime CreatedAt { get; } = DateTime.UtcNow;
@@ -102,6 +113,8 @@ public sealed partial class Room
             var peer = new Peer(peerId, connection);
             connection.OnRequest = (method, data) => HandleAsync(peer, method, data);
             _peers[peerId] = peer;
+            // mediasoup-demo's first message to a new peer; its app shows the server's version.
+            connection.Notify("mediasoup-version", new { version = FerryVersion });
             if (old is not null)
             {
                 await old.Connection.CloseAsync("replaced by a new connection");

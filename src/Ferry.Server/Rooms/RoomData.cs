@@ -8,6 +8,9 @@ namespace Ferry.Server.Rooms;
 /// <summary>Data channels in mediasoup-demo's room protocol: produceData, newDataConsumer, dataConsumerClosed, stats.</summary>
 public sealed partial class Room
 {
+    /// <summary>How long a data consumer's stream waits, after dataConsumerClosed went out, for the peer to close its DataChannel before the server resets it.</summary>
+    public static readonly TimeSpan DataChannelCloseGrace = TimeSpan.FromSeconds(1);
+
     private async Task<ProtooResult> ProduceDataAsync(Peer peer, JsonElement data)
     {
         if (!peer.Joined) throw new ProtooRequestException("Peer not yet joined");
@@ -86,7 +89,12 @@ public sealed partial class Room
         dataConsumer.DataProducerClose += () =>
         {
             consumerPeer.DataConsumers.TryRemove(dataConsumer.Id, out _);
-            connection.Notify("dataConsumerClosed", new { dataConsumerId = dataConsumer.Id });
+            // The peer hears of it before its DataChannel closes (mediasoup's order): mediasoup-demo's app
+            // reports a channel that closes unannounced as an error. Sent is not enough (the socket and the
+            // client's reader are slower than the media path), so the reset waits for the app to close the
+            // channel itself, as it does on this notification, or for a grace after the send.
+            var told = connection.NotifyAsync("dataConsumerClosed", new { dataConsumerId = dataConsumer.Id });
+            dataConsumer.DelayStreamReset(told.ContinueWith(_ => Task.Delay(DataChannelCloseGrace), TaskScheduler.Default).Unwrap());
         };
         try
         {

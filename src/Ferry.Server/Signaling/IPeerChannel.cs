@@ -8,6 +8,13 @@ public interface IPeerChannel
     /// <summary>Sends a notification.</summary>
     void Notify(string method, object? data);
 
+    /// <summary>Sends a notification; completes once it went out to the peer (or was dropped). Never faults.</summary>
+    Task NotifyAsync(string method, object? data)
+    {
+        Notify(method, data);
+        return Task.CompletedTask;
+    }
+
     /// <summary>Sends a request and waits for the answer.</summary>
     Task<JsonElement> RequestAsync(string method, object? data);
 

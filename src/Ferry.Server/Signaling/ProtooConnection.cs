@@ -43,7 +43,7 @@ public sealed class ProtooConnection : IPeerChannel
     private readonly WebSocket _socket;
     private readonly ILogger _logger;
     private readonly ProtooConnectionOptions _options;
-    private readonly Channel<byte[]> _outgoing = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonElement>> _pending = new();
     private readonly CancellationTokenSource _kill = new();
     private long _nextId = Random.Shared.Next(1, 10_000_000);
@@ -106,6 +106,17 @@ public sealed class ProtooConnection : IPeerChannel
     /// <summary>Sends a notification (fire and forget; dropped once closed).</summary>
     public void Notify(string method, object? data) =>
         Enqueue(new JsonObject { ["notification"] = true, ["method"] = method, ["data"] = ToNode(data) });
+
+    /// <summary>
+    /// Sends a notification; the task completes once the socket took it (the peer's TCP stack has it
+    /// before anything sent later on any other path), or once it was dropped (the peer is gone). Never faults.
+    /// </summary>
+    public Task NotifyAsync(string method, object? data)
+    {
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue(new JsonObject { ["notification"] = true, ["method"] = method, ["data"] = ToNode(data) }, sent);
+        return sent.Task;
+    }
 
     /// <summary>Sends a request to the peer and waits for its answer.</summary>
     /// <exception cref="ProtooRequestException">The peer answered ok:false.</exception>
@@ -180,7 +191,11 @@ public sealed class ProtooConnection : IPeerChannel
     // Frees what a peer that will never read holds.
     private void DropQueued()
     {
-        while (_outgoing.Reader.TryRead(out var message)) Interlocked.Add(ref _queuedBytes, -message.Length);
+        while (_outgoing.Reader.TryRead(out var message))
+        {
+            Interlocked.Add(ref _queuedBytes, -message.Bytes.Length);
+            message.Sent?.TrySetResult();
+        }
     }
 
     private static JsonNode? ToNode(object? data) => data switch
@@ -190,18 +205,30 @@ public sealed class ProtooConnection : IPeerChannel
         _ => JsonSerializer.SerializeToNode(data, data.GetType(), ServerJson.Options),
     };
 
-    private void Enqueue(JsonObject message)
+    private void Enqueue(JsonObject message, TaskCompletionSource? sent = null)
     {
-        if (Closed || FailureReason is not null) return;
+        if (Closed || FailureReason is not null)
+        {
+            sent?.TrySetResult();
+            return;
+        }
         var bytes = Encoding.UTF8.GetBytes(message.ToJsonString());
         if (Interlocked.Add(ref _queuedBytes, bytes.Length) > _options.SendQueueMaxBytes)
         {
             Interlocked.Add(ref _queuedBytes, -bytes.Length);
+            sent?.TrySetResult();
             Fail($"not reading: more than {_options.SendQueueMaxBytes} bytes queued to it");
             return;
         }
-        if (!_outgoing.Writer.TryWrite(bytes)) Interlocked.Add(ref _queuedBytes, -bytes.Length);
+        if (!_outgoing.Writer.TryWrite(new Outgoing(bytes, sent)))
+        {
+            Interlocked.Add(ref _queuedBytes, -bytes.Length);
+            sent?.TrySetResult();
+        }
     }
+
+    /// <summary>A message waiting to go out, and who waits for it to have gone (or been dropped).</summary>
+    private readonly record struct Outgoing(byte[] Bytes, TaskCompletionSource? Sent);
 
     private async Task WriteLoopAsync(CancellationToken cancellation)
     {
@@ -214,7 +241,7 @@ public sealed class ProtooConnection : IPeerChannel
                 {
                     if (_socket.State != WebSocketState.Open || FailureReason is not null) continue;
                     // A send that cannot finish in time means the peer stopped reading (or its network did).
-                    var send = _socket.SendAsync(message, WebSocketMessageType.Text, true, cancellation);
+                    var send = _socket.SendAsync(message.Bytes, WebSocketMessageType.Text, true, cancellation);
                     try
                     {
                         await send.WaitAsync(_options.SendTimeout, cancellation);
@@ -227,7 +254,8 @@ public sealed class ProtooConnection : IPeerChannel
                 }
                 finally
                 {
-                    Interlocked.Add(ref _queuedBytes, -message.Length);
+                    Interlocked.Add(ref _queuedBytes, -message.Bytes.Length);
+                    message.Sent?.TrySetResult();
                 }
             }
         }

@@ -28,6 +28,9 @@ public sealed partial class DataConsumer
     private long _messagesSent;
     private long _bytesSent;
     private long _bufferedAmountLowThreshold;
+    // Set while DataProducerClose is raised (on the loop): only then may a handler hold the stream reset.
+    private bool _raisingDataProducerClose;
+    private Task? _streamResetHold;
 
     internal DataConsumer(Transport transport, DataProducer producer, string id, DataType type, SctpStreamParameters? sctpStreamParameters, DataConsumerOptions options)
     {
@@ -109,6 +112,29 @@ public sealed partial class DataConsumer
 
     /// <summary>Closes it; its SCTP stream is reset, which closes the endpoint's DataChannel.</summary>
     public Task CloseAsync() => _closed ? Task.CompletedTask : Transport.InvokeAsync(() => Transport.CloseDataConsumerOnLoop(this, DataConsumerCloseReason.Closed));
+
+    /// <summary>How long <see cref="DelayStreamReset"/> holds the reset at most when not told.</summary>
+    public static readonly TimeSpan DefaultStreamResetHold = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Called from a <see cref="DataProducerClose"/> handler: the SCTP stream reset that closes the
+    /// endpoint's DataChannel waits until <paramref name="until"/> completes, at most
+    /// <paramref name="limit"/> (<see cref="DefaultStreamResetHold"/> when null), or until the endpoint
+    /// closes the channel itself (its reset is then answered at once). The application can so tell its
+    /// endpoint first, in mediasoup's order (mediasoup-demo's dataConsumerClosed): an endpoint whose
+    /// channel closes unannounced reports an error. The stream id stays taken until the reset.
+    /// </summary>
+    /// <param name="until">Completes when the endpoint has been told (its outcome is ignored).</param>
+    /// <param name="limit">The longest wait.</param>
+    /// <exception cref="InvalidStateException">Not called from a DataProducerClose handler.</exception>
+    public void DelayStreamReset(Task until, TimeSpan? limit = null)
+    {
+        ArgumentNullException.ThrowIfNull(until);
+        if (!_raisingDataProducerClose) throw new InvalidStateException("DelayStreamReset is only valid in a DataProducerClose handler");
+        // WhenAny never faults, so the reset runs whatever the application's task does.
+        Task bounded = Task.WhenAny(until, Task.Delay(limit ?? DefaultStreamResetHold));
+        _streamResetHold = _streamResetHold is null ? bounded : Task.WhenAll(_streamResetHold, bounded);
+    }
 
     /// <summary>mediasoup's stats.</summary>
     /// <exception cref="InvalidStateException">Closed.</exception>
@@ -264,16 +290,25 @@ public sealed partial class DataConsumer
         Transport.CloseDataConsumerOnLoop(this, DataConsumerCloseReason.DataProducerClosed);
     }
 
-    internal void CloseOnLoop(DataConsumerCloseReason reason)
+    /// <summary>Closes it and raises its close events; answers what the stream reset must wait for, if anything.</summary>
+    internal Task? CloseOnLoop(DataConsumerCloseReason reason)
     {
-        if (_closed) return;
+        if (_closed) return null;
         _closed = true;
         _producer?.RemoveConsumer(this);
         _producer = null;
         _inbox.Clear();
         if (reason == DataConsumerCloseReason.TransportClosed) Events.Emit(TransportClose, _logger);
-        else if (reason == DataConsumerCloseReason.DataProducerClosed) Events.Emit(DataProducerClose, _logger);
+        else if (reason == DataConsumerCloseReason.DataProducerClosed)
+        {
+            _raisingDataProducerClose = true;
+            try { Events.Emit(DataProducerClose, _logger); }
+            finally { _raisingDataProducerClose = false; }
+        }
         Events.Emit(ObserverClose, _logger);
+        var hold = _streamResetHold;
+        _streamResetHold = null;
+        return hold;
     }
 
     private void ThrowIfClosed()

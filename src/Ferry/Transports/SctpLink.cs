@@ -214,6 +214,7 @@ internal sealed class SctpLink
                 switch (a.Kind)
                 {
                     case SctpEventKind.Connected: SetState(SctpStateName.Connected); break;
+                    case SctpEventKind.IncomingStreamsReset: _transport.OnSctpIncomingReset(a.Streams ?? []); break;
                     case SctpEventKind.Closed:
                     case SctpEventKind.Aborted:
                         _transport.Logger.LogInformation("transport {TransportId}: SCTP {Reason}", _transport.Id, a.Reason);

@@ -11,6 +11,8 @@ public abstract partial class Transport
     private readonly Dictionary<string, DataConsumer> _dataConsumers = new();
     private readonly Dictionary<ushort, DataProducer> _dataProducersByStream = new();
     private bool[]? _sctpStreamIds;
+    // Streams of closed data consumers whose reset is held (DataConsumer.DelayStreamReset); their ids stay taken.
+    private readonly HashSet<ushort> _heldStreamResets = [];
     private int _nextSctpStreamId;
 
     /// <summary>Raised when a data producer is created on it.</summary>
@@ -170,12 +172,47 @@ public abstract partial class Transport
     internal void CloseDataConsumerOnLoop(DataConsumer consumer, DataConsumerCloseReason reason)
     {
         if (!_dataConsumers.Remove(consumer.Id)) return;
-        if (consumer.SctpStreamParameters is { } p)
+        // The close events first, then the stream reset (mediasoup's order): a DataProducerClose listener
+        // tells the endpoint before its DataChannel closes, and may hold the reset until it has.
+        var hold = consumer.CloseOnLoop(reason);
+        if (consumer.SctpStreamParameters is not { } p) return;
+        var streamId = (ushort)p.StreamId;
+        if (reason == DataConsumerCloseReason.TransportClosed) FreeSctpStreamId(streamId);
+        else if (hold is null || hold.IsCompleted) ResetSctpStream(streamId);
+        else
         {
-            if (_sctpStreamIds is { } table && p.StreamId < table.Length) table[p.StreamId] = false;
-            if (reason != DataConsumerCloseReason.TransportClosed) Sctp?.ResetStream((ushort)p.StreamId);
+            _heldStreamResets.Add(streamId);
+            hold.ContinueWith(_ => Post(() =>
+                {
+                    // Not when the endpoint closed its half meanwhile (answered already), nor on a closed transport.
+                    if (!Closed && _heldStreamResets.Remove(streamId)) ResetSctpStream(streamId);
+                }), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
-        consumer.CloseOnLoop(reason);
+    }
+
+    /// <summary>
+    /// The endpoint reset its half of <paramref name="streams"/> (all when empty): its DataChannel closed, so a
+    /// held reset has nothing left to wait for, and the association answered with ours already.
+    /// </summary>
+    internal void OnSctpIncomingReset(IReadOnlyCollection<ushort> streams)
+    {
+        if (_heldStreamResets.Count == 0) return;
+        foreach (var id in streams.Count == 0 ? _heldStreamResets.ToArray() : streams)
+        {
+            if (_heldStreamResets.Remove(id)) FreeSctpStreamId(id);
+        }
+    }
+
+    // The id is free only once reset: a consumer given it earlier would have its stream reset under it.
+    private void ResetSctpStream(ushort streamId)
+    {
+        Sctp?.ResetStream(streamId);
+        FreeSctpStreamId(streamId);
+    }
+
+    private void FreeSctpStreamId(ushort streamId)
+    {
+        if (_sctpStreamIds is { } table && streamId < table.Length) table[streamId] = false;
     }
 
     /// <summary>Closes every data producer and consumer (the transport is closing).</summary>
