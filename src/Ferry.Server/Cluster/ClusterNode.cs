@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime;
+using Orleans.Serialization;
 using StackExchange.Redis;
 
 namespace Ferry.Server.Cluster;
@@ -165,6 +166,8 @@ public sealed class ClusterNode
                 silo.UseLocalhostClustering(SiloPort, GatewayPort, null, ServiceId, ClusterId);
             }
             silo.Configure<ClusterMembershipOptions>(ConfigureMembership);
+            // Move snapshots travel through grains as JSON (issue 13's state as data).
+            silo.Services.AddSerializer(serializer => serializer.AddFerrySnapshots());
             silo.Services.AddPlacementDirector<NodePinnedPlacement, NodePinnedPlacementDirector>();
         });
         builder.Services.AddSingleton(this);

@@ -101,8 +101,12 @@ public sealed partial class WebRtcTransport
     }
 
     /// <summary>One datagram of the far end <paramref name="farEnd"/> that reached the move's source and came through its relay.</summary>
-    internal void HandleRelayedDatagram(RelayLink relay, in TransportTuple farEnd, Span<byte> data) =>
+    internal void HandleRelayedDatagram(RelayLink relay, in TransportTuple farEnd, Span<byte> data)
+    {
+        // The source relays until the old path has been quiet for its grace period; this end stays as long.
+        _relayTimer?.StartAfter(_relayGrace);
         HandlePacket(new Route(relay, farEnd), data, farEnd);
+    }
 
     private static IceLiteAgent ImportIce(WebRtcTransportSnapshot snapshot, TimeSpan now)
     {
