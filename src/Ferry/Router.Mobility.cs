@@ -67,6 +67,7 @@ public sealed partial class Router
     internal LoopTimer CreateTimer(Action callback)
     {
         var timer = Loop.CreateTimer(callback);
+        timer.FaultHandler = this;
         lock (_timers) _timers.Add(timer);
         return timer;
     }

@@ -31,6 +31,7 @@ public sealed class Worker : IAsyncDisposable
         DtlsContext = new DtlsContext(certificate);
         Loop = new EventLoop($"ferry-worker-{Id[..8]}", ApplyThreadPriority);
         Loop.Died += OnLoopDied;
+        Loop.Faulted += OnLoopFaulted;
     }
 
     private void ApplyThreadPriority()
@@ -81,6 +82,16 @@ public sealed class Worker : IAsyncDisposable
 
     /// <summary>Raised once, off the worker thread, with the reason the worker's loop failed.</summary>
     public event Action<Exception>? Died;
+
+    /// <summary>
+    /// Raised on the worker thread when an exception escaped one of its objects' sockets or timers: the
+    /// object (a transport, or a router for its own timers) was closed with what depends on it, and the
+    /// worker goes on serving everything else. Each is a bug; it is also logged and counted (<see cref="Faults"/>).
+    /// </summary>
+    public event Action<WorkerFault>? Faulted;
+
+    /// <summary>Exceptions caught on this worker's thread so far (see <see cref="Faulted"/>).</summary>
+    public long Faults => Volatile.Read(ref Loop.Counters.Faults);
 
     /// <summary>Raised once when the worker closes, for whatever reason (mediasoup's observer "close").</summary>
     public event Action? ObserverClose;
@@ -227,6 +238,13 @@ public sealed class Worker : IAsyncDisposable
         if (Closed) throw new InvalidStateException("Worker closed");
     }
 
+    private void OnLoopFaulted(LoopFault fault)
+    {
+        var what = fault.Owner?.FaultDescription;
+        _logger.LogError(fault.Error, "worker {WorkerId}: {Object} threw on the worker thread and was closed; the worker goes on", Id, what ?? "a handler with no owner");
+        Events.Emit(Faulted, new WorkerFault(what, fault.Error), _logger);
+    }
+
     private void OnLoopDied(Exception reason)
     {
         HasDied = true;
@@ -236,3 +254,8 @@ public sealed class Worker : IAsyncDisposable
         if (first) ObserverClose?.Invoke();
     }
 }
+
+/// <summary>An exception caught on a worker's thread (see <see cref="Worker.Faulted"/>).</summary>
+/// <param name="Object">What was closed for it ("transport …", "router …"), or null when nothing could be blamed.</param>
+/// <param name="Error">The exception.</param>
+public sealed record WorkerFault(string? Object, Exception Error);

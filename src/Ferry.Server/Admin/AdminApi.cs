@@ -179,6 +179,8 @@ internal static class AdminApi
             sb.Append($"# HELP {name} {help}\n# TYPE {name} gauge\n");
             foreach (var (id, c) in counts) Line(name, $"worker=\"{id}\"", pick(c));
         }
+        sb.Append("# HELP ferry_worker_faults_total Exceptions caught on the worker thread (each closed the object that threw; the worker went on).\n# TYPE ferry_worker_faults_total counter\n");
+        foreach (var w in pool.Workers) Line("ferry_worker_faults_total", $"worker=\"{w.Id}\"", w.Faults);
         sb.Append("# HELP ferry_worker_packets_received_total Datagrams received by the worker's sockets.\n# TYPE ferry_worker_packets_received_total counter\n");
         foreach (var w in pool.Workers) Line("ferry_worker_packets_received_total", $"worker=\"{w.Id}\"", w.Traffic.PacketsReceived);
         sb.Append("# HELP ferry_worker_packets_sent_total Datagrams sent by the worker's sockets.\n# TYPE ferry_worker_packets_sent_total counter\n");

@@ -56,6 +56,12 @@ internal sealed unsafe class EventLoop : IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = name };
     }
 
+    /// <summary>
+    /// Raised on the loop when it caught an exception from a handler, timer or posted action (after the
+    /// blamed object was closed). Listeners must not throw; one that does is ignored.
+    /// </summary>
+    public event Action<LoopFault>? Faulted;
+
     /// <summary>Datagram counters of every socket on this loop (written on the loop, read anywhere).</summary>
     public LoopCounters Counters { get; } = new();
 
@@ -286,14 +292,49 @@ internal sealed unsafe class EventLoop : IDisposable
         // A handler earlier in this batch may have unregistered this one.
         var handler = _handlers[slot];
         if (handler is null) return;
-        if ((events & (Libc.EPOLLIN | Libc.EPOLLERR | Libc.EPOLLHUP)) != 0) handler.OnReadable();
-        if ((events & Libc.EPOLLOUT) != 0 && _handlers[slot] == handler) handler.OnWritable();
+        // A try block costs nothing until something throws; a throw is a bug of the handler's owner, not of the worker.
+        try
+        {
+            if ((events & (Libc.EPOLLIN | Libc.EPOLLERR | Libc.EPOLLHUP)) != 0) handler.OnReadable();
+            if ((events & Libc.EPOLLOUT) != 0 && _handlers[slot] == handler) handler.OnWritable();
+        }
+        catch (Exception e)
+        {
+            OnFault(e, handler.FaultHandler);
+        }
+    }
+
+    /// <summary>Counts and reports a caught exception, and closes its owner; nothing here may throw out of the loop.</summary>
+    private void OnFault(Exception error, ILoopFaultHandler? owner)
+    {
+        Counters.Faults++;
+        if (owner is not null)
+        {
+            try
+            {
+                owner.OnLoopFault(error);
+            }
+            catch (Exception closing)
+            {
+                error = new AggregateException($"closing {owner.FaultDescription} after a fault failed too", error, closing);
+            }
+        }
+        try
+        {
+            Faulted?.Invoke(new LoopFault(error, owner));
+        }
+        catch (Exception)
+        {
+            // A reporting listener that throws must not turn one object's bug into a dead worker.
+        }
     }
 
     private void RunCommands()
     {
         // Only what was queued before this turn, so a command that posts another cannot starve I/O.
         var count = _commands.Count;
+        // A fire-and-forget action that throws has no owner to blame and may have left loop-wide state
+        // half done (a handover): it still ends the worker (Died). Awaited commands hand theirs to the caller.
         for (var i = 0; i < count && _commands.TryDequeue(out var command); i++) command.Run();
     }
 
@@ -305,7 +346,15 @@ internal sealed unsafe class EventLoop : IDisposable
         while (budget-- > 0 && _timers.TryPeek(out var entry, out var due) && due <= nowTicks)
         {
             _timers.Dequeue();
-            if (entry.Generation == entry.Timer.Generation) entry.Timer.Fire();
+            if (entry.Generation != entry.Timer.Generation) continue;
+            try
+            {
+                entry.Timer.Fire();
+            }
+            catch (Exception e)
+            {
+                OnFault(e, entry.Timer.FaultHandler);
+            }
         }
     }
 

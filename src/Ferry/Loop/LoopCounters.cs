@@ -21,6 +21,8 @@ internal sealed class LoopCounters
     public long TcpFramingErrors;
     /// <summary>Connections closed before ICE accepted them: not STUN first, refused credentials, unknown ufrag, idle.</summary>
     public long TcpUnauthenticatedClosed;
+    /// <summary>Exceptions caught from handlers, timers and posted actions (each a bug, isolated to the object that threw).</summary>
+    public long Faults;
 
     /// <summary>How long UDP datagrams waited in the kernel before this loop read them.</summary>
     public readonly DelayHistogram ReceiveDelay = new();

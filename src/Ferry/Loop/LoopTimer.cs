@@ -11,6 +11,9 @@ internal sealed class LoopTimer
     private readonly Action _callback;
     internal long Generation;
 
+    /// <summary>The object to close when the callback throws (its transport or router); null: only reported.</summary>
+    internal ILoopFaultHandler? FaultHandler { get; set; }
+
     internal LoopTimer(EventLoop loop, Action callback)
     {
         _loop = loop;

@@ -16,6 +16,9 @@ internal interface ITcpReceiver
 
     /// <summary>The connection closed (peer, error, framing, or a local close); its fd is gone.</summary>
     void OnClosed(TcpConnection connection);
+
+    /// <summary>The object to close when handling a frame throws; null when none (the fault is only reported).</summary>
+    ILoopFaultHandler? FaultOwner => null;
 }
 
 /// <summary>Why a connection closed.</summary>
@@ -44,6 +47,9 @@ internal enum TcpCloseReason : byte
 /// </summary>
 internal sealed unsafe class TcpConnection : IFdHandler
 {
+    /// <summary>Its receiver (a transport or WebRtcServer) answers for what its frames make throw.</summary>
+    ILoopFaultHandler? IFdHandler.FaultHandler => Receiver.FaultOwner;
+
     /// <summary>
     /// Largest packet accepted from a peer. Browsers keep STUN, DTLS records and RTP/RTCP under the
     /// path MTU on TCP as on UDP, so anything longer is not ICE-TCP from a WebRTC endpoint.

@@ -27,6 +27,9 @@ internal sealed class TcpCounterSet
 /// </summary>
 internal sealed unsafe class TcpListenerSocket : IFdHandler, IMovableSocket, IDisposable
 {
+    /// <summary>Its receiver (a transport or WebRtcServer) answers for what its connections make throw.</summary>
+    ILoopFaultHandler? IFdHandler.FaultHandler => _receiver.FaultOwner;
+
     private const int Backlog = 128;
     private const int MaxAcceptsPerWake = 16;
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);

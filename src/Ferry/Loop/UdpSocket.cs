@@ -12,6 +12,9 @@ internal interface IUdpReceiver
     /// during the call; it may be rewritten in place (forwarding rewrites headers before sending).
     /// </summary>
     void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from);
+
+    /// <summary>The object to close when handling a datagram throws; null when none (the fault is only reported).</summary>
+    ILoopFaultHandler? FaultOwner => null;
 }
 
 /// <summary>
@@ -20,6 +23,9 @@ internal interface IUdpReceiver
 /// </summary>
 internal sealed unsafe class UdpSocket : IFdHandler, IMovableSocket, IDisposable
 {
+    /// <summary>Its receiver (a transport or WebRtcServer) answers for what its datagrams make throw.</summary>
+    ILoopFaultHandler? IFdHandler.FaultHandler => _receiver.FaultOwner;
+
     // Reads per readiness before yielding to the loop's other fds and timers (epoll is level-triggered, so the rest waits).
     private const int MaxReadsPerWake = 64;
     private const int ReceiveBufferSize = 65536;

@@ -150,6 +150,8 @@ public sealed class PipeTransport : Transport
         public PipeTransport? Owner;
 
         public void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from) => Owner?.OnDatagram(data, from);
+
+        public ILoopFaultHandler? FaultOwner => Owner;
     }
 
     private void OnDatagram(Span<byte> data, in SockAddr from)

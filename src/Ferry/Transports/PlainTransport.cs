@@ -214,6 +214,8 @@ public sealed class PlainTransport : Transport
         public PlainTransport? Owner;
 
         public void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from) => Owner?.OnDatagram(socket, data, from);
+
+        public ILoopFaultHandler? FaultOwner => Owner;
     }
 
     private void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from)

@@ -42,6 +42,7 @@ public abstract partial class Transport
     internal LoopTimer CreateOwnedTimer(Action callback)
     {
         var timer = Router.CreateTimer(callback);
+        timer.FaultHandler = this;
         _ownedTimers.Add(timer);
         return timer;
     }

@@ -76,6 +76,8 @@ public sealed partial class WebRtcTransport
         public void OnFrame(TcpConnection connection, Span<byte> packet) => owner.HandleTcpFrame(connection, packet);
 
         public void OnClosed(TcpConnection connection) => owner.OnTcpClosed(connection);
+
+        public ILoopFaultHandler? FaultOwner => owner;
     }
 
     /// <summary>

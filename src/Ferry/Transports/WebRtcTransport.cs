@@ -280,6 +280,8 @@ public sealed partial class WebRtcTransport : Transport
     private sealed class SocketReceiver(WebRtcTransport owner) : IUdpReceiver
     {
         public void OnDatagram(UdpSocket socket, Span<byte> data, in SockAddr from) => owner.HandleDatagram(socket, data, from, from.ToTuple(TransportProtocol.Udp));
+
+        public ILoopFaultHandler? FaultOwner => owner;
     }
 
     /// <summary>A transport on a WebRtcServer moves only with that server's worker.</summary>
@@ -293,8 +295,11 @@ public sealed partial class WebRtcTransport : Transport
     }
 
     /// <summary>One datagram from the tuple <paramref name="tuple"/>, from its own socket or its WebRtcServer.</summary>
-    internal void HandleDatagram(UdpSocket socket, Span<byte> data, in SockAddr from, TransportTuple tuple) =>
+    internal void HandleDatagram(UdpSocket socket, Span<byte> data, in SockAddr from, TransportTuple tuple)
+    {
+        InjectedReceiveFault?.Invoke();
         HandlePacket(new Route(socket, from), data, tuple);
+    }
 
     /// <summary>One packet (a UDP datagram or the content of an ICE-TCP frame) that came by <paramref name="route"/>.</summary>
     private void HandlePacket(in Route route, Span<byte> data, TransportTuple tuple)
