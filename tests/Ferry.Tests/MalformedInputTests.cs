@@ -349,6 +349,7 @@ public sealed class MalformedInputTests : IAsyncLifetime
             if (failure is not null) failures.Add(failure);
         }
         failures.Add(await Outcome("null options", () => transport.ProduceDataAsync(null!)) ?? "");
+        failures.Add(await Outcome("listenInfos:[null]", () => _router.CreateWebRtcTransportAsync(new WebRtcTransportOptions { ListenInfos = [null!] })) ?? "");
         failures.Add(await Outcome("null produce options", () => transport.ProduceAsync(null!)) ?? "");
         failures.Add(await Outcome("null consume options", () => transport.ConsumeAsync(null!)) ?? "");
         failures.Add(await Outcome("null dtls", () => transport.ConnectAsync(null!)) ?? "");

@@ -117,6 +117,8 @@ public sealed record WebRtcTransportOptions
         if (IceConsentTimeout < 0) throw new ArgumentException("invalid iceConsentTimeout");
         if (WebRtcServer is not null) return;
         if (ListenIps is not null && Port is < 0 or > 65535) throw new ArgumentException($"invalid port {Port}");
+        if (ListenInfos is not null) Ortc.RtpParametersValidation.CheckList(ListenInfos, "listenInfos");
+        if (ListenIps is not null) Ortc.RtpParametersValidation.CheckList(ListenIps, "listenIps");
         var infos = ResolvedListenInfos();
         if (infos.Count == 0) throw new ArgumentException("no listen info gives a candidate (empty listenInfos, or listenIps with enableUdp and enableTcp false)");
         foreach (var info in infos) info.Validate();
