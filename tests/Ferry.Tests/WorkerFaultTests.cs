@@ -1,4 +1,6 @@
+using Ferry.Protocols.Ortc;
 using Ferry.Rtp;
+using Ferry.Transports;
 using Ferry.Testing.Clients;
 using static Ferry.Tests.Transports.MediaFixtures;
 
@@ -66,5 +68,36 @@ public sealed class WorkerFaultTests
         Assert.False(worker.HasDied);
         await FlowsAsync();
         Assert.NotNull(await worker.GetResourceUsageAsync());
+    }
+
+    [Fact]
+    public async Task A_fault_behind_a_shared_WebRtcServer_socket_closes_the_transport_it_was_for()
+    {
+        await using var worker = await Worker.CreateAsync();
+        var server = await worker.CreateWebRtcServerAsync(new WebRtcServerOptions { ListenInfos = [new TransportListenInfo { Ip = "127.0.0.1" }] });
+        var router = await worker.CreateRouterAsync(DefaultRouterOptions);
+        var faulted = new TaskCompletionSource<WorkerFault>(TaskCreationOptions.RunContinuationsAsynchronously);
+        worker.Faulted += f => faulted.TrySetResult(f);
+        async Task<(WebRtcTransport, WebRtcTestClient)> ConnectedAsync()
+        {
+            var transport = await router.CreateWebRtcTransportAsync(new WebRtcTransportOptions { WebRtcServer = server });
+            var client = new WebRtcTestClient();
+            await transport.ConnectAsync(client.DtlsParameters);
+            await client.ConnectAsync(transport.IceParameters, transport.IceCandidates, transport.DtlsParameters, WaitTimeout);
+            return (transport, client);
+        }
+        var (victim, victimClient) = await ConnectedAsync();
+        var (other, otherClient) = await ConnectedAsync();
+        using var victimScope = victimClient;
+        using var otherScope = otherClient;
+
+        victim.InjectedReceiveFault = () => throw new InvalidOperationException("injected");
+        victimClient.SendRtp(Vp8Packet(11111111, 1, 3000, keyFrame: true, number: 1, mid: "0"));
+        var fault = await faulted.Task.WaitAsync(WaitTimeout);
+        Assert.Equal($"transport {victim.Id}", fault.Object);
+        Assert.True(victim.Closed);
+        Assert.False(other.Closed);
+        Assert.False(server.Closed);
+        Assert.False(worker.HasDied);
     }
 }

@@ -131,7 +131,13 @@ public sealed class WebRtcServer
 
         // A connection closed before any transport claimed it: nothing of it is kept here.
         public void OnClosed(TcpConnection connection) { }
+
+        // The transport a shared socket was handing a packet to when something threw answers for it.
+        public ILoopFaultHandler? FaultOwner => server._dispatching;
     }
+
+    /// <summary>The transport being handed a packet right now: left set when it throws, for the loop to blame.</summary>
+    private WebRtcTransport? _dispatching;
 
     /// <summary>
     /// A frame from a connection no transport has claimed yet: it must be a STUN request whose USERNAME
@@ -143,7 +149,9 @@ public sealed class WebRtcServer
         if (PacketClassifier.Classify(packet) == PacketKind.Stun && StunMessage.TryParse(packet, out var message)
             && message.TryGetUsername(out var username) && FindByUsername(username) is { } transport)
         {
+            _dispatching = transport;
             transport.HandleTcpFrame(connection, packet);
+            _dispatching = null;
             return;
         }
         Unclaimed++;
@@ -155,13 +163,17 @@ public sealed class WebRtcServer
         var tuple = from.ToTuple(TransportProtocol.Udp);
         if (_byTuple.TryGetValue(tuple, out var known))
         {
+            _dispatching = known;
             known.HandleDatagram(socket, data, from, tuple);
+            _dispatching = null;
             return;
         }
         if (PacketClassifier.Classify(data) == PacketKind.Stun && StunMessage.TryParse(data, out var message)
             && message.TryGetUsername(out var username) && FindByUsername(username) is { } transport)
         {
+            _dispatching = transport;
             transport.HandleDatagram(socket, data, from, tuple);
+            _dispatching = null;
             return;
         }
         Unclaimed++;
