@@ -6,6 +6,8 @@ using Ferry.Rtp;
 using Ferry.Transports;
 using static Ferry.Tests.Transports.MediaFixtures;
 
+using Ferry.Tests.Transports;
+
 namespace Ferry.Tests;
 
 /// <summary>
@@ -14,19 +16,8 @@ namespace Ferry.Tests;
 /// mutated mechanically (null put in every array and in place of every element, every field set to
 /// null), read with the ORTC JSON types and given to the engine.
 /// </summary>
-public sealed class MalformedInputTests : IAsyncLifetime
+public sealed class MalformedInputTests : OneRouter
 {
-    private Worker _worker = null!;
-    private Router _router = null!;
-
-    public async Task InitializeAsync()
-    {
-        _worker = await Worker.CreateAsync();
-        _router = await _worker.CreateRouterAsync(DefaultRouterOptions);
-    }
-
-    public async Task DisposeAsync() => await _worker.CloseAsync();
-
     internal const string SimulcastParameters = """
         {"mid":"0","codecs":[
           {"mimeType":"video/VP8","payloadType":96,"clockRate":90000,"parameters":{"x-google-start-bitrate":1000},

@@ -12,22 +12,11 @@ namespace Ferry.Tests.Transports;
 /// other is dropped, counted in neither the stream's bytes nor its layer bitrate, and never forwarded
 /// (a receiver's SRTP would drop the duplicate, and its transport-cc feedback would report it lost).
 /// </summary>
-public sealed class RtxReceiveTests : IAsyncLifetime
+public sealed class RtxReceiveTests : OneRouter
 {
     private const uint MediaSsrc = 11111111;
     private const uint RtxSsrc = 22222222;
     private const byte RtxPayloadType = 97;
-
-    private Worker _worker = null!;
-    private Router _router = null!;
-
-    public async Task InitializeAsync()
-    {
-        _worker = await Worker.CreateAsync();
-        _router = await _worker.CreateRouterAsync(DefaultRouterOptions);
-    }
-
-    public async Task DisposeAsync() => await _worker.CloseAsync();
 
     /// <summary>The RTX form of media packet <paramref name="seq"/> (as Chrome sends it, on the RTX SSRC).</summary>
     private static byte[] RtxOf(ushort seq, int number, ushort rtxSeq)

@@ -10,19 +10,8 @@ namespace Ferry.Tests.Transports;
 /// consumer's or producer's SSRCs leave the transport's sessions; a peer making SSRCs up fills the
 /// receiving session to its bound and no further, and the streams in use keep their state.
 /// </summary>
-public sealed class SrtpStreamStateTests : IAsyncLifetime
+public sealed class SrtpStreamStateTests : OneRouter
 {
-    private Worker _worker = null!;
-    private Router _router = null!;
-
-    public async Task InitializeAsync()
-    {
-        _worker = await Worker.CreateAsync();
-        _router = await _worker.CreateRouterAsync(DefaultRouterOptions);
-    }
-
-    public async Task DisposeAsync() => await _worker.CloseAsync();
-
     [Fact]
     public async Task Srtp_state_goes_with_the_streams_and_sprayed_ssrcs_stay_bounded()
     {

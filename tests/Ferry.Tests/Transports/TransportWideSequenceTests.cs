@@ -12,20 +12,10 @@ namespace Ferry.Tests.Transports;
 /// passed the sender's on, Chrome read it under the id its bundle uses for the SFU's numbering, and its
 /// feedback gave video packets the arrival times of audio packets (up to seconds apart): false overuse.
 /// </summary>
-public sealed class TransportWideSequenceTests : IAsyncLifetime
+public sealed class TransportWideSequenceTests : OneRouter
 {
     private const int SenderTccId = 3;
 
-    private Worker _worker = null!;
-    private Router _router = null!;
-
-    public async Task InitializeAsync()
-    {
-        _worker = await Worker.CreateAsync();
-        _router = await _worker.CreateRouterAsync(DefaultRouterOptions);
-    }
-
-    public async Task DisposeAsync() => await _worker.CloseAsync();
 
     private static ProducerOptions WithTcc(ProducerOptions options) => options with
     {
