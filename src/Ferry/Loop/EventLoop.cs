@@ -250,10 +250,12 @@ internal sealed unsafe class EventLoop : IDisposable
                 if (_rendezvous is { } rendezvous && rendezvous.Poll()) _rendezvous = null;
                 RunTimers();
                 var n = Libc.EpollWait(_epoll, _events, MaxEvents, WaitTimeoutMs());
+                // Read before UpdateNow: its clock call is a P/Invoke too and would overwrite the error (a signal
+                // that interrupted the wait, SIGSTOP/SIGCONT say, read as "errno 0" and killed the worker).
+                var errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
                 UpdateNow();
                 if (n < 0)
                 {
-                    var errno = Marshal.GetLastPInvokeError();
                     if (errno == Libc.EINTR) continue;
                     throw new InvalidOperationException($"epoll_wait failed: errno {errno}");
                 }
