@@ -246,13 +246,27 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
         Assert.True(await WebRtcTestClient.WaitUntilAsync(Complete, Wait), $"{packets.Count(p => Ssrc(p) == ssrc)} of {sent}; numbers received: " +
             Runs(packets.Where(p => Ssrc(p) == ssrc).Select(NumberOf)));
         var received = packets.Where(p => Ssrc(p) == ssrc).ToArray();
-        var first = NumberOf(received[0]);
-        Assert.Equal(Enumerable.Range(first, sent - first), received.Select(NumberOf));
-        RtpPacket.TryParse(received[0], out var head);
-        for (var i = 0; i < received.Length; i++)
+        AssertOnceAndContinuous(received, NumberOf(received[0]), sent);
+    }
+
+    /// <summary>
+    /// Packets numbered <paramref name="from"/> to <paramref name="to"/> (exclusive) each arrived once, with sequence numbers
+    /// that follow the numbering without a gap (one mapping throughout), and in order but for a packet or two overtaken at
+    /// a path switch: at the switch the last packets the far end sent on the old path cross the relay, the first ones on
+    /// the new path do not, so the new path can win by one hop (a network reorders so too; receivers' buffers absorb it).
+    /// </summary>
+    private static void AssertOnceAndContinuous(byte[][] packets, int from, int to)
+    {
+        var numbers = packets.Select(NumberOf).ToArray();
+        Assert.Equal(Enumerable.Range(from, to - from), numbers.Order());
+        var displaced = numbers.Where((n, i) => Math.Abs(n - from - i) > 2).ToList();
+        Assert.True(displaced.Count == 0, $"packets out of place by more than 2: {string.Join(", ", displaced.Take(20))}");
+        RtpPacket.TryParse(packets[0], out var head);
+        var offset = (ushort)(head.SequenceNumber - numbers[0]);
+        foreach (var packet in packets)
         {
-            RtpPacket.TryParse(received[i], out var p);
-            Assert.Equal((ushort)(head.SequenceNumber + i), p.SequenceNumber);
+            RtpPacket.TryParse(packet, out var p);
+            Assert.Equal(offset, (ushort)(p.SequenceNumber - NumberOf(packet)));
         }
     }
 
@@ -390,16 +404,7 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
             Assert.Equal(0, state["srtpFailures"]!.GetValue<long>());
         }
 
-        private static void AssertStream(byte[][] packets, int total)
-        {
-            Assert.Equal(Enumerable.Range(0, total), packets.Select(NumberOf));
-            RtpPacket.TryParse(packets[0], out var first);
-            for (var i = 0; i < packets.Length; i++)
-            {
-                RtpPacket.TryParse(packets[i], out var p);
-                Assert.Equal((ushort)(first.SequenceNumber + i), p.SequenceNumber);
-            }
-        }
+        private static void AssertStream(byte[][] packets, int total) => AssertOnceAndContinuous(packets, 0, total);
 
         /// <summary>"0-99, 120-200": which numbers arrived, as runs.</summary>
     private static string Runs(IEnumerable<int> numbers)
