@@ -222,7 +222,6 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
             await target.RequestAsync("waitPathMoved", new JsonObject { ["transportId"] = call.TransportId });
             await source.RequestAsync("waitExportEnded", new JsonObject { ["transportId"] = exportId });
             current = 1 - current;
-            await Task.Delay(50);
         }
     }
 
@@ -405,23 +404,6 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
         }
 
         private static void AssertStream(byte[][] packets, int total) => AssertOnceAndContinuous(packets, 0, total);
-
-        /// <summary>"0-99, 120-200": which numbers arrived, as runs.</summary>
-    private static string Runs(IEnumerable<int> numbers)
-    {
-        var runs = new List<string>();
-        int? start = null, last = null;
-        foreach (var n in numbers)
-        {
-            if (last is { } l && n == l + 1) { last = n; continue; }
-            if (start is { } s0) runs.Add($"{s0}-{last}");
-            start = last = n;
-        }
-        if (start is { } s1) runs.Add($"{s1}-{last}");
-        return string.Join(", ", runs);
-    }
-
-    private static uint Ssrc(byte[] rtp) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(rtp.AsSpan(8));
 
         public ValueTask DisposeAsync()
         {
