@@ -17,8 +17,18 @@ public sealed class WorkerPriorityTests
     {
         foreach (var task in Directory.GetDirectories("/proc/self/task"))
         {
-            if (!File.ReadAllText(Path.Combine(task, "comm")).StartsWith(prefix, StringComparison.Ordinal)) continue;
-            var stat = File.ReadAllText(Path.Combine(task, "stat"));
+            // Other tests' threads come and go while this lists them: one gone since the listing is skipped.
+            string comm, stat;
+            try
+            {
+                comm = File.ReadAllText(Path.Combine(task, "comm"));
+                if (!comm.StartsWith(prefix, StringComparison.Ordinal)) continue;
+                stat = File.ReadAllText(Path.Combine(task, "stat"));
+            }
+            catch (IOException)
+            {
+                continue;
+            }
             // Fields after the command name, which is in parentheses and may hold spaces: field 3 is the first.
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
             return int.Parse(fields[41 - 3]);
