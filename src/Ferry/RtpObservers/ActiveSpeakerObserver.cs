@@ -16,7 +16,7 @@ public sealed class ActiveSpeakerObserver : RtpObserver
     private readonly Dictionary<Producer, DominantSpeakerDetector<Producer>.Speaker> _speakers = [];
     private readonly LoopTimer _timer;
 
-    internal ActiveSpeakerObserver(Router router, ActiveSpeakerObserverOptions options) : base(router, options.AppData)
+    internal ActiveSpeakerObserver(Router router, ActiveSpeakerObserverOptions options, string? id = null) : base(router, options.AppData, id)
     {
         Interval = TimeSpan.FromMilliseconds(options.ClampedInterval);
         _timer = Router.CreateTimer(OnInterval);

@@ -22,7 +22,7 @@ public sealed class AudioLevelObserver : RtpObserver
     // mediasoup starts "silent": the first silence event only follows some volumes.
     private bool _silence = true;
 
-    internal AudioLevelObserver(Router router, AudioLevelObserverOptions options) : base(router, options.AppData)
+    internal AudioLevelObserver(Router router, AudioLevelObserverOptions options, string? id = null) : base(router, options.AppData, id)
     {
         MaxEntries = options.MaxEntries;
         Threshold = options.Threshold;

@@ -16,10 +16,11 @@ public abstract class RtpObserver
     private volatile bool _paused;
     private volatile bool _closed;
 
-    private protected RtpObserver(Router router, object? appData)
+    // An observer made by a router move between processes keeps the id it had at the source.
+    private protected RtpObserver(Router router, object? appData, string? id)
     {
         Router = router;
-        Id = Guid.NewGuid().ToString();
+        Id = id ?? Guid.NewGuid().ToString();
         AppData = appData;
         Logger = router.Worker.LoggerFactory.CreateLogger(GetType());
     }
@@ -66,11 +67,17 @@ public abstract class RtpObserver
         return Router.InvokeAsync(() =>
         {
             ThrowIfClosed();
-            if (_paused) return;
-            _paused = true;
-            OnPaused();
-            Events.Emit(ObserverPause, Logger);
+            PauseOnLoop();
         });
+    }
+
+    /// <summary>Pauses on the router's loop (no-op when paused).</summary>
+    internal void PauseOnLoop()
+    {
+        if (_paused) return;
+        _paused = true;
+        OnPaused();
+        Events.Emit(ObserverPause, Logger);
     }
 
     /// <summary>Watches again. Resuming a running observer does nothing.</summary>
@@ -106,11 +113,25 @@ public abstract class RtpObserver
             var producer = FindProducer(options.ProducerId);
             if (producer.Kind != Protocols.Ortc.MediaKind.Audio) throw new ArgumentException("not an audio Producer");
             if (_producers.Contains(producer)) throw new InvalidOperationException("Producer already in map");
-            _producers.Add(producer);
-            producer.AddObserver(this);
-            OnProducerAdded(producer);
+            Watch(producer);
             Events.Emit(ObserverAddProducer, producer, Logger);
         });
+    }
+
+    /// <summary>
+    /// A producer brought in by a router move between processes joins, as it was a member at the source (on the
+    /// loop; no event: the membership is not new to the application). Already watched: nothing changes.
+    /// </summary>
+    internal void AddImportedProducer(Producer producer)
+    {
+        if (!_producers.Contains(producer)) Watch(producer);
+    }
+
+    private void Watch(Producer producer)
+    {
+        _producers.Add(producer);
+        producer.AddObserver(this);
+        OnProducerAdded(producer);
     }
 
     /// <summary>Stops watching a producer. A producer of the router that is not watched is ignored.</summary>

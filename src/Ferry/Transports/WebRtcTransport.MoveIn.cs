@@ -79,8 +79,12 @@ public sealed partial class WebRtcTransport
         return transport;
     }
 
-    /// <summary>Everything imported: the transport is connected, and what the relay held meanwhile is handled in order.</summary>
-    internal void GoLiveAfterImport(TransportCoreSnapshot core, int inboundStreams)
+    /// <summary>
+    /// Everything imported: the transport is connected. What the relay held meanwhile comes after, by
+    /// <see cref="AttachRelayAfterImport"/>: for a router, once every transport is connected (a packet for a
+    /// consumer or data consumer on another of them must find it live).
+    /// </summary>
+    internal void ConnectAfterImport(TransportCoreSnapshot core, int inboundStreams)
     {
         RestoreSctpStreamIds(core, inboundStreams);
         _connected = true;
@@ -89,6 +93,11 @@ public sealed partial class WebRtcTransport
         // What the producers the consumers read received since the freeze at the source (kept by the slot's holds).
         var now = Loop.Now;
         foreach (var consumer in Consumers) consumer.CatchUpAfterMove(now);
+    }
+
+    /// <summary>After <see cref="ConnectAfterImport"/>: what the relay held meanwhile is handled in order, then what it relays as it comes.</summary>
+    internal void AttachRelayAfterImport()
+    {
         _relayIn?.Attach(this);
         Pump();
     }

@@ -53,71 +53,88 @@ public sealed partial class WebRtcTransport
         return InvokeAsync(() =>
         {
             ThrowIfClosed();
-            if (_movingOut is not null) throw new InvalidStateException("the transport is already moving to another process");
-            if (_server is not null) throw new InvalidStateException("a transport on a WebRtcServer does not move between processes");
-            if (_listeners.Count > 0 || _tupleRoutes.Values.Any(r => r.Tcp is not null)) throw new InvalidStateException("ICE-TCP transports do not move between processes");
-            if (_dtls is not { State: Protocols.Dtls.DtlsState.Connected } dtls || !_selected.IsSet) throw new InvalidStateException("the transport is not connected");
+            if (RemoteMoveObstacle() is { } obstacle) throw new InvalidStateException(obstacle);
             var pipeBack = options.PipeBack;
             if (pipeBack is not null && (pipeBack.Router != Router || pipeBack.Closed)) throw new InvalidStateException("pipeBack must be an open PipeTransport of this transport's router");
             var replaced = Producers.Where(p => p.Observers.Count > 0 || p.Consumers.Any(c => c.Transport != this && c.Transport != pipeBack)).ToList();
             if (replaced.Count > 0 && pipeBack is null)
                 throw new InvalidStateException($"producers {string.Join(", ", replaced.Select(p => p.Id))} have consumers on other transports of this process: give a pipeBack to the target");
             // The loop handles nothing else from here: this is the instant the transport stops being live here.
-            var frozenAt = System.Diagnostics.Stopwatch.GetTimestamp();
-            var now = Loop.Now;
-            var dtlsState = dtls.ExportState() ?? throw new InvalidStateException("the DTLS session cannot be exported (no SRTP keys: a data-only association)");
-            Protocols.Sctp.DataChannelEndpointState? sctpState = null;
-            OutgoingTransportMove? move = null;
-            WebRtcTransportSnapshot snapshot;
-            try
-            {
-                sctpState = _sctp is { State: not SctpStateName.New } link ? link.Export() : null;
-                var (ufrag, password) = IceLiteAgent.GenerateCredentials();
-                var settings = Router.Worker.Settings;
-                var relayIp = _sockets[0].LocalEndPoint.Address;
-                move = new OutgoingTransportMove(this, receiver => UdpSocket.Bind(Loop, relayIp, settings.RtcMinPort, settings.RtcMaxPort, receiver), options);
-                snapshot = new WebRtcTransportSnapshot
-                {
-                    Id = Id,
-                    MoveToken = move.Token,
-                    SourceRelay = move.RelayEndPoint.ToString(),
-                    Ice = ExportIce(now),
-                    NextIceParameters = new IceParameters { UsernameFragment = ufrag, Password = password, IceLite = true },
-                    HighestLocalPreference = _highestLocalPreference,
-                    DtlsParameters = _dtlsParameters,
-                    Dtls = dtlsState,
-                    SrtpSend = _srtpSend?.Export(),
-                    SrtpReceive = _srtpReceive?.Export(),
-                    SctpParameters = _sctp?.Parameters,
-                    SctpSendBufferSize = _sctp?.SendBufferSize ?? 0,
-                    Sctp = sctpState,
-                    SctpState = _sctp?.State,
-                    Core = ExportCore(),
-                    Producers = Producers.Select(p => p.ExportSnapshot(now)).ToList(),
-                    Consumers = Consumers.Select(c => c.ExportSnapshot(now)).ToList(),
-                    DataProducers = DataProducers.Select(p => p.ExportSnapshot(now)).ToList(),
-                    DataConsumers = DataConsumers.Select(c => c.ExportSnapshot(now)).ToList(),
-                };
-            }
-            catch
-            {
-                // Exporting froze DTLS (and SCTP): they go on from what was exported, and the transport stays as it was.
-                move?.Discard();
-                Revive(dtlsState, sctpState, _sctp?.State);
-                throw;
-            }
-            if (pipeBack is not null) snapshot = snapshot with { PipedBack = ReplaceByPipedCopies(pipeBack) };
-            move.Begin(snapshot, frozenAt);
-            // Frozen: nothing here sends or changes state from now on; consumers see a transport that is not connected.
-            // What their producers receive meanwhile is kept, for an abort to hand it to them.
-            _heldAtSource = Consumers.Select(c => c.Producer).OfType<Rtp.Producer>().Distinct().ToList();
-            foreach (var producer in _heldAtSource) producer.HoldForMove();
-            _movingOut = move;
-            _connected = false;
-            if (_sctp is { } sctp) sctp.Frozen = true;
-            _timer.Stop();
-            return move;
+            return FreezeForMove(options, System.Diagnostics.Stopwatch.GetTimestamp());
         });
+    }
+
+    /// <summary>Why this transport cannot be exported now (null when it can); on the loop.</summary>
+    internal string? RemoteMoveObstacle()
+    {
+        if (_movingOut is not null) return "the transport is already moving to another process";
+        if (_server is not null) return "a transport on a WebRtcServer does not move between processes";
+        if (_listeners.Count > 0 || _tupleRoutes.Values.Any(r => r.Tcp is not null)) return "ICE-TCP transports do not move between processes";
+        if (_dtls is not { State: Protocols.Dtls.DtlsState.Connected } || !_selected.IsSet) return "the transport is not connected";
+        return null;
+    }
+
+    /// <summary>
+    /// Freezes the transport and writes it out, with a relay to <see cref="TransportExportOptions.TargetRelay"/> (the caller
+    /// checked it movable and, for a pipe back, what it needs); on the loop. A router move freezes all its transports so in
+    /// one command, <paramref name="frozenAt"/> being that instant.
+    /// </summary>
+    internal OutgoingTransportMove FreezeForMove(TransportExportOptions options, long frozenAt)
+    {
+        var pipeBack = options.PipeBack;
+        var now = Loop.Now;
+        var dtlsState = _dtls!.ExportState() ?? throw new InvalidStateException("the DTLS session cannot be exported (no SRTP keys: a data-only association)");
+        Protocols.Sctp.DataChannelEndpointState? sctpState = null;
+        OutgoingTransportMove? move = null;
+        WebRtcTransportSnapshot snapshot;
+        try
+        {
+            sctpState = _sctp is { State: not SctpStateName.New } link ? link.Export() : null;
+            var (ufrag, password) = IceLiteAgent.GenerateCredentials();
+            var settings = Router.Worker.Settings;
+            var relayIp = _sockets[0].LocalEndPoint.Address;
+            move = new OutgoingTransportMove(this, receiver => UdpSocket.Bind(Loop, relayIp, settings.RtcMinPort, settings.RtcMaxPort, receiver), options);
+            snapshot = new WebRtcTransportSnapshot
+            {
+                Id = Id,
+                MoveToken = move.Token,
+                SourceRelay = move.RelayEndPoint.ToString(),
+                Ice = ExportIce(now),
+                NextIceParameters = new IceParameters { UsernameFragment = ufrag, Password = password, IceLite = true },
+                HighestLocalPreference = _highestLocalPreference,
+                DtlsParameters = _dtlsParameters,
+                Dtls = dtlsState,
+                SrtpSend = _srtpSend?.Export(),
+                SrtpReceive = _srtpReceive?.Export(),
+                SctpParameters = _sctp?.Parameters,
+                SctpSendBufferSize = _sctp?.SendBufferSize ?? 0,
+                Sctp = sctpState,
+                SctpState = _sctp?.State,
+                Core = ExportCore(),
+                Producers = Producers.Select(p => p.ExportSnapshot(now)).ToList(),
+                Consumers = Consumers.Select(c => c.ExportSnapshot(now)).ToList(),
+                DataProducers = DataProducers.Select(p => p.ExportSnapshot(now)).ToList(),
+                DataConsumers = DataConsumers.Select(c => c.ExportSnapshot(now)).ToList(),
+            };
+        }
+        catch
+        {
+            // Exporting froze DTLS (and SCTP): they go on from what was exported, and the transport stays as it was.
+            move?.Discard();
+            Revive(dtlsState, sctpState, _sctp?.State);
+            throw;
+        }
+        if (pipeBack is not null) snapshot = snapshot with { PipedBack = ReplaceByPipedCopies(pipeBack) };
+        move.Begin(snapshot, frozenAt);
+        // Frozen: nothing here sends or changes state from now on; consumers see a transport that is not connected.
+        // What their producers receive meanwhile is kept, for an abort to hand it to them.
+        _heldAtSource = Consumers.Select(c => c.Producer).OfType<Rtp.Producer>().Distinct().ToList();
+        foreach (var producer in _heldAtSource) producer.HoldForMove();
+        _movingOut = move;
+        _connected = false;
+        if (_sctp is { } sctp) sctp.Frozen = true;
+        _timer.Stop();
+        return move;
     }
 
     /// <summary>
@@ -199,12 +216,14 @@ public sealed partial class WebRtcTransport
 
     /// <summary>
     /// The target could not import: live again here. The exported DTLS endpoint and SCTP association are
-    /// frozen for good, so they continue from the snapshot (as the target's would have); what the far end
-    /// sent meanwhile is handled now, in order.
+    /// frozen for good, so they continue from the snapshot (as the target's would have). What the far end
+    /// sent meanwhile comes after, by <see cref="ReplayAfterAbortedMove"/>: for a router, once every transport
+    /// is live again (a packet for a consumer or data consumer on another of them must find it live).
+    /// False when the transport is not frozen by this move (closed meanwhile).
     /// </summary>
-    internal void ThawAfterAbortedMove(OutgoingTransportMove move, (TransportTuple From, byte[] Data)[] kept)
+    internal bool ThawAfterAbortedMove(OutgoingTransportMove move)
     {
-        if (_movingOut != move || Closed) return;
+        if (_movingOut != move || Closed) return false;
         _movingOut = null;
         var snapshot = move.Snapshot;
         Revive(snapshot.Dtls, snapshot.Sctp, snapshot.SctpState);
@@ -215,6 +234,12 @@ public sealed partial class WebRtcTransport
         var now = Loop.Now;
         foreach (var consumer in Consumers) consumer.CatchUpAfterMove(now);
         ReleaseSourceHolds();
+        return true;
+    }
+
+    /// <summary>After <see cref="ThawAfterAbortedMove"/>: what the far end sent since the freeze, handled now in order.</summary>
+    internal void ReplayAfterAbortedMove((TransportTuple From, byte[] Data)[] kept)
+    {
         foreach (var (from, data) in kept)
         {
             if (Closed) return;

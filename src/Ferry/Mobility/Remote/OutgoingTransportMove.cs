@@ -98,7 +98,14 @@ public sealed class OutgoingTransportMove
     /// since the handover handed to it in order (up to <see cref="TransportExportOptions.AbortReplayCapacity"/>).
     /// </summary>
     /// <exception cref="InvalidStateException">Already committed or ended.</exception>
-    public Task AbortAsync() => _transport.InvokeAsync(() =>
+    public Task AbortAsync() => _transport.InvokeAsync(() => AbortOnLoop()());
+
+    /// <summary>
+    /// <see cref="AbortAsync"/> on the loop, but the datagrams kept come back as a step to run afterwards: a router's
+    /// abort brings all its transports back to life before any is handed what its far end sent meanwhile.
+    /// </summary>
+    /// <exception cref="InvalidStateException">Already committed or ended.</exception>
+    internal Action AbortOnLoop()
     {
         if (_committed || _ended) throw new InvalidStateException("the move was committed or has ended");
         _ended = true;
@@ -106,9 +113,10 @@ public sealed class OutgoingTransportMove
         _transport.ReleaseOwnedTimer(_graceTimer);
         var kept = _kept is null ? [] : _kept.ToArray();
         _kept?.Clear();
-        _transport.ThawAfterAbortedMove(this, kept);
+        var thawed = _transport.ThawAfterAbortedMove(this);
         _completed.TrySetException(new InvalidStateException("move aborted"));
-    });
+        return thawed ? () => _transport.ReplayAfterAbortedMove(kept) : () => { };
+    }
 
     /// <summary>The export failed before the handover: the relay socket and timer go.</summary>
     internal void Discard()

@@ -20,4 +20,12 @@ public static class SnapshotJson
     /// <exception cref="JsonException">Not a snapshot.</exception>
     public static WebRtcTransportSnapshot Deserialize(string json) =>
         JsonSerializer.Deserialize<WebRtcTransportSnapshot>(json, Options) ?? throw new JsonException("null snapshot");
+
+    /// <summary>A router's snapshot as JSON text.</summary>
+    public static string Serialize(RouterSnapshot snapshot) => JsonSerializer.Serialize(snapshot, Options);
+
+    /// <summary>A router's snapshot from JSON text.</summary>
+    /// <exception cref="JsonException">Not a router snapshot.</exception>
+    public static RouterSnapshot DeserializeRouter(string json) =>
+        JsonSerializer.Deserialize<RouterSnapshot>(json, Options) ?? throw new JsonException("null snapshot");
 }
