@@ -33,7 +33,7 @@ internal sealed partial class Peer
         "waitExportEnded" => await WaitExportEndedAsync(data).ConfigureAwait(false),
         "webRtcTransport" => WebRtcState(WebRtc(data)),
         "movePlan" => await MovePlanAsync(data).ConfigureAwait(false),
-        _ => throw new ArgumentException($"unknown method '{method}'"),
+        _ => await DispatchRouterMoveAsync(method, data).ConfigureAwait(false),
     };
 
     private async Task<JsonNode?> CreateWebRtcTransportAsync(JsonObject data)

@@ -256,7 +256,7 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
     /// a path switch: at the switch the last packets the far end sent on the old path cross the relay, the first ones on
     /// the new path do not, so the new path can win by one hop (a network reorders so too; receivers' buffers absorb it).
     /// </summary>
-    private static void AssertOnceAndContinuous(byte[][] packets, int from, int to)
+    internal static void AssertOnceAndContinuous(byte[][] packets, int from, int to)
     {
         var numbers = packets.Select(NumberOf).ToArray();
         Assert.Equal(Enumerable.Range(from, to - from), numbers.Order());
@@ -273,7 +273,7 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
     }
 
     /// <summary>"0-99, 120-200": which numbers arrived, as runs.</summary>
-    private static string Runs(IEnumerable<int> numbers)
+    internal static string Runs(IEnumerable<int> numbers)
     {
         var runs = new List<string>();
         int? start = null, last = null;
@@ -287,7 +287,7 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
         return string.Join(", ", runs);
     }
 
-    private static uint Ssrc(byte[] rtp) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(rtp.AsSpan(8));
+    internal static uint Ssrc(byte[] rtp) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(rtp.AsSpan(8));
 
     /// <summary>One move of the transport from <paramref name="source"/> to <paramref name="target"/>; the import's reply, the id the source still knows it by, and the snapshot's size in bytes.</summary>
     private static async Task<(JsonObject Imported, string ExportId, int Bytes)> MoveAsync(string transportId, PipePeerProcess source, PipePeerProcess target,
@@ -310,7 +310,7 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
         return (imported, transportId, exported["bytes"]!.GetValue<int>());
     }
 
-    private static async Task<Call> CallAsync(PipePeerProcess peer, bool mediaAndData = true)
+    internal static async Task<Call> CallAsync(PipePeerProcess peer, bool mediaAndData = true)
     {
         var far = new WebRtcTestClient();
         var created = await peer.RequestAsync("createWebRtcTransport", new JsonObject { ["enableSctp"] = true });
@@ -346,7 +346,7 @@ public sealed class MoveAcrossProcessesTests : IAsyncLifetime
         return new Call(id, far, ssrcs["audio"], ssrcs["video"], receiveStreams[OrderedStream], receiveStreams[UnorderedStream]);
     }
 
-    private sealed class Call(string transportId, WebRtcTestClient far, uint audioOut, uint videoOut, ushort orderedIn, ushort unorderedIn) : IAsyncDisposable
+    internal sealed class Call(string transportId, WebRtcTestClient far, uint audioOut, uint videoOut, ushort orderedIn, ushort unorderedIn) : IAsyncDisposable
     {
         private readonly CancellationTokenSource _stop = new();
         private int _audioSent;

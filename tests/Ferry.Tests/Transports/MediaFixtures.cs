@@ -59,15 +59,17 @@ internal static class MediaFixtures
         },
     };
 
-    /// <summary>An Opus producer.</summary>
-    public static ProducerOptions OpusProducer(uint ssrc = 33333333, string mid = "1") => new()
+    /// <summary>An Opus producer (with <paramref name="audioLevelId"/>, sending ssrc-audio-level under that id: what audio-level observers read).</summary>
+    public static ProducerOptions OpusProducer(uint ssrc = 33333333, string mid = "1", int? audioLevelId = null) => new()
     {
         Kind = MediaKind.Audio,
         RtpParameters = new RtpParameters
         {
             Mid = mid,
             Codecs = [new RtpCodecParameters { MimeType = "audio/opus", PayloadType = 111, ClockRate = 48000, Channels = 2 }],
-            HeaderExtensions = [new RtpHeaderExtensionParameters { Uri = RtpHeaderExtensionUris.Mid, Id = 4 }],
+            HeaderExtensions = audioLevelId is { } levelId
+                ? [new RtpHeaderExtensionParameters { Uri = RtpHeaderExtensionUris.Mid, Id = 4 }, new RtpHeaderExtensionParameters { Uri = RtpHeaderExtensionUris.SsrcAudioLevel, Id = levelId }]
+                : [new RtpHeaderExtensionParameters { Uri = RtpHeaderExtensionUris.Mid, Id = 4 }],
             Encodings = [new RtpEncodingParameters { Ssrc = ssrc }],
             Rtcp = new RtcpParameters { Cname = "client-a" },
         },
@@ -167,11 +169,13 @@ internal static class MediaFixtures
     }
 
     /// <summary>An Opus packet numbered in its payload.</summary>
-    public static byte[] OpusPacket(uint ssrc, ushort seq, uint timestamp, int number, string? mid = null, int midId = 4)
+    public static byte[] OpusPacket(uint ssrc, ushort seq, uint timestamp, int number, string? mid = null, int midId = 4, (int Id, byte Level)? audioLevel = null)
     {
         var buffer = new byte[1500];
         var w = new RtpPacketWriter(buffer, 111, seq, timestamp, ssrc, marker: false);
         if (mid is not null) w.AddExtension(midId, System.Text.Encoding.ASCII.GetBytes(mid));
+        // RFC 6464: the voice bit and the level in -dBov.
+        if (audioLevel is { } level) w.AddExtension(level.Id, [(byte)(0x80 | level.Level)]);
         var payload = new byte[80];
         payload[0] = 0x78; // an Opus TOC byte (SILK-only 20 ms, mono), payload not decoded by the server
         BitConverter.TryWriteBytes(payload.AsSpan(4), number);
