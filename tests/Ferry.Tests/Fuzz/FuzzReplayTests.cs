@@ -1,0 +1,21 @@
+using Ferry.Fuzz;
+
+namespace Ferry.Tests.Fuzz;
+
+/// <summary>
+/// The fuzz targets of the engine's parsers (the move relay's frames), replayed in-process over their seed corpus
+/// (fuzz/corpus) and every input a fuzzer ever found (fuzz/findings), so CI checks them without afl
+/// (docs/fuzzing.md). A failure names the file: replay it with <c>dotnet Ferry.Fuzz.dll TARGET FILE</c>.
+/// </summary>
+public class FuzzReplayTests
+{
+    public static TheoryData<string> Targets() => new(EngineTargets.All.Select(t => t.Name));
+
+    [Theory]
+    [MemberData(nameof(Targets))]
+    public void Corpus_and_findings_replay_without_a_failure(string name)
+    {
+        var replayed = FuzzReplay.AssertClean(EngineTargets.All.Single(t => t.Name == name));
+        Assert.True(replayed > 0);
+    }
+}
