@@ -13,6 +13,7 @@ public static class SnapshotSerialization
     private static readonly HashSet<Type> Types =
     [
         typeof(WebRtcTransportSnapshot), typeof(ProducerSnapshot), typeof(ConsumerSnapshot), typeof(DataProducerSnapshot), typeof(DataConsumerSnapshot),
+        typeof(RouterSnapshot), typeof(RtpObserverSnapshot),
     ];
 
     /// <summary>Lets Orleans serialise and copy the snapshot records.</summary>
