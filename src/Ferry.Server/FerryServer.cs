@@ -150,7 +150,7 @@ public sealed class FerryServer : IAsyncDisposable
             app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
             app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
         }
-        AdminApi.Map(app, workers, rooms, options.AdminToken);
+        AdminApi.Map(app, workers, rooms, cluster.Id, options.AdminToken);
         BroadcasterApi.Map(app, rooms, options.BroadcasterToken);
         ClusterApi.Map(app, cluster, app.Services, options.AdminToken);
         var workersMs = System.Diagnostics.Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds;

@@ -15,7 +15,7 @@ namespace Ferry.Server.Admin;
 /// </summary>
 internal static class AdminApi
 {
-    public static void Map(IEndpointRouteBuilder app, WorkerPool workers, RoomRegistry rooms, string? token)
+    public static void Map(IEndpointRouteBuilder app, WorkerPool workers, RoomRegistry rooms, string nodeId, string? token)
     {
         var group = app.MapGroup("").AddEndpointFilter(async (context, next) =>
             Authorized(context.HttpContext, token) ? await next(context) : Results.Unauthorized());
@@ -27,6 +27,7 @@ internal static class AdminApi
         {
             var router = workers.Workers.SelectMany(w => w.Routers).FirstOrDefault(r => r.Id == routerId);
             if (router is null) return Results.NotFound(new { error = $"router {routerId} not found" });
+            if (request.NodeId is { } toNode) return await MoveRoomBySnapshotAsync(workers, rooms, nodeId, router, toNode, request.WorkerId);
             if (request.WorkerId is null || workers.Find(request.WorkerId) is not { } target) return Results.BadRequest(new { error = "workerId: no such worker" });
             try
             {
@@ -75,8 +76,29 @@ internal static class AdminApi
         group.MapGet("/metrics", async () => Results.Text(await MetricsAsync(workers, rooms), "text/plain; version=0.0.4"));
     }
 
-    /// <summary>Body of a move request.</summary>
-    internal sealed record MoveRequest(string? WorkerId, string? RouterId = null);
+    /// <summary>Body of a move request: a worker of this node (moved in-process), or a node (moved as between servers: snapshot and relay).</summary>
+    internal sealed record MoveRequest(string? WorkerId, string? RouterId = null, string? NodeId = null);
+
+    /// <summary>
+    /// A room's router moved as between servers. To this node: onto <paramref name="workerId"/> (or the least
+    /// loaded other worker) through a snapshot, the path a move to another node takes.
+    /// </summary>
+    private static async Task<IResult> MoveRoomBySnapshotAsync(WorkerPool workers, RoomRegistry rooms, string nodeId, Ferry.Router router, string toNode, string? workerId)
+    {
+        var room = rooms.Rooms.FirstOrDefault(r => r.Router == router);
+        if (room is null) return Results.BadRequest(new { error = $"router {router.Id} is not the first router of a room" });
+        if (toNode != nodeId) return Results.Json(new { error = $"node {toNode}: moves to another node are not built yet (only this node, {nodeId})" }, statusCode: StatusCodes.Status501NotImplemented);
+        var target = workerId is null ? workers.PickForNewRouter(except: router.Worker) : workers.Find(workerId);
+        if (target is null) return Results.BadRequest(new { error = $"workerId: no worker {workerId} on this node" });
+        try
+        {
+            return Results.Json(await room.RelocateAsync(target), ServerJson.Options);
+        }
+        catch (InvalidOperationException e)
+        {
+            return Results.Conflict(new { error = e.Message });
+        }
+    }
 
     /// <summary>True when the request presents <c>Authorization: Bearer</c> <paramref name="token"/> (compared in constant time).</summary>
     internal static bool HasBearer(HttpContext context, string token) =>

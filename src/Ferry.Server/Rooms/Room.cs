@@ -27,28 +27,36 @@ public sealed partial class Room
         AudioLevels = audioLevels;
         _settings = settings;
         _logger = logger;
+        WireAudioLevels(audioLevels);
+    }
+
+    private void WireAudioLevels(AudioLevelObserver audioLevels)
+    {
         // mediasoup-demo's activeSpeaker notification: the loudest peer, or null on silence.
+        // An observer a move left behind (in the router that relays until the far ends switched) says nothing.
         audioLevels.Volumes += volumes =>
         {
+            if (AudioLevels != audioLevels) return;
             var loudest = volumes[0];
             var peerId = (loudest.Producer.AppData as IDictionary<string, object?>)?["peerId"] as string;
             foreach (var peer in JoinedPeers()) peer.Connection.Notify("activeSpeaker", new { peerId, volume = loudest.Volume });
         };
         audioLevels.Silence += () =>
         {
+            if (AudioLevels != audioLevels) return;
             // An explicit null (the server's JSON leaves nulls out): the app reads peerId as null for "nobody".
             foreach (var peer in JoinedPeers()) peer.Connection.Notify("activeSpeaker", new JsonObject { ["peerId"] = null });
         };
     }
 
     /// <summary>The room's audio level observer (every audio producer is added to it).</summary>
-    public AudioLevelObserver AudioLevels { get; }
+    public AudioLevelObserver AudioLevels { get; private set; }
 
     /// <summary>Room id (the roomId of the URL).</summary>
     public string Id { get; }
 
     /// <summary>The room's first router (the one its audio level observer lives in).</summary>
-    public Router Router { get; }
+    public Router Router { get; private set; }
 
     private readonly List<Router> _extraRouters = [];
 

@@ -37,8 +37,7 @@ public sealed partial class Room
         {
             throw new ProtooRequestException(e.Message);
         }
-        peer.DataProducers[dataProducer.Id] = dataProducer;
-        dataProducer.TransportClose += () => peer.DataProducers.TryRemove(dataProducer.Id, out _);
+        WireDataProducer(peer, dataProducer);
         var others = JoinedPeers(except: peer).ToList();
         return new ProtooResult(new { id = dataProducer.Id }, async () =>
         {
@@ -84,18 +83,7 @@ public sealed partial class Room
             _lock.Release();
         }
         var connection = consumerPeer.Connection;
-        consumerPeer.DataConsumers[dataConsumer.Id] = dataConsumer;
-        dataConsumer.TransportClose += () => consumerPeer.DataConsumers.TryRemove(dataConsumer.Id, out _);
-        dataConsumer.DataProducerClose += () =>
-        {
-            consumerPeer.DataConsumers.TryRemove(dataConsumer.Id, out _);
-            // The peer hears of it before its DataChannel closes (mediasoup's order): mediasoup-demo's app
-            // reports a channel that closes unannounced as an error. Sent is not enough (the socket and the
-            // client's reader are slower than the media path), so the reset waits for the app to close the
-            // channel itself, as it does on this notification, or for a grace after the send.
-            var told = connection.NotifyAsync("dataConsumerClosed", new { dataConsumerId = dataConsumer.Id });
-            dataConsumer.DelayStreamReset(told.ContinueWith(_ => Task.Delay(DataChannelCloseGrace), TaskScheduler.Default).Unwrap());
-        };
+        WireDataConsumer(consumerPeer, dataConsumer);
         try
         {
             await connection.RequestAsync("newDataConsumer", new
@@ -113,7 +101,7 @@ public sealed partial class Room
         {
             _logger.LogWarning("newDataConsumer to peer {PeerId} failed: {Reason}", consumerPeer.Id, e.Message);
             await dataConsumer.CloseAsync();
-            consumerPeer.DataConsumers.TryRemove(dataConsumer.Id, out _);
+            consumerPeer.DataConsumers.TryRemove(KeyValuePair.Create(dataConsumer.Id, dataConsumer));
         }
     }
 

@@ -81,24 +81,8 @@ public sealed partial class Room
             AppData = new Dictionary<string, object?> { ["peerId"] = peer.Id, ["producing"] = producing, ["consuming"] = consuming },
         });
         peer.Transports[transport.Id] = new PeerTransport(transport, producing, consuming);
-        transport.DtlsStateChange += state =>
-        {
-            if (state is DtlsStateName.Failed or DtlsStateName.Closed)
-                _logger.LogWarning("transport {TransportId} of peer {PeerId}: dtls {State}", transport.Id, peer.Id, state);
-        };
-        // As mediasoup-demo: the outgoing estimate of every transport goes to its peer as downlinkBwe (only a
-        // transport with consumers has one), and every endpoint is asked to keep under the incoming cap.
-        await transport.EnableTraceEventAsync(["bwe"]);
-        transport.Trace += trace =>
-        {
-            if (trace.Type != "bwe" || trace.Direction != "out" || peer.Closed) return;
-            peer.Connection.Notify("downlinkBwe", new
-            {
-                desiredBitrate = trace.Info.DesiredBitrate,
-                effectiveDesiredBitrate = trace.Info.EffectiveDesiredBitrate,
-                availableBitrate = trace.Info.AvailableBitrate,
-            });
-        };
+        // As mediasoup-demo: every endpoint is asked to keep under the incoming cap (below), and hears its downlink estimate.
+        await WireTransportAsync(peer, transport);
         var result = new ProtooResult(new
         {
             id = transport.Id,
@@ -147,9 +131,7 @@ public sealed partial class Room
         }
         appData["peerId"] = peer.Id;
         var producer = await t.Transport.ProduceAsync(new ProducerOptions { Kind = kind, RtpParameters = rtpParameters, AppData = appData });
-        peer.Producers[producer.Id] = producer;
-        producer.TransportClose += () => peer.Producers.TryRemove(producer.Id, out _);
-        producer.ScoreChange += score => peer.Connection.Notify("producerScore", new { producerId = producer.Id, score });
+        WireProducer(peer, producer);
         if (kind == MediaKind.Audio) await AudioLevels.AddProducerAsync(new Ferry.RtpObservers.RtpObserverAddRemoveProducerOptions { ProducerId = producer.Id });
         var others = JoinedPeers(except: peer).ToList();
         // Every peer is asked at once: a silent one costs only itself.
@@ -198,18 +180,7 @@ public sealed partial class Room
             _lock.Release();
         }
         var connection = consumerPeer.Connection;
-        consumerPeer.Consumers[consumer.Id] = consumer;
-        consumer.TransportClose += () => consumerPeer.Consumers.TryRemove(consumer.Id, out _);
-        consumer.ProducerClose += () =>
-        {
-            consumerPeer.Consumers.TryRemove(consumer.Id, out _);
-            connection.Notify("consumerClosed", new { consumerId = consumer.Id });
-        };
-        consumer.ProducerPause += () => connection.Notify("consumerPaused", new { consumerId = consumer.Id });
-        consumer.ProducerResume += () => connection.Notify("consumerResumed", new { consumerId = consumer.Id });
-        consumer.ScoreChange += score => connection.Notify("consumerScore", new { consumerId = consumer.Id, score });
-        consumer.LayersChange += layers => connection.Notify("consumerLayersChanged",
-            new { consumerId = consumer.Id, spatialLayer = layers?.SpatialLayer, temporalLayer = layers?.TemporalLayer });
+        WireConsumer(consumerPeer, consumer);
         try
         {
             await connection.RequestAsync("newConsumer", new
@@ -230,7 +201,7 @@ public sealed partial class Room
         {
             _logger.LogWarning("newConsumer to peer {PeerId} failed: {Reason}", consumerPeer.Id, e.Message);
             await consumer.CloseAsync();
-            consumerPeer.Consumers.TryRemove(consumer.Id, out _);
+            consumerPeer.Consumers.TryRemove(KeyValuePair.Create(consumer.Id, consumer));
         }
     }
 

@@ -42,7 +42,7 @@ public sealed partial class WebRtcTransport
     /// the far end from this transport's socket. Give <see cref="OutgoingTransportMove.Snapshot"/> to the
     /// target's <see cref="TransportImportSlot.ImportAsync"/>, then <see cref="OutgoingTransportMove.CommitAsync"/>
     /// once it imported, or <see cref="OutgoingTransportMove.AbortAsync"/> if it failed (the transport lives
-    /// on here). Only UDP transports of their own sockets (not on a WebRtcServer, no ICE-TCP) with DTLS
+    /// on here). Only transports of their own sockets (not on a WebRtcServer) on a UDP path with DTLS
     /// connected move between processes.
     /// </summary>
     /// <exception cref="InvalidStateException">Closed, already moving, not connected, or not movable this way.</exception>
@@ -69,7 +69,8 @@ public sealed partial class WebRtcTransport
     {
         if (_movingOut is not null) return "the transport is already moving to another process";
         if (_server is not null) return "a transport on a WebRtcServer does not move between processes";
-        if (_listeners.Count > 0 || _tupleRoutes.Values.Any(r => r.Tcp is not null)) return "ICE-TCP transports do not move between processes";
+        // A TCP listener the far end never used stays behind (the target listens on UDP); a TCP path cannot be relayed.
+        if (_tupleRoutes.Values.Any(r => r.Tcp is not null)) return "a transport on an ICE-TCP path does not move between processes";
         if (_dtls is not { State: Protocols.Dtls.DtlsState.Connected } || !_selected.IsSet) return "the transport is not connected";
         return null;
     }

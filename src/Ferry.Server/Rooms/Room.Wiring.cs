@@ -1,0 +1,95 @@
+using Ferry.Data;
+using Ferry.Protocols.Ortc;
+using Ferry.Rtp;
+using Ferry.Transports;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Server.Rooms;
+
+/// <summary>
+/// What the room listens to on each media object (scores, closes, the downlink estimate) and passes on to
+/// peers. Done when an object is made and again for the object a move between processes brings to life
+/// under the same id: the peer's maps then point at the new object, and a handler of the old one must not
+/// remove the new one's entry (every removal checks it removes its own object).
+/// </summary>
+public sealed partial class Room
+{
+    private async Task WireTransportAsync(Peer peer, WebRtcTransport transport)
+    {
+        transport.DtlsStateChange += state =>
+        {
+            if (state is DtlsStateName.Failed or DtlsStateName.Closed)
+                _logger.LogWarning("transport {TransportId} of peer {PeerId}: dtls {State}", transport.Id, peer.Id, state);
+        };
+        // As mediasoup-demo: the outgoing estimate of every transport goes to its peer as downlinkBwe (only a
+        // transport with consumers has one).
+        await transport.EnableTraceEventAsync(["bwe"]);
+        transport.Trace += trace =>
+        {
+            if (trace.Type != "bwe" || trace.Direction != "out" || peer.Closed) return;
+            peer.Connection.Notify("downlinkBwe", new
+            {
+                desiredBitrate = trace.Info.DesiredBitrate,
+                effectiveDesiredBitrate = trace.Info.EffectiveDesiredBitrate,
+                availableBitrate = trace.Info.AvailableBitrate,
+            });
+        };
+    }
+
+    private static void WireProducer(Peer peer, Producer producer)
+    {
+        peer.Producers[producer.Id] = producer;
+        producer.TransportClose += () => peer.Producers.TryRemove(KeyValuePair.Create(producer.Id, producer));
+        producer.ScoreChange += score =>
+        {
+            if (Current(peer.Producers, producer.Id, producer)) peer.Connection.Notify("producerScore", new { producerId = producer.Id, score });
+        };
+    }
+
+    private static void WireConsumer(Peer consumerPeer, Consumer consumer)
+    {
+        consumerPeer.Consumers[consumer.Id] = consumer;
+        consumer.TransportClose += () => consumerPeer.Consumers.TryRemove(KeyValuePair.Create(consumer.Id, consumer));
+        consumer.ProducerClose += () =>
+        {
+            // A consumer left behind by a move (its successor has the id) says nothing.
+            if (consumerPeer.Consumers.TryRemove(KeyValuePair.Create(consumer.Id, consumer))) consumerPeer.Connection.Notify("consumerClosed", new { consumerId = consumer.Id });
+        };
+        consumer.ProducerPause += () => NotifyIfCurrent("consumerPaused", new { consumerId = consumer.Id });
+        consumer.ProducerResume += () => NotifyIfCurrent("consumerResumed", new { consumerId = consumer.Id });
+        consumer.ScoreChange += score => NotifyIfCurrent("consumerScore", new { consumerId = consumer.Id, score });
+        consumer.LayersChange += layers => NotifyIfCurrent("consumerLayersChanged",
+            new { consumerId = consumer.Id, spatialLayer = layers?.SpatialLayer, temporalLayer = layers?.TemporalLayer });
+
+        void NotifyIfCurrent(string method, object data)
+        {
+            if (Current(consumerPeer.Consumers, consumer.Id, consumer)) consumerPeer.Connection.Notify(method, data);
+        }
+    }
+
+    private static void WireDataProducer(Peer peer, DataProducer dataProducer)
+    {
+        peer.DataProducers[dataProducer.Id] = dataProducer;
+        dataProducer.TransportClose += () => peer.DataProducers.TryRemove(KeyValuePair.Create(dataProducer.Id, dataProducer));
+    }
+
+    private static void WireDataConsumer(Peer consumerPeer, DataConsumer dataConsumer)
+    {
+        consumerPeer.DataConsumers[dataConsumer.Id] = dataConsumer;
+        dataConsumer.TransportClose += () => consumerPeer.DataConsumers.TryRemove(KeyValuePair.Create(dataConsumer.Id, dataConsumer));
+        dataConsumer.DataProducerClose += () =>
+        {
+            if (!consumerPeer.DataConsumers.TryRemove(KeyValuePair.Create(dataConsumer.Id, dataConsumer))) return;
+            // The peer hears of it before its DataChannel closes (mediasoup's order): mediasoup-demo's app
+            // reports a channel that closes unannounced as an error. Sent is not enough (the socket and the
+            // client's reader are slower than the media path), so the reset waits for the app to close the
+            // channel itself, as it does on this notification, or for a grace after the send.
+            var told = consumerPeer.Connection.NotifyAsync("dataConsumerClosed", new { dataConsumerId = dataConsumer.Id });
+            dataConsumer.DelayStreamReset(told.ContinueWith(_ => Task.Delay(DataChannelCloseGrace), TaskScheduler.Default).Unwrap());
+        };
+    }
+
+    /// <summary>True when <paramref name="item"/> is the object the peer's map holds under <paramref name="id"/> (not one a move replaced).</summary>
+    private static bool Current<T>(System.Collections.Concurrent.ConcurrentDictionary<string, T> map, string id, T item) where T : class =>
+        map.TryGetValue(id, out var current) && ReferenceEquals(current, item);
+}
