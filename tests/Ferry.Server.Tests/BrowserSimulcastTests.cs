@@ -11,7 +11,9 @@ namespace Ferry.Server.Tests;
 /// server reports towards Bob must be the loss Bob's browser counts (issue 17: Chrome's padding, RTX resends
 /// of packets the server already had, was counted and forwarded, and Bob stayed on the lowest stream; then
 /// Alice's audio reached Bob with her browser's transport-wide sequence numbers, Bob's feedback paired them
-/// with the server's video numbers, and the false delay it showed cut the estimate).
+/// with the server's video numbers, and the false delay it showed cut the estimate; then the allocation
+/// took back a temporal layer it had just given because the padding that made room for it had stopped, and
+/// Bob stayed on a lower temporal layer until a switching point happened to come while it was given).
 /// </summary>
 [Collection(BrowserCollection.Name)]
 public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelper output) : IClassFixture<ServerFixture>
@@ -20,7 +22,8 @@ public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelp
 
     private sealed record Outbound(string Rid, long MediaBytes, long Packets, double Fps, long Width, string Limitation, long FramesEncoded);
 
-    private sealed record ServerStream(string Rid, long Bytes, long Bitrate);
+    /// <summary>A stream as the server counts it: media bytes, and the bytes of the RTX packets it dropped (padding that repaired nothing).</summary>
+    private sealed record ServerStream(string Rid, long Bytes, long Bitrate, long PaddingBytes);
 
     private static async Task<JsonElement> EvalAsync(IPage page, string expression) =>
         JsonDocument.Parse((await page.EvaluateAsync<JsonElement>($"async () => JSON.stringify(await ({expression}))")).GetString()!).RootElement;
@@ -44,10 +47,10 @@ public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelp
     private static async Task<Dictionary<string, ServerStream>> ProducerStatsAsync(IPage page, string producerId)
     {
         var list = await EvalAsync(page, $"window.ferry.request('getProducerStats', {{ producerId: '{producerId}' }})");
-        return list.EnumerateArray().ToDictionary(s => s.GetProperty("rid").GetString()!, s => new ServerStream(s.GetProperty("rid").GetString()!, Long(s, "byteCount"), Long(s, "bitrate")));
+        return list.EnumerateArray().ToDictionary(s => s.GetProperty("rid").GetString()!, s => new ServerStream(s.GetProperty("rid").GetString()!, Long(s, "byteCount"), Long(s, "bitrate"), Long(s, "rtxBytesDiscarded")));
     }
 
-    [Fact(Skip = "Flaky on 2 cores: one clean-clone run in five decoded 144 of 214 top-stream frames (the allocator climbs the temporal layers slowly after a switch; see the closing note and docs/engine.md). Passes 4 of 5.")]
+    [Fact]
     public async Task A_receiver_gets_the_top_simulcast_stream_at_the_senders_rate_and_the_server_counts_what_is_sent()
     {
         var room = "simulcast-" + Guid.NewGuid().ToString("N")[..6];
@@ -89,21 +92,28 @@ public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelp
         var last = samples[^1];
         // The frame rate over the whole window, not per one-second sample: on a 2-core machine running both
         // pages, one second's rate dips with the CPU at the sender and the receiver alike.
+        // Frames Bob received whole, not frames his decoder got through: a frame of a temporal layer the server
+        // drops never arrives, while a frame that arrived and was dropped for want of CPU (framesDropped; seen
+        // with both pages on a loaded 2-core machine: 87-92% decoded while 93-100% arrived) says nothing of the server.
         var topRid = last.Sent.First(kv => kv.Value.Width == last.TopWidth).Key;
         var encoded = last.Sent[topRid].FramesEncoded - first.Sent[topRid].FramesEncoded;
-        var decoded = last.BobDecoded - first.BobDecoded;
-        output.WriteLine($"over the window: Alice encoded {encoded} frames of {topRid}, Bob decoded {decoded}");
-        Assert.True(encoded > 0 && decoded >= encoded * 0.8, $"Bob decoded {decoded} frames of the {encoded} Alice encoded on the top stream over 10 s");
+        var received = last.BobFramesReceived - first.BobFramesReceived;
+        output.WriteLine($"over the window: Alice encoded {encoded} frames of {topRid}, Bob received {received} and decoded {last.BobDecoded - first.BobDecoded} ({last.BobFramesDropped - first.BobFramesDropped} dropped by his browser)");
+        Assert.True(encoded > 0 && received >= encoded * 0.8, $"Bob received {received} frames of the {encoded} Alice encoded on the top stream over 10 s");
         foreach (var (rid, sent) in last.Sent)
         {
             var sentBytes = sent.MediaBytes - first.Sent[rid].MediaBytes;
             var serverBytes = last.Server.GetValueOrDefault(rid)?.Bytes - first.Server.GetValueOrDefault(rid)?.Bytes ?? 0;
-            output.WriteLine($"{rid}: sent {sentBytes} B, server counted {serverBytes} B ({(sentBytes > 0 ? (double)serverBytes / sentBytes : 0):P1})");
+            var paddingBytes = last.Server.GetValueOrDefault(rid)?.PaddingBytes - first.Server.GetValueOrDefault(rid)?.PaddingBytes ?? 0;
+            output.WriteLine($"{rid}: sent {sentBytes} B, server counted {serverBytes} B of media ({(sentBytes > 0 ? (double)serverBytes / sentBytes : 0):P1}) and {paddingBytes} B of padding");
             // Chrome counts its padding (RTX resends of old packets) in bytesSent: a stream it pads looks bigger
             // at the sender than its media. The server must never count more than was sent...
             Assert.True(serverBytes <= sentBytes * 1.1 + 2000, $"{rid}: the server counted {serverBytes} B of {sentBytes} B sent");
-            // ...and the stream Bob gets, which carries media only, within 10%.
-            if (sent.Width == last.TopWidth) Assert.InRange(serverBytes, sentBytes * 0.9, sentBytes * 1.1);
+            // ...and on the stream Bob gets, what it counts as media and what it dropped as padding are what
+            // was sent, within 10%. Chrome pads that stream too when its encoder falls short of the target (a
+            // loaded machine: 103 of 988 packets of r1 in one run, 11.5% of its bytes), so the media alone can
+            // be more than 10% under Chrome's count while the server counted every byte right.
+            if (sent.Width == last.TopWidth) Assert.InRange(serverBytes + paddingBytes, sentBytes * 0.9, sentBytes * 1.1);
         }
         // The loss the server reports towards Bob is the loss Bob's browser counts.
         var bobLoss = last.BobReceived - first.BobReceived + last.BobLost - first.BobLost > 0
@@ -114,18 +124,23 @@ public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelp
     }
 
     private sealed record Sample(long BobWidth, double BobFps, long BobReceived, long BobLost, long TopWidth, double TopFps,
-        Dictionary<string, Outbound> Sent, Dictionary<string, ServerStream> Server, double ServerLoss, long Available, long BobDecoded)
+        Dictionary<string, Outbound> Sent, Dictionary<string, ServerStream> Server, double ServerLoss, long Available, long BobDecoded,
+        long BobFramesReceived, long BobFramesDropped)
     {
         public override string ToString() =>
-            $"bob {BobWidth}w {BobFps}fps rx {BobReceived} lost {BobLost} | top {TopWidth}w {TopFps}fps | server loss {ServerLoss:F3} avail {Available} | " +
-            string.Join(" ", Sent.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}: {kv.Value.Width}w {kv.Value.Fps}fps ({kv.Value.Limitation}) sent {kv.Value.MediaBytes} B server {Server.GetValueOrDefault(kv.Key)?.Bytes} B {Server.GetValueOrDefault(kv.Key)?.Bitrate} bps"));
+            $"bob {BobWidth}w {BobFps}fps rx {BobReceived} lost {BobLost} frames {BobFramesReceived} decoded {BobDecoded} dropped {BobFramesDropped} | top {TopWidth}w {TopFps}fps | server loss {ServerLoss:F3} avail {Available} | " +
+            string.Join(" ", Sent.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}: {kv.Value.Width}w {kv.Value.Fps}fps ({kv.Value.Limitation}) sent {kv.Value.MediaBytes} B server {Server.GetValueOrDefault(kv.Key)?.Bytes} B (+{Server.GetValueOrDefault(kv.Key)?.PaddingBytes} B padding) {Server.GetValueOrDefault(kv.Key)?.Bitrate} bps"));
     }
 
     private static async Task<Sample> SampleAsync(IPage alice, IPage bob, string producerId, string bobRecv)
     {
-        var inbound = (await EvalAsync(bob, "window.ferry.inboundStats()")).EnumerateArray().FirstOrDefault(s => s.GetProperty("kind").GetString() == "video");
+        // Both pages at once: frames counted at either end are compared, so the two reads are kept close.
+        var inboundRead = EvalAsync(bob, "window.ferry.inboundStats()");
+        var sentRead = OutboundAsync(alice);
+        await Task.WhenAll(inboundRead, sentRead);
+        var inbound = (await inboundRead).EnumerateArray().FirstOrDefault(s => s.GetProperty("kind").GetString() == "video");
         var hasInbound = inbound.ValueKind == JsonValueKind.Object;
-        var sent = await OutboundAsync(alice);
+        var sent = await sentRead;
         var server = await ProducerStatsAsync(alice, producerId);
         var transport = await EvalAsync(bob, $"window.ferry.request('getTransportStats', {{ transportId: '{bobRecv}' }})");
         var t = transport.ValueKind == JsonValueKind.Array ? transport[0] : transport;
@@ -133,6 +148,6 @@ public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelp
         return new Sample(hasInbound ? Long(inbound, "frameWidth") : 0, hasInbound ? Double(inbound, "framesPerSecond") : 0,
             hasInbound ? Long(inbound, "packetsReceived") : 0, hasInbound ? Long(inbound, "packetsLost") : 0,
             top?.Width ?? 0, top?.Fps ?? 0, sent, server, Double(t, "rtpPacketLossSent"), Long(t, "availableOutgoingBitrate"),
-            hasInbound ? Long(inbound, "framesDecoded") : 0);
+            hasInbound ? Long(inbound, "framesDecoded") : 0, hasInbound ? Long(inbound, "framesReceived") : 0, hasInbound ? Long(inbound, "framesDropped") : 0);
     }
 }

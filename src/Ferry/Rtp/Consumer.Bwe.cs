@@ -32,11 +32,12 @@ public sealed partial class Consumer
     /// <summary>The allocation's working position in the table (-1: nothing yet).</summary>
     internal int AllocationIndex { get; set; }
 
-    /// <summary>The table's last entry is the preferred layers (no stream on the way measured nothing).</summary>
-    internal bool AllocationReachesPreferred { get; private set; }
-
-    /// <summary>Where the layers forwarded now sit in the table (-1: none of them).</summary>
-    internal int AllocationCurrentIndex { get; private set; }
+    /// <summary>
+    /// The last table entry at or below what the consumer already has: the layers it forwards now or the
+    /// ones the last allocation gave it (its cap), whichever is higher (-1: none). Entries up to it are kept
+    /// at their price; the ones above are upgrades.
+    /// </summary>
+    internal int AllocationKeptIndex { get; private set; }
 
     private void InitBwe()
     {
@@ -72,10 +73,17 @@ public sealed partial class Consumer
     internal int PrepareAllocation(TimeSpan now)
     {
         AllocationIndex = -1;
-        AllocationCurrentIndex = -1;
+        AllocationKeptIndex = -1;
         AllocationCount = 0;
-        AllocationReachesPreferred = false;
         if (Type != ConsumerType.Simulcast || _producer is not { } p || _preferredLayers is not { } preferred) return 0;
+        // What the consumer already has, in the table's order (stream, then temporal layer). A layer the
+        // allocation gave stays given until an allocation takes it back: the consumer may still be waiting
+        // for the switching point or key frame that lets it forward it, and judging it again as an upgrade
+        // would take it back as soon as the padding that made room for it stopped. When the stream it has
+        // stops, the lower streams' layers count as kept (a step down, not an upgrade).
+        var kept = -1;
+        if (_currentEncoding >= 0) kept = LayerOrder(_currentEncoding, Math.Max(0, _currentTemporal));
+        if (_bweCap is { } cap) kept = Math.Max(kept, LayerOrder(cap.SpatialLayer, cap.TemporalLayer ?? LayerBitrateMeter.Layers - 1));
         var count = 0;
         for (var s = 0; s <= preferred.SpatialLayer && s < p.Streams.Length; s++)
         {
@@ -89,25 +97,25 @@ public sealed partial class Consumer
                 _layerTemporal[count] = (byte)t;
                 // A stream without temporal information counts everything as layer 0: its upper layers cost nothing more.
                 _layerBitrates[count] = meter.Bitrate(t, now);
-                if (_currentEncoding == s && _currentTemporal == t) AllocationCurrentIndex = count;
+                if (LayerOrder(s, t) <= kept) AllocationKeptIndex = count;
                 count++;
             }
         }
         AllocationCount = count;
-        if (count > 0)
-        {
-            var last = count - 1;
-            var topTemporal = Math.Min(preferred.TemporalLayer ?? int.MaxValue, Math.Min(_temporalLayersByEncoding[preferred.SpatialLayer], LayerBitrateMeter.Layers) - 1);
-            AllocationReachesPreferred = _layerSpatial[last] == preferred.SpatialLayer && _layerTemporal[last] == topTemporal;
-        }
         return count;
     }
+
+    private static int LayerOrder(int spatial, int temporal) => spatial * 256 + temporal;
 
     /// <summary>What forwarding up to table entry <paramref name="index"/> costs (bps); 0 for -1.</summary>
     internal long AllocationBitrate(int index) => index < 0 ? 0 : _layerBitrates[index];
 
-    /// <summary>The layers of table entry <paramref name="index"/>.</summary>
-    internal ConsumerLayers AllocationLayers(int index) => new(_layerSpatial[index], _layerTemporal[index]);
+    /// <summary>
+    /// The layers of table entry <paramref name="index"/>, as a cap: the meter's top temporal layer counts the
+    /// layers above it too, so it caps nothing within its stream.
+    /// </summary>
+    internal ConsumerLayers AllocationLayers(int index) =>
+        new(_layerSpatial[index], _layerTemporal[index] == LayerBitrateMeter.Layers - 1 ? null : _layerTemporal[index]);
 
     /// <summary>Whether this consumer can carry padding now: video with RTX, transport-cc, already sending, ids that fit one-byte extensions.</summary>
     internal bool CanSendPadding =>

@@ -1,6 +1,7 @@
 using Ferry.Protocols.Codecs;
 using Ferry.Protocols.Ortc;
 using Ferry.Protocols.Rtp;
+using Microsoft.Extensions.Logging;
 
 namespace Ferry.Rtp;
 
@@ -63,8 +64,9 @@ public sealed partial class Consumer
     }
 
     /// <summary>
-    /// The bandwidth allocation's cap (null: none, follow the preferred layers). Applied at once to the
-    /// target; the forwarded layers follow at the next key frame or switching point.
+    /// The bandwidth allocation's cap: the layers it gave (null: the transport has no estimate, follow the
+    /// preferred layers). Applied at once to the target; the forwarded layers follow at the next key frame
+    /// or switching point.
     /// </summary>
     internal void SetBweCap(ConsumerLayers? cap, TimeSpan now)
     {
@@ -104,11 +106,18 @@ public sealed partial class Consumer
             spatial = Math.Min(spatial, _targetEncoding);
         }
         temporal = Math.Min(temporal, _temporalLayersByEncoding[spatial] - 1);
+        if ((temporal != _targetTemporal || spatial != _targetEncoding) && _logger.IsEnabled(LogLevel.Debug))
+            LogTargetLayers(_logger, Id, spatial, temporal, _targetEncoding, _targetTemporal, _bweCap?.SpatialLayer ?? -1, _bweCap?.TemporalLayer ?? -1);
         _targetTemporal = temporal;
         if (spatial == _targetEncoding) return;
         _targetEncoding = spatial;
         if (IsActive) p.RequestKeyFrameMapped(p.Streams[spatial].MappedSsrc, now);
     }
+
+    /// <summary>Why a receiver sits on the layers it does: each change of the target, with the allocation's cap (-1: none).</summary>
+    [LoggerMessage(EventId = 3100, Level = LogLevel.Debug,
+        Message = "Consumer {ConsumerId} targets layers {Spatial}.{Temporal} (was {WasSpatial}.{WasTemporal}; bandwidth cap {CapSpatial}.{CapTemporal})")]
+    private static partial void LogTargetLayers(ILogger logger, string consumerId, int spatial, int temporal, int wasSpatial, int wasTemporal, int capSpatial, int capTemporal);
 
     /// <summary>
     /// Simulcast stream and temporal layer selection for one packet. False when the packet is not to be

@@ -281,6 +281,7 @@ public sealed partial class Producer
     internal bool ReceiveRtp(ref RtpPacket packet, ReceiveStream stream, bool isRtx, TimeSpan now)
     {
         if (_closed) return false;
+        var rtxLength = packet.Length;
         if (isRtx)
         {
             var rtxPt = packet.PayloadType;
@@ -290,6 +291,7 @@ public sealed partial class Producer
             if (packet.PayloadLength <= 2 || !packet.TryDecodeRtx(_rtxToMediaPayloadType[rtxPt], stream.Ssrc))
             {
                 stream.RtxPacketsDiscarded++;
+                stream.RtxBytesDiscarded += rtxLength;
                 return false;
             }
         }
@@ -322,6 +324,7 @@ public sealed partial class Producer
             if (stream.Nack is not { } rtxNack || !rtxNack.TryRecover(seq, keyFrame))
             {
                 stream.RtxPacketsDiscarded++;
+                stream.RtxBytesDiscarded += rtxLength;
                 return false;
             }
             stream.RetransmittedRecovered++;

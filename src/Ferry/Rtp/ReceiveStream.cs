@@ -58,6 +58,8 @@ internal sealed partial class ReceiveStream
     public long RetransmittedRecovered { get; set; }
     /// <summary>RTX packets dropped: padding-only, undecodable, or resending a packet not asked for (mediasoup's rtxPacketsDiscarded).</summary>
     public long RtxPacketsDiscarded { get; set; }
+    /// <summary>Bytes of the <see cref="RtxPacketsDiscarded"/> packets as received (the sender's padding and probing on this stream).</summary>
+    public long RtxBytesDiscarded { get; set; }
     public long NackCount { get; set; }
     public long NackPacketCount { get; set; }
     public long PliCount { get; set; }

@@ -27,6 +27,8 @@ public sealed record RtpStreamStats
     public long PacketsDiscarded { get; init; }
     /// <summary>RTX packets received and dropped (inbound): padding, or resends of packets not asked for.</summary>
     public long? RtxPacketsDiscarded { get; init; }
+    /// <summary>Bytes of those packets as received (inbound; Ferry's own field): what the sender spent on padding and probing on this stream.</summary>
+    public long? RtxBytesDiscarded { get; init; }
     /// <summary>Packets retransmitted.</summary>
     public long PacketsRetransmitted { get; init; }
     /// <summary>Packets repaired by retransmission.</summary>
@@ -55,7 +57,8 @@ public sealed record RtpStreamStats
     internal static RtpStreamStats Inbound(ReceiveStream s, MediaKind kind, string mimeType, TimeSpan now) => new()
     {
         Type = "inbound-rtp", Timestamp = (long)now.TotalMilliseconds, Ssrc = s.Ssrc, RtxSsrc = s.RtxSsrc, Rid = s.Rid, Kind = kind, MimeType = mimeType,
-        PacketsLost = s.PacketsLost, FractionLost = s.FractionLost, PacketsRepaired = s.RetransmittedRecovered, RtxPacketsDiscarded = s.RtxSsrc is null && s.RtxPacketCount == 0 ? null : s.RtxPacketsDiscarded, NackCount = s.NackCount,
+        PacketsLost = s.PacketsLost, FractionLost = s.FractionLost, PacketsRepaired = s.RetransmittedRecovered, RtxPacketsDiscarded = s.RtxSsrc is null && s.RtxPacketCount == 0 ? null : s.RtxPacketsDiscarded,
+        RtxBytesDiscarded = s.RtxSsrc is null && s.RtxPacketCount == 0 ? null : s.RtxBytesDiscarded, NackCount = s.NackCount,
         NackPacketCount = s.NackPacketCount, PliCount = s.PliCount, FirCount = s.FirCount, Score = s.Score, Jitter = (uint)s.Jitter,
         PacketCount = s.PacketCount, ByteCount = s.ByteCount, Bitrate = s.Bitrate(now),
     };

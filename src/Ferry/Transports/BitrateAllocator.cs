@@ -14,11 +14,12 @@ internal readonly record struct BitrateAllocation(long Desired, long Allocated, 
 /// whose layers cannot be chosen (simple, SVC, audio) count at what their producer sends; simulcast
 /// consumers climb their layers (each stream's temporal layers, then the next stream's), highest priority
 /// first, one layer each in the first round and up to <c>priority</c> layers each in every later round,
-/// while the next layer fits; never above their preferred layers. A consumer forwarding a layer keeps it
-/// at its price; a layer above the one forwarded must fit with 10% to spare, so an estimate hovering at a
-/// layer's price does not flip it up and down, and must also fit in what the receiver has acknowledged
-/// receiving (the upgrade budget): an estimate that padding pushed past the path's capacity, before the
-/// detector saw the queue, does not turn into a layer the path cannot carry.
+/// while the next layer fits; never above their preferred layers. A consumer keeps the layers it forwards,
+/// or was given by the last allocation and waits to forward, at their price; a layer above those must fit
+/// with 10% to spare, so an estimate hovering at a layer's price does not flip it up and down, and must
+/// also fit in what the receiver has acknowledged receiving (the upgrade budget): an estimate that padding
+/// pushed past the path's capacity, before the detector saw the queue, does not turn into a layer the path
+/// cannot carry. An upgrade is judged once: given, it stays given while the estimate covers its price.
 /// </summary>
 /// <remarks>
 /// Unlike mediasoup, a consumer always keeps its lowest flowing layer even when the estimate does not
@@ -70,7 +71,7 @@ internal sealed class BitrateAllocator
                     var from = c.AllocationBitrate(c.AllocationIndex);
                     var next = c.AllocationIndex + 1;
                     var to = c.AllocationBitrate(next);
-                    var upgrade = next > c.AllocationCurrentIndex;
+                    var upgrade = next > c.AllocationKeptIndex;
                     var price = upgrade ? (long)(to * UpgradeHeadroom) - from : to - from;
                     if (price > remaining || (upgrade && price > upgradeRemaining))
                     {
@@ -85,13 +86,9 @@ internal sealed class BitrateAllocator
                 }
             }
         }
-        foreach (var c in _layered)
-        {
-            // No cap only when the consumer reached its preferred layers; a table cut short by a stream that
-            // measured nothing caps at what it reached.
-            var top = c.AllocationIndex == c.AllocationCount - 1 && c.AllocationReachesPreferred;
-            c.SetBweCap(top ? null : c.AllocationLayers(c.AllocationIndex), now);
-        }
+        // The cap is what each consumer was given, its preferred layers included: a preference raised later
+        // waits for the next allocation (asked for at once) rather than going past the estimate.
+        foreach (var c in _layered) c.SetBweCap(c.AllocationLayers(c.AllocationIndex), now);
         return new BitrateAllocation(desired, available - remaining, wanted);
     }
 

@@ -178,6 +178,49 @@ public sealed class BandwidthTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_simulcast_consumer_keeps_a_temporal_layer_the_allocation_gave_until_a_sync_frame_lets_it_forward_it()
+    {
+        using var call = await CallAsync(_router);
+        var two = TwoStreams();
+        var producer = await call.SendTransport.ProduceAsync(two with
+        {
+            RtpParameters = two.RtpParameters with { Encodings = [.. two.RtpParameters.Encodings!.Select(e => e with { ScalabilityMode = "L1T3" })] },
+        });
+        // Only the high stream's base layer at first: what the receiver acknowledges is about 100 kbit/s.
+        var consumer = await call.RecvTransport.ConsumeAsync(new ConsumerOptions
+        {
+            ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities, PreferredLayers = new ConsumerLayers(1, 0),
+        });
+        SendTransportCc(call.Receiver, consumer);
+        // Switching points as rare as an encoder may make them (a second apart): an upgrade waits for one.
+        await using var pump = new MediaPump(call.Sender, temporalLayers: true, syncEvery: 32, (1000, 100_000), (2000, 400_000));
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => consumer.CurrentLayers == new ConsumerLayers(1, 0), Settle), await DescribeAsync(call.RecvTransport, consumer));
+        await Task.Delay(1500);
+
+        // All the layers now: each upgrade must first show in what the receiver acknowledges (padding makes
+        // room), and a layer once given is kept until the next switching point, not taken back when the
+        // padding that made room for it stops. The unconstrained loopback link carries everything.
+        await consumer.SetPreferredLayersAsync(new ConsumerLayers(1, 2));
+        var samples = new List<(int Target, int Current, long Estimate)>();
+        var deadline = DateTime.UtcNow + Climb;
+        while (DateTime.UtcNow < deadline)
+        {
+            samples.Add(await call.RecvTransport.InvokeAsync(() => (consumer.TargetTemporalLayer, consumer.CurrentLayers?.TemporalLayer ?? -1, call.RecvTransport.Bwe.AvailableBitrate)));
+            if (samples.Count(s => s.Current == 2) >= 50) break;
+            await Task.Delay(20);
+        }
+        var text = string.Join(" ", samples.Where((s, i) => i == 0 || s != samples[i - 1]).Select(s => $"{s.Target}/{s.Current}@{s.Estimate / 1000}"));
+        output.WriteLine(text);
+        Assert.Contains(samples, s => s.Current == 2);
+        // A target taken back with the estimate still covering the top layer (400 kbit/s and headers) is the
+        // allocation changing its mind about the same numbers.
+        for (var i = 1; i < samples.Count; i++)
+        {
+            Assert.False(samples[i].Target < samples[i - 1].Target && samples[i].Estimate > 500_000, $"target {samples[i - 1].Target} -> {samples[i].Target} at {samples[i].Estimate}: {text}");
+        }
+    }
+
+    [Fact]
     public async Task A_receiver_sending_remb_instead_of_transport_cc_drives_the_layers()
     {
         using var call = await CallAsync(_router);

@@ -66,9 +66,15 @@ public sealed class RtxReceiveTests : OneRouter
 
         // Padding as Chrome sends it: resends of packets the server already has, many times over.
         ushort rtxSeq = 100;
+        long paddingBytes = 0;
         for (var round = 0; round < 5; round++)
         {
-            for (var i = 2; i < 8; i++) sender.SendRtp(RtxOf((ushort)(500 + i), i, rtxSeq++));
+            for (var i = 2; i < 8; i++)
+            {
+                var rtx = RtxOf((ushort)(500 + i), i, rtxSeq++);
+                paddingBytes += rtx.Length;
+                sender.SendRtp(rtx);
+            }
         }
         // One more media packet behind them: once it arrived, the resends before it were handled.
         var last = Vp8Packet(MediaSsrc, 510, 510 * 3000, keyFrame: false, number: 10, mid: "0");
@@ -82,6 +88,8 @@ public sealed class RtxReceiveTests : OneRouter
         Assert.Equal(mediaBytes, stats.ByteCount);
         Assert.Equal(0, stats.PacketsRepaired);
         Assert.Equal(30, stats.RtxPacketsDiscarded);
+        // What the sender spent on them, counted apart: media and padding together are what it sent.
+        Assert.Equal(paddingBytes, stats.RtxBytesDiscarded);
         // The layer's price in the bandwidth allocation is what the media alone costs.
         var layerBytes = await sendTransport.InvokeAsync(() => producer.Streams[0].Layers.WindowBytes(LayerBitrateMeter.Layers - 1, sendTransport.Loop.Now));
         Assert.True(layerBytes <= mediaBytes, $"the layer meter counts {layerBytes} bytes, more than the {mediaBytes} of media");
