@@ -281,6 +281,7 @@ public sealed partial class Consumer
         var wasActive = !_paused && !_producerPaused;
         _paused = paused;
         if (!paused) Resync();
+        else ForgetCurrentLayers();
         Transport.RequestAllocation();
         if (_producerPaused) return;
         if (wasActive && paused) Events.Emit(ObserverPause, _logger);
@@ -292,6 +293,7 @@ public sealed partial class Consumer
         if (_producerPaused == paused) return;
         _producerPaused = paused;
         if (!paused) Resync();
+        else ForgetCurrentLayers();
         Transport.RequestAllocation();
         Events.Emit(paused ? ProducerPause : ProducerResume, _logger);
         if (!_paused) Events.Emit(paused ? ObserverPause : ObserverResume, _logger);
@@ -299,6 +301,21 @@ public sealed partial class Consumer
 
     /// <summary>The transport became connected: the endpoint needs a key frame to start.</summary>
     internal void OnTransportConnected() => Resync();
+
+    /// <summary>
+    /// A simulcast or SVC consumer that stops forwarding (it or its producer paused) has no current layers:
+    /// <see cref="LayersChange"/> with null, as mediasoup's layerschange without layers (before its
+    /// producerpause). The first picture forwarded after the resume sets them again.
+    /// </summary>
+    private void ForgetCurrentLayers()
+    {
+        if (Type == ConsumerType.Simulcast) (_currentEncoding, _currentTemporal) = (-1, -1);
+        else if (Type == ConsumerType.Svc) (_svcCurrentSpatial, _svcCurrentTemporal, _svcHavePicture) = (-1, -1, false);
+        else return;
+        if (_currentLayers is null) return;
+        _currentLayers = null;
+        Events.Emit(LayersChange, null, _logger);
+    }
 
     private void Resync()
     {

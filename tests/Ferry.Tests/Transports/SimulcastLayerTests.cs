@@ -131,6 +131,50 @@ public sealed class SimulcastLayerTests : IAsyncLifetime
         Assert.True(consumer.DroppedTemporal > 0);
     }
     [Fact]
+    public async Task A_paused_consumer_has_no_current_layers_until_the_first_picture_after_the_resume()
+    {
+        using var call = await CallAsync(_router);
+        var producer = await call.SendTransport.ProduceAsync(SimulcastVp8Producer(1000, 2000));
+        var consumer = await call.RecvTransport.ConsumeAsync(new ConsumerOptions
+        {
+            ProducerId = producer.Id, RtpCapabilities = _router.RtpCapabilities, PreferredLayers = new ConsumerLayers(1, 2),
+        });
+        var events = new List<string>();
+        consumer.LayersChange += l => { lock (events) events.Add(l is null ? "null" : $"{l.SpatialLayer}.{l.TemporalLayer}"); };
+        consumer.ProducerPause += () => { lock (events) events.Add("producerpause"); };
+        var high = new Vp8StreamSource(2000, 500, 7000, 40, 20_000);
+        var sent = 0;
+        async Task SendAndWaitAsync(int frames, bool key, int forwarded)
+        {
+            for (var i = 0; i < frames; i++) call.Sender.SendRtp(high.Next(keyFrame: key && i == 0).Packet);
+            sent += forwarded;
+            await WaitForAsync(call.Receiver, sent);
+        }
+
+        await SendAndWaitAsync(4, key: true, forwarded: 4);
+        Assert.Equal(new ConsumerLayers(1, 2), consumer.CurrentLayers);
+        // Paused: nothing forwarded, no layers (mediasoup's layerschange without layers).
+        await consumer.PauseAsync();
+        Assert.Null(consumer.CurrentLayers);
+        Assert.Null((await consumer.DumpAsync()).CurrentSpatialLayer);
+        // Resumed: the layers come back with the key frame that starts the stream again, not before.
+        await consumer.ResumeAsync();
+        Assert.Null(consumer.CurrentLayers);
+        await SendAndWaitAsync(4, key: true, forwarded: 4);
+        Assert.Equal(new ConsumerLayers(1, 2), consumer.CurrentLayers);
+        // The producer paused: no layers either, told before producerpause (mediasoup's order).
+        await producer.PauseAsync();
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => { lock (events) return events.Contains("producerpause"); }, WaitTimeout));
+        Assert.Null(consumer.CurrentLayers);
+        await producer.ResumeAsync();
+        await SendAndWaitAsync(4, key: true, forwarded: 4);
+
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => { lock (events) return events.Count >= 6; }, WaitTimeout));
+        lock (events) Assert.Equal(["1.2", "null", "1.2", "null", "producerpause", "1.2"], events);
+        AssertContinuousPictures(Frames(call.Receiver));
+    }
+
+    [Fact]
     public async Task A_preferred_stream_that_never_flows_falls_back_to_one_that_does()
     {
         using var call = await CallAsync(_router);
