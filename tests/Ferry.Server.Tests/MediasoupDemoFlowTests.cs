@@ -174,6 +174,10 @@ public sealed class MediasoupDemoFlowTests(ServerFixture fixture) : IClassFixtur
 
             // Bob's consumer controls (audio-only mode, the layer and priority arrows, the key frame link).
             await bob.Protoo.RequestAsync("pauseConsumer", new { consumerId = videoConsumerId });
+            // Paused, it forwards no layers: both null, as mediasoup-demo's server sends them.
+            var none = await bob.Protoo.WaitNotificationAsync("consumerLayersChanged",
+                d => Str(d, "consumerId") == videoConsumerId && d.TryGetProperty("spatialLayer", out var s) && s.ValueKind == JsonValueKind.Null, Wait);
+            Assert.Equal(JsonValueKind.Null, Member(none, "temporalLayer").ValueKind);
             await bob.Protoo.RequestAsync("resumeConsumer", new { consumerId = videoConsumerId });
             await bob.Protoo.RequestAsync("setConsumerPreferredLayers", new { consumerId = videoConsumerId, spatialLayer = 0, temporalLayer = 0 });
             await bob.Protoo.RequestAsync("setConsumerPriority", new { consumerId = videoConsumerId, priority = 2 });

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Ferry.Data;
 using Ferry.Protocols.Ortc;
 using Ferry.Rtp;
@@ -58,8 +59,11 @@ public sealed partial class Room
         consumer.ProducerPause += () => NotifyIfCurrent("consumerPaused", new { consumerId = consumer.Id });
         consumer.ProducerResume += () => NotifyIfCurrent("consumerResumed", new { consumerId = consumer.Id });
         consumer.ScoreChange += score => NotifyIfCurrent("consumerScore", new { consumerId = consumer.Id, score });
-        consumer.LayersChange += layers => NotifyIfCurrent("consumerLayersChanged",
-            new { consumerId = consumer.Id, spatialLayer = layers?.SpatialLayer, temporalLayer = layers?.TemporalLayer });
+        // No layers (the consumer or its producer paused): mediasoup-demo's server sends both as null, which
+        // the anonymous object would leave out (ServerJson writes no nulls).
+        consumer.LayersChange += layers => NotifyIfCurrent("consumerLayersChanged", layers is { } l
+            ? new { consumerId = consumer.Id, spatialLayer = l.SpatialLayer, temporalLayer = l.TemporalLayer }
+            : new JsonObject { ["consumerId"] = consumer.Id, ["spatialLayer"] = null, ["temporalLayer"] = null });
 
         void NotifyIfCurrent(string method, object data)
         {
