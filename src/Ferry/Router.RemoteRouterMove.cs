@@ -31,11 +31,13 @@ public sealed partial class Router
     /// <see cref="OutgoingRouterMove.CommitAsync"/>, or <see cref="OutgoingRouterMove.AbortAsync"/> if it failed (every
     /// transport lives on here). The router itself stays, with its observers, until the application closes it.
     /// </summary>
+    /// <exception cref="ArgumentException">A relay address missing.</exception>
     /// <exception cref="InvalidStateException">Closed, or the router cannot move now (<see cref="RouterMovePlan.Obstacles"/>), or the relays given do not name exactly its transports.</exception>
     public Task<OutgoingRouterMove> ExportForMoveAsync(RouterExportOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(options.TargetRelays);
+        if (options.TargetRelays.Values.Any(r => r is null)) throw new ArgumentException("targetRelays has a transport without a relay address");
         ThrowIfClosed();
         return InvokeAsync(() =>
         {
@@ -69,7 +71,7 @@ public sealed partial class Router
                 throw;
             }
             var snapshot = new RouterSnapshot { RouterId = Id, Transports = moves.Select(m => m.Snapshot).ToList(), RtpObservers = ExportRtpObservers() };
-            return new OutgoingRouterMove(this, snapshot, moves, frozenAt);
+            return new OutgoingRouterMove(this, snapshot, transports, moves, frozenAt);
         });
     }
 
@@ -85,6 +87,7 @@ public sealed partial class Router
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(options.TransportIds);
         if (options.TransportIds.Distinct().Count() != options.TransportIds.Count) throw new ArgumentException("transportIds names a transport twice");
+        if (options.ListenInfos is not { Count: > 0 }) throw new ArgumentException("listenInfos is required");
         var transportOptions = new TransportImportOptions
         {
             ListenInfos = options.ListenInfos,

@@ -11,12 +11,14 @@ namespace Ferry.Mobility.Remote;
 public sealed class OutgoingRouterMove
 {
     private readonly Router _router;
+    private readonly IReadOnlyList<Transports.WebRtcTransport> _transports;
     private readonly IReadOnlyList<OutgoingTransportMove> _moves;
     private int _decided;
 
-    internal OutgoingRouterMove(Router router, RouterSnapshot snapshot, IReadOnlyList<OutgoingTransportMove> moves, long frozenAt)
+    internal OutgoingRouterMove(Router router, RouterSnapshot snapshot, IReadOnlyList<Transports.WebRtcTransport> transports, IReadOnlyList<OutgoingTransportMove> moves, long frozenAt)
     {
         _router = router;
+        _transports = transports;
         _moves = moves;
         Snapshot = snapshot;
         FrozenAtTimestamp = frozenAt;
@@ -35,12 +37,33 @@ public sealed class OutgoingRouterMove
     /// <summary>Completes when every transport's relay ended (each far end's path moved and its grace period passed, or its transport closed); faults if the move was aborted.</summary>
     public Task<OutgoingMoveResult[]> Completed { get; }
 
-    /// <summary>The target imported the router: the datagrams kept for an abort are let go, and each relay runs until its far end moved.</summary>
+    /// <summary>
+    /// The target imported the router: the datagrams kept for an abort are let go, and each relay runs until its far end
+    /// moved. Call it before the far ends are told to move (a relay that ends first closes its transport here).
+    /// </summary>
     /// <exception cref="InvalidStateException">Aborted already.</exception>
     public async Task CommitAsync()
     {
         if (Interlocked.CompareExchange(ref _decided, 1, 0) == 2) throw new InvalidStateException("the router move was aborted");
         foreach (var move in _moves) await move.CommitAsync().ConfigureAwait(false);
+        await _router.InvokeAsync(() => Unlink(_transports)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The frozen copies here never come back: the consumers and data consumers of each stop following the producers of
+    /// the others, so a transport that closes when its relay ends does not close them with producer-close events (an
+    /// application would take those for the moved objects', which have the same ids). Each still closes, with the usual
+    /// transport-close events, when its own relay ends. On the loop.
+    /// </summary>
+    private static void Unlink(IReadOnlyList<Transports.WebRtcTransport> transports)
+    {
+        foreach (var transport in transports)
+        {
+            foreach (var consumer in transport.Consumers)
+                if (consumer.Producer is { } producer && producer.Transport != transport) producer.RemoveConsumer(consumer);
+            foreach (var dataConsumer in transport.DataConsumers)
+                if (dataConsumer.Producer is { } dataProducer && dataProducer.Transport != transport) dataProducer.RemoveConsumer(dataConsumer);
+        }
     }
 
     /// <summary>

@@ -55,9 +55,9 @@ public sealed class RouterImportSlot : IAsyncDisposable
         if (Interlocked.Exchange(ref _used, 1) != 0) throw new InvalidStateException("the slot was used already");
         foreach (var entry in entries) entry.Slot.Claim();
         List<RtpObserver> created = [];
+        var made = new List<(WebRtcTransport Transport, WebRtcTransportSnapshot Snapshot)>(entries.Count);
         try
         {
-            var made = new List<(WebRtcTransport Transport, WebRtcTransportSnapshot Snapshot)>(entries.Count);
             foreach (var (slot, transport, source) in entries) made.Add((await slot.MakeAsync(transport, source, displaced: null).ConfigureAwait(false), transport));
             await TransportImportSlot.ImportObjectsAsync(made).ConfigureAwait(false);
             var observers = await _router.InvokeAsync(() =>
@@ -75,6 +75,8 @@ public sealed class RouterImportSlot : IAsyncDisposable
         }
         catch
         {
+            // All fall silent before any goes: closing one closes the data consumers of the others that read it.
+            await _router.InvokeAsync(() => { foreach (var (transport, _) in made) transport.SilenceBeforeDiscard(); }).ConfigureAwait(false);
             foreach (var (slot, _, _) in entries) await slot.UndoAsync(displaced: null).ConfigureAwait(false);
             if (created.Count > 0) await _router.InvokeAsync(() => { foreach (var observer in created) observer.CloseOnLoop(byRouter: false); }).ConfigureAwait(false);
             await DisposeUnusedAsync().ConfigureAwait(false);
