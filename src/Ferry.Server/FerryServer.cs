@@ -96,6 +96,7 @@ public sealed class FerryServer : IAsyncDisposable
         cluster.Configure(builder);
         var localNode = new LocalNode();
         builder.Services.AddSingleton(localNode);
+        builder.Services.AddSingleton<RoomMover>();
         builder.Services.AddHostedService<ClusterHeartbeat>();
         var app = builder.Build();
         var hostMs = System.Diagnostics.Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds;
@@ -150,7 +151,7 @@ public sealed class FerryServer : IAsyncDisposable
             app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
             app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
         }
-        AdminApi.Map(app, workers, rooms, cluster.Id, options.AdminToken);
+        AdminApi.Map(app, workers, rooms, cluster.Id, app.Services.GetRequiredService<RoomMover>(), options.AdminToken);
         BroadcasterApi.Map(app, rooms, options.BroadcasterToken);
         ClusterApi.Map(app, cluster, app.Services, options.AdminToken);
         var workersMs = System.Diagnostics.Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds;

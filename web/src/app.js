@@ -67,11 +67,7 @@ async function join(roomId, displayName) {
   state.peerId = randomId();
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const url = `${scheme}://${location.host}/?roomId=${encodeURIComponent(roomId)}&peerId=${state.peerId}`;
-  protoo = new protooClient.Peer(new protooClient.WebSocketTransport(url, { retry: { retries: 0 } }));
-  protoo.on('request', onRequest);
-  protoo.on('notification', onNotification);
-  protoo.on('close', () => setStatus('disconnected'));
-  await new Promise((resolve, reject) => { protoo.on('open', resolve); protoo.on('failed', reject); });
+  protoo = await connectSignaling(url);
   setStatus('connected');
 
   device = new mediasoupClient.Device();
@@ -125,6 +121,32 @@ async function join(roomId, displayName) {
     });
   }
   statsTimer = setInterval(updateStats, 1000);
+}
+
+/** A protoo connection to the room at <url>, open. */
+async function connectSignaling(url) {
+  const peer = new protooClient.Peer(new protooClient.WebSocketTransport(url, { retry: { retries: 0 } }));
+  peer.on('request', onRequest);
+  peer.on('notification', onNotification);
+  // Only the connection in use says so: the one left behind after the room moved closes quietly.
+  peer.on('close', () => { if (protoo === peer) setStatus('disconnected'); });
+  await new Promise((resolve, reject) => { peer.on('open', resolve); peer.on('failed', reject); });
+  return peer;
+}
+
+/**
+ * The room moved to another server: the session goes on there (same transports, producers and consumers;
+ * the transports were told their new candidates just before), only the WebSocket reconnects.
+ */
+async function onRoomMoved({ url }) {
+  const target = new URL(url);
+  const scheme = target.protocol === 'https:' ? 'wss' : 'ws';
+  const next = await connectSignaling(`${scheme}://${target.host}/?roomId=${encodeURIComponent(state.roomId)}&peerId=${state.peerId}`);
+  const old = protoo;
+  protoo = next;
+  old.close();
+  state.signalingUrl = url;
+  state.roomMoves = (state.roomMoves || 0) + 1;
 }
 
 function addPeer(peer) {
@@ -202,6 +224,9 @@ function onNotification(notification) {
     case 'consumerResumed': state.consumers.get(data.consumerId)?.resume(); break;
     // The server's estimate of what it can send this browser (mediasoup-demo's downlinkBwe), kept for the tests.
     case 'downlinkBwe': state.downlinkBwe = data; break;
+    case 'roomMoved':
+      onRoomMoved(data).catch((error) => state.errors.push(`roomMoved: ${error}`));
+      break;
     case 'transportMoved':
       onTransportMoved(data).catch((error) => state.errors.push(`transportMoved: ${error}`));
       break;

@@ -15,7 +15,7 @@ namespace Ferry.Server.Admin;
 /// </summary>
 internal static class AdminApi
 {
-    public static void Map(IEndpointRouteBuilder app, WorkerPool workers, RoomRegistry rooms, string nodeId, string? token)
+    public static void Map(IEndpointRouteBuilder app, WorkerPool workers, RoomRegistry rooms, string nodeId, Cluster.RoomMover mover, string? token)
     {
         var group = app.MapGroup("").AddEndpointFilter(async (context, next) =>
             Authorized(context.HttpContext, token) ? await next(context) : Results.Unauthorized());
@@ -27,7 +27,7 @@ internal static class AdminApi
         {
             var router = workers.Workers.SelectMany(w => w.Routers).FirstOrDefault(r => r.Id == routerId);
             if (router is null) return Results.NotFound(new { error = $"router {routerId} not found" });
-            if (request.NodeId is { } toNode) return await MoveRoomBySnapshotAsync(workers, rooms, nodeId, router, toNode, request.WorkerId);
+            if (request.NodeId is { } toNode) return await MoveRoomBySnapshotAsync(workers, rooms, nodeId, mover, router, toNode, request.WorkerId);
             if (request.WorkerId is null || workers.Find(request.WorkerId) is not { } target) return Results.BadRequest(new { error = "workerId: no such worker" });
             try
             {
@@ -83,15 +83,16 @@ internal static class AdminApi
     /// A room's router moved as between servers. To this node: onto <paramref name="workerId"/> (or the least
     /// loaded other worker) through a snapshot, the path a move to another node takes.
     /// </summary>
-    private static async Task<IResult> MoveRoomBySnapshotAsync(WorkerPool workers, RoomRegistry rooms, string nodeId, Ferry.Router router, string toNode, string? workerId)
+    private static async Task<IResult> MoveRoomBySnapshotAsync(WorkerPool workers, RoomRegistry rooms, string nodeId, Cluster.RoomMover mover, Ferry.Router router, string toNode, string? workerId)
     {
         var room = rooms.Rooms.FirstOrDefault(r => r.Router == router);
         if (room is null) return Results.BadRequest(new { error = $"router {router.Id} is not the first router of a room" });
-        if (toNode != nodeId) return Results.Json(new { error = $"node {toNode}: moves to another node are not built yet (only this node, {nodeId})" }, statusCode: StatusCodes.Status501NotImplemented);
-        var target = workerId is null ? workers.PickForNewRouter(except: router.Worker) : workers.Find(workerId);
-        if (target is null) return Results.BadRequest(new { error = $"workerId: no worker {workerId} on this node" });
         try
         {
+            // Another node: the room goes there (its peers reconnect their WebSockets there).
+            if (toNode != nodeId) return Results.Json(await mover.MoveAsync(room, toNode), ServerJson.Options);
+            var target = workerId is null ? workers.PickForNewRouter(except: router.Worker) : workers.Find(workerId);
+            if (target is null) return Results.BadRequest(new { error = $"workerId: no worker {workerId} on this node" });
             return Results.Json(await room.RelocateAsync(target), ServerJson.Options);
         }
         catch (InvalidOperationException e)

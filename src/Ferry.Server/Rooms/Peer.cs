@@ -24,8 +24,8 @@ public sealed class Peer
     /// <summary>The peerId of the WebSocket URL.</summary>
     public string Id { get; }
 
-    /// <summary>Its protoo connection (silent for a broadcaster).</summary>
-    public IPeerChannel Connection { get; }
+    /// <summary>Its protoo connection (silent for a broadcaster; waiting while it reconnects to a room that moved here).</summary>
+    public IPeerChannel Connection { get; internal set; }
 
     /// <summary>True after join.</summary>
     public bool Joined { get; internal set; }

@@ -116,6 +116,16 @@ public sealed partial class Room
         {
             if (Closed) return null;
             _peers.TryGetValue(peerId, out var old);
+            if (old is { Closed: false, Connection: AwaitingPeerChannel awaiting })
+            {
+                // The room moved here from another node and this is its peer reconnecting: the session goes on.
+                old.Connection = connection;
+                connection.OnRequest = (method, data) => HandleAsync(old, method, data);
+                connection.Notify("mediasoup-version", new { version = FerryVersion });
+                awaiting.Attach(connection);
+                _logger.LogInformation("peer {PeerId} of room {RoomId} reconnected after the room moved here", peerId, Id);
+                return old;
+            }
             if (old is null && _peers.Count >= _settings.MaxPeersPerRoom)
                 throw new ProtooRequestException($"room \"{Id}\" is full: at most {_settings.MaxPeersPerRoom} peers (--max-peers-per-room)", 403);
             var peer = new Peer(peerId, connection);
@@ -172,6 +182,8 @@ public sealed partial class Room
         if (peer.Closed) return;
         peer.Closed = true;
         if (_peers.TryGetValue(peer.Id, out var current) && current == peer) _peers.TryRemove(peer.Id, out _);
+        // The room lives on another node now: its transports here are relays that end by themselves.
+        if (MovedTo is not null) return;
         if (peer.Joined)
         {
             foreach (var other in JoinedPeers(except: peer)) other.Connection.Notify("peerClosed", new { peerId = peer.Id });
@@ -198,6 +210,7 @@ public sealed partial class Room
         await _lock.WaitAsync();
         try
         {
+            if (MovedTo is not null) throw new ProtooRequestException($"room {Id} moved to {MovedTo}: reconnect there", 410);
             if (peer.Closed || Closed) throw new ProtooRequestException("peer closed");
             return await DispatchAsync(peer, method, data);
         }

@@ -45,6 +45,33 @@ public sealed class RoomRegistry
         }
     }
 
+    /// <summary>What every room of this node is created with.</summary>
+    internal RoomSettings Settings => _settings;
+
+    /// <summary>The node's workers.</summary>
+    internal WorkerPool Workers => _workers;
+
+    /// <summary>
+    /// Registers a room that moved here from another node (its router imported into <paramref name="router"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A room with that id is open here.</exception>
+    internal async Task<Room> AdoptImportedAsync(RoomState state, Router router, Ferry.Mobility.Remote.RouterImportResult imported)
+    {
+        await _createLock.WaitAsync();
+        try
+        {
+            if (_rooms.TryGetValue(state.RoomId, out var existing) && !existing.Closed) throw new InvalidOperationException($"room {state.RoomId} is open on this node");
+            var room = await Room.CreateImportedAsync(state, router, imported, _settings, _loggerFactory.CreateLogger<Room>());
+            room.RoomClosed += r => _rooms.TryRemove(new KeyValuePair<string, Room>(r.Id, r));
+            _rooms[state.RoomId] = room;
+            return room;
+        }
+        finally
+        {
+            _createLock.Release();
+        }
+    }
+
     /// <summary>The open room <paramref name="roomId"/>, created when there is none.</summary>
     public async Task<Room> GetOrCreateAsync(string roomId)
     {

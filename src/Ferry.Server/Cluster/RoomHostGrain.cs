@@ -1,0 +1,103 @@
+using System.Net;
+using System.Text.Json;
+using Ferry.Mobility.Remote;
+using Ferry.Server.Rooms;
+using Microsoft.Extensions.Logging;
+using Orleans;
+using Orleans.Runtime;
+
+namespace Ferry.Server.Cluster;
+
+/// <summary>
+/// A node's side of rooms moving to it, keyed by the node id and living on that node (<see cref="NodePinnedPlacementAttribute"/>):
+/// the source asks it to prepare (a router and a relay socket per transport), then to import the router snapshot
+/// and the room's state. Media never passes here: only the snapshot, once.
+/// </summary>
+[Alias("Ferry.IRoomHostGrain")]
+public interface IRoomHostGrain : IGrainWithStringKey
+{
+    /// <summary>Makes a router for <paramref name="roomId"/> and binds a relay per transport; answers "ip:port" by transport id.</summary>
+    [Alias("Prepare")]
+    Task<Dictionary<string, string>> PrepareRoomImportAsync(string roomId, List<string> transportIds);
+
+    /// <summary>Brings the room to life; answers a <see cref="RoomImportAnswer"/> as JSON.</summary>
+    [Alias("Import")]
+    Task<string> ImportRoomAsync(string roomId, string routerSnapshotJson, string roomStateJson);
+
+    /// <summary>Forgets a prepared import (its router closes).</summary>
+    [Alias("Cancel")]
+    Task CancelRoomImportAsync(string roomId);
+}
+
+/// <inheritdoc cref="IRoomHostGrain"/>
+[NodePinnedPlacement]
+internal sealed class RoomHostGrain(LocalNode local, ILogger<RoomHostGrain> logger) : Grain, IRoomHostGrain
+{
+    /// <summary>A prepared import not used within this long is given up (the source died or gave up).</summary>
+    private static readonly TimeSpan PreparedFor = TimeSpan.FromSeconds(30);
+
+    private readonly Dictionary<string, (Router Router, RouterImportSlot Slot)> _prepared = new(StringComparer.Ordinal);
+
+    public async Task<Dictionary<string, string>> PrepareRoomImportAsync(string roomId, List<string> transportIds)
+    {
+        var (workers, rooms, _) = await local.ReadyAsync(CancellationToken.None);
+        if (rooms.Find(roomId) is { Closed: false }) throw new InvalidOperationException($"room {roomId} is open on node {this.GetPrimaryKeyString()}");
+        if (!workers.CanPlace) throw new InvalidOperationException($"node {this.GetPrimaryKeyString()} has no worker that takes rooms");
+        await CancelRoomImportAsync(roomId);
+        var router = await workers.PickForNewRouter().CreateRouterAsync(new RouterOptions { MediaCodecs = rooms.Settings.MediaCodecs });
+        try
+        {
+            var slot = await router.PrepareRouterImportAsync(new RouterImportOptions
+            {
+                TransportIds = transportIds,
+                ListenInfos = rooms.Settings.WebRtcListenInfos(forceTcp: false).Where(l => l.Protocol == Ferry.Protocols.Ortc.TransportProtocolName.Udp).ToList(),
+                RelayListenIp = rooms.Settings.RtcListenIp,
+            });
+            _prepared[roomId] = (router, slot);
+            IGrainTimer? timer = null;
+            timer = this.RegisterGrainTimer(async () =>
+            {
+                timer?.Dispose();
+                if (_prepared.TryGetValue(roomId, out var still) && still.Slot == slot) await CancelRoomImportAsync(roomId);
+            }, PreparedFor, Timeout.InfiniteTimeSpan);
+            return slot.RelayEndPoints.ToDictionary(e => e.Key, e => e.Value.ToString());
+        }
+        catch
+        {
+            await router.CloseAsync();
+            throw;
+        }
+    }
+
+    public async Task<string> ImportRoomAsync(string roomId, string routerSnapshotJson, string roomStateJson)
+    {
+        if (!_prepared.Remove(roomId, out var prepared)) throw new InvalidOperationException($"no import of room {roomId} prepared on node {this.GetPrimaryKeyString()}");
+        var (_, rooms, url) = await local.ReadyAsync(CancellationToken.None);
+        try
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            // The media waits for the router's import only: the room's own state is read after it.
+            var imported = await prepared.Slot.ImportAsync(SnapshotJson.DeserializeRouter(routerSnapshotJson));
+            var live = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            var state = JsonSerializer.Deserialize<RoomState>(roomStateJson, ServerJson.Options) ?? throw new JsonException("null room state");
+            await rooms.AdoptImportedAsync(state, prepared.Router, imported);
+            logger.LogInformation("room {RoomId} arrived: {Transports} transports, {Peers} peers; router live after {Live:F1} ms, room after {Ms:F1} ms",
+                roomId, imported.Transports.Count, state.Peers.Count, live.TotalMilliseconds, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            var answer = new RoomImportAnswer(url, imported.Transports.Select(t => new MovedTransport(t.Transport.Id, t.IceParameters, t.IceCandidates)).ToList(), live);
+            return JsonSerializer.Serialize(answer, ServerJson.Options);
+        }
+        catch
+        {
+            await prepared.Slot.DisposeAsync();
+            await prepared.Router.CloseAsync();
+            throw;
+        }
+    }
+
+    public async Task CancelRoomImportAsync(string roomId)
+    {
+        if (!_prepared.Remove(roomId, out var prepared)) return;
+        await prepared.Slot.DisposeAsync();
+        await prepared.Router.CloseAsync();
+    }
+}

@@ -1,0 +1,131 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Ferry.Cluster.Tests;
+using Microsoft.Playwright;
+using Xunit.Abstractions;
+
+namespace Ferry.Server.Tests;
+
+/// <summary>Redis and two Ferry nodes in one cluster, each in its own process with one worker.</summary>
+public sealed class TwoNodeClusterFixture : IAsyncLifetime
+{
+    public RedisServer Redis { get; private set; } = null!;
+    public List<ServerProcessFixture> Nodes { get; } = [];
+    public List<string> NodeIds { get; } = [];
+
+    public async Task InitializeAsync()
+    {
+        Redis = await RedisServer.StartAsync();
+        for (var i = 0; i < 2; i++)
+        {
+            var min = 51000 + i * 1000;
+            Nodes.Add(new ServerProcessFixture
+            {
+                ExtraArguments = ["--cluster", Redis.Url, "--silo-port", RedisServer.FreeTcpPort().ToString(), "--workers", "1",
+                    "--rtc-min-port", min.ToString(), "--rtc-max-port", (min + 999).ToString()],
+            });
+        }
+        await Task.WhenAll(Nodes.Select(n => n.InitializeAsync()));
+        foreach (var node in Nodes) NodeIds.Add((await node.GetJsonAsync("/api/cluster")).GetProperty("nodeId").GetString()!);
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var node in Nodes) await node.DisposeAsync();
+        await Redis.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// Issue 14, moves across servers seen from the browser: a call of two Chromium pages whose room moves from one node
+/// to the other and back while media and chat flow. The router snapshot and the room's state go through an Orleans
+/// grain of the target node; the pages get transportMoved (new candidates) and roomMoved (reconnect the WebSocket
+/// there) and the session goes on: same transports, producers, consumers and data channels, DTLS untouched.
+/// </summary>
+[Collection(BrowserCollection.Name)]
+public sealed class BrowserNodeMoveTests(TwoNodeClusterFixture cluster, ITestOutputHelper output) : IClassFixture<TwoNodeClusterFixture>
+{
+    private static async Task<JsonElement> PageJsonAsync(IPage page, string expression) =>
+        JsonDocument.Parse(await page.EvaluateAsync<string>($"async () => JSON.stringify(await ({expression}))")).RootElement.Clone();
+
+    [Fact]
+    public async Task A_call_goes_on_while_its_room_moves_between_two_nodes_and_the_pages_follow()
+    {
+        var room = "node-moves-" + Guid.NewGuid().ToString("N")[..6];
+        await using var pair = await BrowserPair.OpenAsync(cluster.Nodes[0].Url, room, "&video=320x240&jitterBufferTarget=80");
+        var pages = new[] { pair.PageA, pair.PageB };
+        foreach (var page in pages)
+        {
+            await page.WaitForFunctionAsync("() => window.ferry.consumers.size === 2 && window.ferry.dataConsumers.size === 1 && window.ferry.chatProducer?.readyState === 'open'",
+                null, new PageWaitForFunctionOptions { Timeout = 30000 });
+            await page.WaitForFunctionAsync("async () => (await window.ferry.inboundStats()).some(s => s.kind === 'video' && s.framesDecoded > 30)", null,
+                new PageWaitForFunctionOptions { Timeout = 30000, PollingInterval = 200 });
+        }
+        foreach (var page in pages)
+            await page.EvaluateAsync("() => { let i = 0; window.chatTimer = setInterval(() => window.ferry.sendChat(`m ${i++}`), 100); }");
+
+        const int Moves = 4;
+        var at = 0;
+        for (var move = 1; move <= Moves; move++)
+        {
+            await Task.Delay(3000);
+            var from = cluster.Nodes[at];
+            var to = 1 - at;
+            var changesBefore = new Dictionary<IPage, int[]>();
+            foreach (var page in pages) changesBefore[page] = await PairChangesAsync(page);
+            var routerId = (await from.GetJsonAsync($"/api/rooms/{room}")).GetProperty("routers")[0].GetProperty("id").GetString()!;
+            var response = await from.Http.PostAsJsonAsync($"{from.Url}/api/routers/{routerId}/move", new { nodeId = cluster.NodeIds[to] });
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, $"move {move}: {(int)response.StatusCode} {body}\n{from.Output}\n{cluster.Nodes[to].Output}");
+            output.WriteLine($"move {move} node {at} -> {to}: {body}");
+            var report = JsonDocument.Parse(body).RootElement;
+            Assert.Equal(4, report.GetProperty("transports").GetInt32());
+            Assert.Equal(cluster.Nodes[to].Url, report.GetProperty("toUrl").GetString());
+            foreach (var page in pages)
+            {
+                // The page reconnected its WebSocket to the new node, and each transport switched once to its candidate there.
+                await page.WaitForFunctionAsync("(moves) => (window.ferry.roomMoves || 0) >= moves", move, new PageWaitForFunctionOptions { Timeout = 10000 });
+                await page.WaitForFunctionAsync(
+                    "async (before) => (await window.ferry.transportStats()).every((t, i) => t.selectedCandidatePairChanges >= before[i] + 1 && t.dtlsState === 'connected')",
+                    changesBefore[page], new PageWaitForFunctionOptions { Timeout = 10000, PollingInterval = 100 });
+            }
+            // The room lives on the new node, with both peers joined there, and not on the old one.
+            var there = await cluster.Nodes[to].GetJsonAsync($"/api/rooms/{room}");
+            Assert.Equal(2, there.GetProperty("peers").GetArrayLength());
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, (await from.Http.GetAsync($"{from.Url}/api/rooms/{room}")).StatusCode);
+            at = to;
+        }
+        await Task.Delay(2000);
+        foreach (var page in pages) await page.EvaluateAsync("() => clearInterval(window.chatTimer)");
+        await Task.Delay(1000);
+
+        foreach (var page in pages)
+        {
+            var name = page == pair.PageA ? "A" : "B";
+            var inbound = (await PageJsonAsync(page, "window.ferry.inboundStats()")).EnumerateArray().ToList();
+            foreach (var s in inbound)
+            {
+                var kind = s.GetProperty("kind").GetString();
+                output.WriteLine($"page {name} {kind}: packetsReceived {s.GetProperty("packetsReceived")}, packetsLost {s.GetProperty("packetsLost")}" +
+                    (kind == "video" ? $", framesDecoded {s.GetProperty("framesDecoded")}, freezeCount {s.GetProperty("freezeCount")}" : $", concealmentEvents {s.GetProperty("concealmentEvents")}"));
+                Assert.Equal(0, s.GetProperty("packetsLost").GetInt64());
+            }
+            Assert.All((await PageJsonAsync(page, "window.ferry.transportStats()")).EnumerateArray(), t => Assert.Equal("connected", t.GetProperty("dtlsState").GetString()));
+            Assert.Equal("[]", await page.EvaluateAsync<string>("() => JSON.stringify(window.ferry.errors)"));
+            // Signaling works on the last node: a request about a transport made on the first one.
+            var stats = await PageJsonAsync(page, "window.ferry.request('getTransportStats', { transportId: window.ferry.transportIds().recv })");
+            Assert.Equal(JsonValueKind.Array, stats.ValueKind);
+            Assert.Equal(cluster.Nodes[at].Url, await page.EvaluateAsync<string>("() => window.ferry.signalingUrl"));
+        }
+        foreach (var (from, to) in new[] { (pair.PageA, pair.PageB), (pair.PageB, pair.PageA) })
+        {
+            var sent = (await PageJsonAsync(from, "window.ferry.chat.filter(m => m.mine).map(m => m.text)")).EnumerateArray().Select(e => e.GetString()).ToList();
+            var received = (await PageJsonAsync(to, "window.ferry.chat.filter(m => !m.mine).map(m => m.text)")).EnumerateArray().Select(e => e.GetString()).ToList();
+            Assert.True(sent.Count > Moves * 25, $"only {sent.Count} lines sent");
+            Assert.Equal(sent, received);
+        }
+    }
+
+    private static async Task<int[]> PairChangesAsync(IPage page) =>
+        (await PageJsonAsync(page, "window.ferry.transportStats()")).EnumerateArray().Select(t => t.GetProperty("selectedCandidatePairChanges").GetInt32()).ToArray();
+}
