@@ -28,12 +28,16 @@ out=fuzz/out/$target
 rm -rf "$out/bin"
 mkdir -p "$out"
 cp -r "$bin" "$out/bin"
+# Each entry: an assembly, and optionally the one class of it to instrument.
 case $target in
   relayframe) assemblies="Ferry.dll" ;;
-  protoo) assemblies="Ferry.Server.dll Ferry.dll" ;;
+  protoo) assemblies="Ferry.Server.dll Ferry.dll Ferry.Fuzz.dll:Ferry.Fuzz.ProtooTarget" ;;
   *) assemblies="Ferry.Protocols.dll" ;;
 esac
-for a in $assemblies; do "$tools/sharpfuzz" "$out/bin/$a" >&2; done
+for a in $assemblies; do
+  # shellcheck disable=SC2086
+  "$tools/sharpfuzz" "$out/bin/${a%%:*}" $([ "${a#*:}" != "$a" ] && echo "${a#*:}") >&2
+done
 
 # The previous run's queue seeds this one: afl keeps one output folder per run.
 input=$out/in
@@ -49,8 +53,10 @@ fi
 # afl's own checks that do not apply: dotnet is not an afl-instrumented binary (SharpFuzz reports
 # coverage itself), and the cores are shared (no pinning, no cpufreq governor).
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1
+dictionary=()
+[ -f "fuzz/dict/$target.dict" ] && dictionary=(-x "fuzz/dict/$target.dict")
 set +e
-nice -n 10 afl-fuzz -i "$input" -o "$out/afl" -t 5000 -m none -V "$seconds" -- dotnet "$out/bin/Ferry.Fuzz.dll" "$target" >"$out/afl.log" 2>&1
+nice -n 10 afl-fuzz -i "$input" -o "$out/afl" "${dictionary[@]}" -t 5000 -m none -V "$seconds" -- dotnet "$out/bin/Ferry.Fuzz.dll" "$target" >"$out/afl.log" 2>&1
 status=$?
 set -e
 stats=$out/afl/default/fuzzer_stats

@@ -11,16 +11,17 @@ namespace Ferry.Fuzz;
 /// </summary>
 internal static class RtcpTarget
 {
+    // The parse buffer the estimator gives transport-cc (4096 statuses); reused, as the estimator reuses its own.
+    [ThreadStatic] private static TransportCcResult[]? _results;
+
     public static void Run(ReadOnlySpan<byte> input)
     {
         RtcpCompoundEnumerator.IsValid(input);
-        var estimator = new SendSideBandwidthEstimator(1_000_000);
-        // The estimator only reads feedback about packets it sent: a window of sent sequence numbers.
-        for (var s = 0; s < 64; s++) estimator.OnPacketSent((ushort)s, 1000, TimeSpan.FromMilliseconds(s));
+        SendSideBandwidthEstimator? estimator = null;
         Span<uint> ssrcs = stackalloc uint[4];
         Span<ushort> lost = stackalloc ushort[1024];
         Span<DlrrItem> dlrr = stackalloc DlrrItem[8];
-        var results = new TransportCcResult[4096];
+        var results = _results ??= new TransportCcResult[4096];
         var e = new RtcpCompoundEnumerator(input);
         while (e.MoveNext())
         {
@@ -40,7 +41,7 @@ internal static class RtcpTarget
                 foreach (var block in rr.ReportBlocks)
                 {
                     ReadBlock(block);
-                    estimator.OnReceiverReportLoss(block.FractionLost, TimeSpan.FromMilliseconds(100));
+                    Estimator(ref estimator).OnReceiverReportLoss(block.FractionLost, TimeSpan.FromMilliseconds(100));
                 }
             }
             SourceDescription.TryGetCname(p, null, out _);
@@ -55,15 +56,24 @@ internal static class RtcpTarget
             }
             PictureLossIndication.TryParse(p, out _, out _);
             FullIntraRequest.TryParse(p, out _, out _, out _);
-            if (Remb.TryParse(p, out _, out var bitrate, ssrcs, out _)) estimator.OnRemb(bitrate, TimeSpan.FromMilliseconds(150));
+            if (Remb.TryParse(p, out _, out var bitrate, ssrcs, out _)) Estimator(ref estimator).OnRemb(bitrate, TimeSpan.FromMilliseconds(150));
             Remb.TryParse(p, out _, out _, Span<uint>.Empty, out _);
             var statuses = TransportCcFeedback.Parse(p, results, out _, out _, out _);
             if (statuses > results.Length) throw new FuzzInvariantException($"transport-cc parsed {statuses} statuses into {results.Length}");
-            estimator.OnTransportCcFeedback(p, TimeSpan.FromMilliseconds(200));
+            if (p.Type == RtcpPacketType.TransportFeedback && p.Count == RtcpPacketType.FmtTransportCc) Estimator(ref estimator).OnTransportCcFeedback(p, TimeSpan.FromMilliseconds(200));
             ExtendedReport.TryGetRrtr(p, out _, out _);
             ExtendedReport.ReadDlrr(p, dlrr);
         }
-        _ = estimator.AvailableBitrate;
+        _ = estimator?.AvailableBitrate;
+    }
+
+    /// <summary>An estimator that sent packets 0-63 (it only reads feedback about packets it sent), made when a packet needs one.</summary>
+    private static SendSideBandwidthEstimator Estimator(ref SendSideBandwidthEstimator? estimator)
+    {
+        if (estimator is not null) return estimator;
+        estimator = new SendSideBandwidthEstimator(1_000_000);
+        for (var s = 0; s < 64; s++) estimator.OnPacketSent((ushort)s, 1000, TimeSpan.FromMilliseconds(s));
+        return estimator;
     }
 
     private static void ReadBlock(in ReportBlock block) =>

@@ -12,9 +12,16 @@ internal static class ServerTargets
 {
     public static readonly IReadOnlyList<NamedTarget> All =
     [
-        new("protoo", Protoo),
+        new("protoo", ProtooTarget.Run),
     ];
+}
 
+/// <summary>
+/// The protoo signaling. run.sh instruments this class too: the envelope is read here with
+/// System.Text.Json, so an input that is not a request reaches no code of Ferry's own.
+/// </summary>
+internal static class ProtooTarget
+{
     // Lazy, as every static here that runs Ferry's code: instrumented code may only run once SharpFuzz has started.
     private static readonly Lazy<RtpCapabilities> Router = new(() => RouterRtpCapabilities.Generate(FerryServer.DefaultMediaCodecs));
 
@@ -29,7 +36,7 @@ internal static class ServerTargets
     /// as mediasoup's TypeError, InvalidOperationException, NotSupportedException, JsonException):
     /// anything else is an exception from deep inside, which the server logs as a failure.
     /// </summary>
-    private static void Protoo(ReadOnlySpan<byte> input)
+    public static void Run(ReadOnlySpan<byte> input)
     {
         JsonDocument document;
         try
