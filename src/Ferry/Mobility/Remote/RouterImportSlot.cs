@@ -84,7 +84,7 @@ public sealed class RouterImportSlot : IAsyncDisposable
         }
     }
 
-    /// <summary>Relays of transports that did not come (closed at the source between the plan and the export).</summary>
+    /// <summary>Relays of transports the snapshot did not bring (the used ones belong to their transports, made or undone).</summary>
     private async Task DisposeUnusedAsync()
     {
         foreach (var slot in _slots.Values) await slot.DisposeAsync().ConfigureAwait(false);
