@@ -97,6 +97,7 @@ public sealed class FerryServer : IAsyncDisposable
         var localNode = new LocalNode();
         builder.Services.AddSingleton(localNode);
         builder.Services.AddSingleton<RoomMover>();
+        builder.Services.AddSingleton<NodeDrain>();
         builder.Services.AddHostedService<ClusterHeartbeat>();
         var app = builder.Build();
         var hostMs = System.Diagnostics.Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds;
@@ -254,6 +255,32 @@ public sealed class FerryServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// A node of a cluster hands its rooms to the other nodes before it stops (a deploy: start new nodes, stop old
+    /// ones): within half the shutdown timeout its rooms move and their relays run until the far ends switched.
+    /// Rooms that could not move end with the node, as on a node alone.
+    /// </summary>
+    private async Task DrainBeforeStopAsync()
+    {
+        if (!Cluster.Clustered || !Rooms.Rooms.Any(r => !r.Closed && r.MovedTo is null)) return;
+        var budget = _shutdownTimeout / 2;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var cancel = new CancellationTokenSource(budget);
+        try
+        {
+            var report = await _app.Services.GetRequiredService<NodeDrain>().DrainAsync(cancel.Token).WaitAsync(cancel.Token);
+            _logger.LogInformation("stopping: {Moved} rooms moved to other nodes, {Stayed} stay", report.Moved.Count, report.Stayed.Count);
+        }
+        catch (OperationCanceledException)
+        {
+            _logger.LogWarning("stopping: the drain did not end within {Seconds:F0} s", budget.TotalSeconds);
+        }
+        // The moved rooms' relays end once their far ends switched (and the grace passed): their routers close then.
+        while (Workers.Workers.Any(w => !w.Closed && w.Routers.Count > 0) && Rooms.Rooms.All(r => r.Closed || r.MovedTo is not null)
+               && System.Diagnostics.Stopwatch.GetElapsedTime(started) < budget)
+            await Task.Delay(50);
+    }
+
+    /// <summary>
     /// Stops the node within the shutdown timeout: every peer is sent a close frame (1001, "server
     /// shutting down") and given up to half the timeout to answer it (their transports close as they
     /// leave), connections still open then are aborted, the HTTP server stops, then the workers.
@@ -262,6 +289,7 @@ public sealed class FerryServer : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        await DrainBeforeStopAsync();
         var peers = Rooms.Rooms.SelectMany(r => r.Peers).ToList();
         _logger.LogInformation("stopping: closing {Peers} peers in {Rooms} rooms", peers.Count, Rooms.Rooms.Count);
         await Task.WhenAll(peers.Select(p => p.Connection.CloseAsync("server shutting down", serverGoingAway: true)));

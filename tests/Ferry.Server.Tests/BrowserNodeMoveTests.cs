@@ -21,8 +21,9 @@ public sealed class TwoNodeClusterFixture : IAsyncLifetime
             var min = 51000 + i * 1000;
             Nodes.Add(new ServerProcessFixture
             {
+                // A stop drains first: half the shutdown timeout for the rooms to move and their relays to end.
                 ExtraArguments = ["--cluster", Redis.Url, "--silo-port", RedisServer.FreeTcpPort().ToString(), "--workers", "1",
-                    "--rtc-min-port", min.ToString(), "--rtc-max-port", (min + 999).ToString()],
+                    "--rtc-min-port", min.ToString(), "--rtc-max-port", (min + 999).ToString(), "--shutdown-timeout", "40"],
             });
         }
         await Task.WhenAll(Nodes.Select(n => n.InitializeAsync()));
@@ -128,4 +129,69 @@ public sealed class BrowserNodeMoveTests(TwoNodeClusterFixture cluster, ITestOut
 
     private static async Task<int[]> PairChangesAsync(IPage page) =>
         (await PageJsonAsync(page, "window.ferry.transportStats()")).EnumerateArray().Select(t => t.GetProperty("selectedCandidatePairChanges").GetInt32()).ToArray();
+}
+
+/// <summary>
+/// Issue 14, deploy: a call on node A; node A gets SIGTERM, hands the room to node B, waits for the relays and
+/// exits 0; the call goes on there (the pages followed), with nothing lost.
+/// </summary>
+[Collection(BrowserCollection.Name)]
+public sealed class BrowserDeployTests(TwoNodeClusterFixture cluster, ITestOutputHelper output) : IClassFixture<TwoNodeClusterFixture>
+{
+    private static async Task<JsonElement> PageJsonAsync(IPage page, string expression) =>
+        JsonDocument.Parse(await page.EvaluateAsync<string>($"async () => JSON.stringify(await ({expression}))")).RootElement.Clone();
+
+    [Fact]
+    public async Task A_node_stopped_with_sigterm_hands_its_call_to_the_other_node_and_exits_0()
+    {
+        var room = "deploy-" + Guid.NewGuid().ToString("N")[..6];
+        var (old, next) = (cluster.Nodes[0], cluster.Nodes[1]);
+        await using var pair = await BrowserPair.OpenAsync(old.Url, room, "&video=320x240&jitterBufferTarget=80");
+        var pages = new[] { pair.PageA, pair.PageB };
+        foreach (var page in pages)
+        {
+            await page.WaitForFunctionAsync("() => window.ferry.consumers.size === 2 && window.ferry.dataConsumers.size === 1 && window.ferry.chatProducer?.readyState === 'open'",
+                null, new PageWaitForFunctionOptions { Timeout = 30000 });
+            await page.WaitForFunctionAsync("async () => (await window.ferry.inboundStats()).some(s => s.kind === 'video' && s.framesDecoded > 30)", null,
+                new PageWaitForFunctionOptions { Timeout = 30000, PollingInterval = 200 });
+            await page.EvaluateAsync("() => { let i = 0; window.chatTimer = setInterval(() => window.ferry.sendChat(`m ${i++}`), 100); }");
+        }
+        // The other node must know this one is active before it can be a target (one heartbeat).
+        await Task.Delay(1500);
+        old.Signal(15);
+        var exit = await old.WaitForExitAsync(TimeSpan.FromSeconds(45));
+        output.WriteLine(string.Join('\n', old.Output.Split('\n').Where(l => l.Contains("drain") || l.Contains("stopping") || l.Contains("stopped") || l.Contains("moved"))));
+        Assert.True(exit == 0, $"exit {exit?.ToString() ?? "none within 45 s"}\n{old.Output}");
+        foreach (var page in pages)
+        {
+            await page.WaitForFunctionAsync("() => (window.ferry.roomMoves || 0) === 1", null, new PageWaitForFunctionOptions { Timeout = 5000 });
+            Assert.Equal(next.Url, await page.EvaluateAsync<string>("() => window.ferry.signalingUrl"));
+        }
+        var frames = new Dictionary<IPage, long>();
+        foreach (var page in pages) frames[page] = await VideoFramesAsync(page);
+        await Task.Delay(3000);
+        foreach (var page in pages) await page.EvaluateAsync("() => clearInterval(window.chatTimer)");
+        await Task.Delay(1000);
+        foreach (var page in pages)
+        {
+            // Media goes on from the new node, with the old one gone.
+            Assert.True(await VideoFramesAsync(page) > frames[page] + 30, "video stopped after the old node exited");
+            foreach (var s in (await PageJsonAsync(page, "window.ferry.inboundStats()")).EnumerateArray())
+                Assert.Equal(0, s.GetProperty("packetsLost").GetInt64());
+            Assert.All((await PageJsonAsync(page, "window.ferry.transportStats()")).EnumerateArray(), t => Assert.Equal("connected", t.GetProperty("dtlsState").GetString()));
+            Assert.Equal("[]", await page.EvaluateAsync<string>("() => JSON.stringify(window.ferry.errors)"));
+        }
+        var there = await next.GetJsonAsync($"/api/rooms/{room}");
+        Assert.Equal(2, there.GetProperty("peers").GetArrayLength());
+        foreach (var (from, to) in new[] { (pair.PageA, pair.PageB), (pair.PageB, pair.PageA) })
+        {
+            var sent = (await PageJsonAsync(from, "window.ferry.chat.filter(m => m.mine).map(m => m.text)")).EnumerateArray().Select(e => e.GetString()).ToList();
+            var received = (await PageJsonAsync(to, "window.ferry.chat.filter(m => !m.mine).map(m => m.text)")).EnumerateArray().Select(e => e.GetString()).ToList();
+            Assert.Equal(sent, received);
+        }
+    }
+
+    private static async Task<long> VideoFramesAsync(IPage page) =>
+        (await PageJsonAsync(page, "window.ferry.inboundStats()")).EnumerateArray().Where(s => s.GetProperty("kind").GetString() == "video")
+            .Sum(s => s.GetProperty("framesDecoded").GetInt64());
 }

@@ -33,6 +33,20 @@ internal static class ClusterApi
             clusterId = node.ClusterId, nodeId = node.Id, clustered = node.Clustered, nodes = await NodesAsync(node, Grains(), Membership()),
         }, ServerJson.Options));
         group.MapGet("/api/nodes", async () => Results.Json(await NodesAsync(node, Grains(), Membership()), ServerJson.Options));
+        // Drain: this node's answer waits for its rooms to move; another node's starts there and shows in GET /api/nodes.
+        group.MapPost("/api/nodes/{nodeId}/drain", async (string nodeId) =>
+        {
+            if (nodeId == node.Id) return Results.Json(await services.GetRequiredService<NodeDrain>().DrainAsync(CancellationToken.None), ServerJson.Options);
+            if (!ClusterNode.ActiveNodeIds(Membership()).Contains(nodeId)) return Results.NotFound(new { error = $"node {nodeId} is not an active member" });
+            await Grains().GetGrain<IRoomHostGrain>(nodeId).StartDrainAsync().WaitAsync(CallTimeout);
+            return Results.Json(new { nodeId, draining = true }, ServerJson.Options, statusCode: StatusCodes.Status202Accepted);
+        });
+        group.MapPost("/api/nodes/{nodeId}/undrain", async (string nodeId) =>
+        {
+            if (!ClusterNode.ActiveNodeIds(Membership()).Contains(nodeId)) return Results.NotFound(new { error = $"node {nodeId} is not an active member" });
+            await Grains().GetGrain<IRoomHostGrain>(nodeId).UndrainAsync().WaitAsync(CallTimeout);
+            return Results.Json(new { nodeId, draining = false }, ServerJson.Options);
+        });
         group.MapGet("/api/cluster/rooms/{roomId}", async (string roomId) =>
         {
             IReadOnlyList<RoomPart> parts;

@@ -101,7 +101,7 @@ internal sealed class ClusterHeartbeat(ClusterNode node, LocalNode local, IGrain
         var stopping = lifetime.ApplicationStopping.IsCancellationRequested;
         var report = new NodeReport
         {
-            Id = node.Id, Url = url, State = stopping || !pool.CanPlace ? "draining" : "active", Workers = workers,
+            Id = node.Id, Url = url, State = stopping || !rooms.CanCreate ? "draining" : "active", Workers = workers,
             Rooms = open.Select(r => new RoomSummary { Id = r.Id, Peers = r.Peers.Count(p => p.Joined) }).OrderBy(r => r.Id, StringComparer.Ordinal).ToList(),
             StartedAt = node.StartedAt, ReportedAt = now, Sequence = ++_sequence,
         };

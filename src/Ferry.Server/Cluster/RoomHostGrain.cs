@@ -27,11 +27,19 @@ public interface IRoomHostGrain : IGrainWithStringKey
     /// <summary>Forgets a prepared import (its router closes).</summary>
     [Alias("Cancel")]
     Task CancelRoomImportAsync(string roomId);
+
+    /// <summary>Starts draining this node (it answers at once; the node's report shows the rooms leaving).</summary>
+    [Alias("Drain")]
+    Task StartDrainAsync();
+
+    /// <summary>The node takes new rooms again.</summary>
+    [Alias("Undrain")]
+    Task UndrainAsync();
 }
 
 /// <inheritdoc cref="IRoomHostGrain"/>
 [NodePinnedPlacement]
-internal sealed class RoomHostGrain(LocalNode local, ILogger<RoomHostGrain> logger) : Grain, IRoomHostGrain
+internal sealed class RoomHostGrain(LocalNode local, NodeDrain drain, ILogger<RoomHostGrain> logger) : Grain, IRoomHostGrain
 {
     /// <summary>A prepared import not used within this long is given up (the source died or gave up).</summary>
     private static readonly TimeSpan PreparedFor = TimeSpan.FromSeconds(30);
@@ -93,6 +101,15 @@ internal sealed class RoomHostGrain(LocalNode local, ILogger<RoomHostGrain> logg
             throw;
         }
     }
+
+    public Task StartDrainAsync()
+    {
+        // Outside the grain's turn: the drain calls other nodes' grains and may take a while.
+        _ = Task.Run(() => drain.DrainAsync(CancellationToken.None));
+        return Task.CompletedTask;
+    }
+
+    public async Task UndrainAsync() => (await local.ReadyAsync(CancellationToken.None)).Rooms.Draining = false;
 
     public async Task CancelRoomImportAsync(string roomId)
     {

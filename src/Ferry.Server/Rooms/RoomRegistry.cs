@@ -27,8 +27,11 @@ public sealed class RoomRegistry
     /// <summary>The room <paramref name="roomId"/> if open.</summary>
     public Room? Find(string roomId) => _rooms.TryGetValue(roomId, out var room) ? room : null;
 
-    /// <summary>True when a new room could be placed now (a live worker that is not draining).</summary>
-    public bool CanCreate => _workers.CanPlace;
+    /// <summary>True while the node is drained: it takes no new rooms (its rooms move to other nodes).</summary>
+    public bool Draining { get; internal set; }
+
+    /// <summary>True when a new room could be placed now (the node is not draining and has a live worker that is not).</summary>
+    public bool CanCreate => !Draining && _workers.CanPlace;
 
     /// <summary>
     /// Adds a peer to the open room <paramref name="roomId"/> (created when there is none). A room that
@@ -80,6 +83,7 @@ public sealed class RoomRegistry
         try
         {
             if (_rooms.TryGetValue(roomId, out room) && !room.Closed) return room;
+            if (Draining) throw new InvalidOperationException("this node is draining: it takes no new rooms");
             room = await Room.CreateAsync(roomId, _workers.PickForNewRouter(), _settings, _loggerFactory.CreateLogger<Room>());
             room.RoomClosed += r => _rooms.TryRemove(new KeyValuePair<string, Room>(r.Id, r));
             _rooms[roomId] = room;
