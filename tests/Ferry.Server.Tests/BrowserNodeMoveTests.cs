@@ -3,6 +3,7 @@ using System.Text.Json;
 using Ferry.Cluster.Tests;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
+using static Ferry.Server.Tests.BrowserCallSteps;
 
 namespace Ferry.Server.Tests;
 
@@ -46,24 +47,14 @@ public sealed class TwoNodeClusterFixture : IAsyncLifetime
 [Collection(BrowserCollection.Name)]
 public sealed class BrowserNodeMoveTests(TwoNodeClusterFixture cluster, ITestOutputHelper output) : IClassFixture<TwoNodeClusterFixture>
 {
-    private static async Task<JsonElement> PageJsonAsync(IPage page, string expression) =>
-        JsonDocument.Parse(await page.EvaluateAsync<string>($"async () => JSON.stringify(await ({expression}))")).RootElement.Clone();
-
     [Fact]
     public async Task A_call_goes_on_while_its_room_moves_between_two_nodes_and_the_pages_follow()
     {
         var room = "node-moves-" + Guid.NewGuid().ToString("N")[..6];
         await using var pair = await BrowserPair.OpenAsync(cluster.Nodes[0].Url, room, "&video=320x240&jitterBufferTarget=80");
         var pages = new[] { pair.PageA, pair.PageB };
-        foreach (var page in pages)
-        {
-            await page.WaitForFunctionAsync("() => window.ferry.consumers.size === 2 && window.ferry.dataConsumers.size === 1 && window.ferry.chatProducer?.readyState === 'open'",
-                null, new PageWaitForFunctionOptions { Timeout = 30000 });
-            await page.WaitForFunctionAsync("async () => (await window.ferry.inboundStats()).some(s => s.kind === 'video' && s.framesDecoded > 30)", null,
-                new PageWaitForFunctionOptions { Timeout = 30000, PollingInterval = 200 });
-        }
-        foreach (var page in pages)
-            await page.EvaluateAsync("() => { let i = 0; window.chatTimer = setInterval(() => window.ferry.sendChat(`m ${i++}`), 100); }");
+        await WaitForCallAsync(pages);
+        await StartChatAsync(pages);
 
         const int Moves = 4;
         var at = 0;
@@ -97,8 +88,7 @@ public sealed class BrowserNodeMoveTests(TwoNodeClusterFixture cluster, ITestOut
             at = to;
         }
         await Task.Delay(2000);
-        foreach (var page in pages) await page.EvaluateAsync("() => clearInterval(window.chatTimer)");
-        await Task.Delay(1000);
+        await StopChatAsync(pages);
 
         foreach (var page in pages)
         {
@@ -118,13 +108,7 @@ public sealed class BrowserNodeMoveTests(TwoNodeClusterFixture cluster, ITestOut
             Assert.Equal(JsonValueKind.Array, stats.ValueKind);
             Assert.Equal(cluster.Nodes[at].Url, await page.EvaluateAsync<string>("() => window.ferry.signalingUrl"));
         }
-        foreach (var (from, to) in new[] { (pair.PageA, pair.PageB), (pair.PageB, pair.PageA) })
-        {
-            var sent = (await PageJsonAsync(from, "window.ferry.chat.filter(m => m.mine).map(m => m.text)")).EnumerateArray().Select(e => e.GetString()).ToList();
-            var received = (await PageJsonAsync(to, "window.ferry.chat.filter(m => !m.mine).map(m => m.text)")).EnumerateArray().Select(e => e.GetString()).ToList();
-            Assert.True(sent.Count > Moves * 25, $"only {sent.Count} lines sent");
-            Assert.Equal(sent, received);
-        }
+        await AssertChatInOrderAsync(pair, Moves * 25 + 1);
     }
 
     private static async Task<int[]> PairChangesAsync(IPage page) =>
@@ -138,9 +122,6 @@ public sealed class BrowserNodeMoveTests(TwoNodeClusterFixture cluster, ITestOut
 [Collection(BrowserCollection.Name)]
 public sealed class BrowserDeployTests(TwoNodeClusterFixture cluster, ITestOutputHelper output) : IClassFixture<TwoNodeClusterFixture>
 {
-    private static async Task<JsonElement> PageJsonAsync(IPage page, string expression) =>
-        JsonDocument.Parse(await page.EvaluateAsync<string>($"async () => JSON.stringify(await ({expression}))")).RootElement.Clone();
-
     [Fact]
     public async Task A_node_stopped_with_sigterm_hands_its_call_to_the_other_node_and_exits_0()
     {
@@ -148,14 +129,8 @@ public sealed class BrowserDeployTests(TwoNodeClusterFixture cluster, ITestOutpu
         var (old, next) = (cluster.Nodes[0], cluster.Nodes[1]);
         await using var pair = await BrowserPair.OpenAsync(old.Url, room, "&video=320x240&jitterBufferTarget=80");
         var pages = new[] { pair.PageA, pair.PageB };
-        foreach (var page in pages)
-        {
-            await page.WaitForFunctionAsync("() => window.ferry.consumers.size === 2 && window.ferry.dataConsumers.size === 1 && window.ferry.chatProducer?.readyState === 'open'",
-                null, new PageWaitForFunctionOptions { Timeout = 30000 });
-            await page.WaitForFunctionAsync("async () => (await window.ferry.inboundStats()).some(s => s.kind === 'video' && s.framesDecoded > 30)", null,
-                new PageWaitForFunctionOptions { Timeout = 30000, PollingInterval = 200 });
-            await page.EvaluateAsync("() => { let i = 0; window.chatTimer = setInterval(() => window.ferry.sendChat(`m ${i++}`), 100); }");
-        }
+        await WaitForCallAsync(pages);
+        await StartChatAsync(pages);
         // The other node must know this one is active before it can be a target (one heartbeat).
         await Task.Delay(1500);
         old.Signal(15);
@@ -170,8 +145,7 @@ public sealed class BrowserDeployTests(TwoNodeClusterFixture cluster, ITestOutpu
         var frames = new Dictionary<IPage, long>();
         foreach (var page in pages) frames[page] = await VideoFramesAsync(page);
         await Task.Delay(3000);
-        foreach (var page in pages) await page.EvaluateAsync("() => clearInterval(window.chatTimer)");
-        await Task.Delay(1000);
+        await StopChatAsync(pages);
         foreach (var page in pages)
         {
             // Media goes on from the new node, with the old one gone.
@@ -183,12 +157,7 @@ public sealed class BrowserDeployTests(TwoNodeClusterFixture cluster, ITestOutpu
         }
         var there = await next.GetJsonAsync($"/api/rooms/{room}");
         Assert.Equal(2, there.GetProperty("peers").GetArrayLength());
-        foreach (var (from, to) in new[] { (pair.PageA, pair.PageB), (pair.PageB, pair.PageA) })
-        {
-            var sent = (await PageJsonAsync(from, "window.ferry.chat.filter(m => m.mine).map(m => m.text)")).EnumerateArray().Select(e => e.GetString()).ToList();
-            var received = (await PageJsonAsync(to, "window.ferry.chat.filter(m => !m.mine).map(m => m.text)")).EnumerateArray().Select(e => e.GetString()).ToList();
-            Assert.Equal(sent, received);
-        }
+        await AssertChatInOrderAsync(pair, 1);
     }
 
     private static async Task<long> VideoFramesAsync(IPage page) =>

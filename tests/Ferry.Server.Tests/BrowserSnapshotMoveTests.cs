@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
+using static Ferry.Server.Tests.BrowserCallSteps;
 
 namespace Ferry.Server.Tests;
 
@@ -16,9 +17,6 @@ namespace Ferry.Server.Tests;
 [Collection(BrowserCollection.Name)]
 public sealed class BrowserSnapshotMoveTests(ServerProcessFixture server, ITestOutputHelper output) : IClassFixture<ServerProcessFixture>
 {
-    private static async Task<JsonElement> PageJsonAsync(IPage page, string expression) =>
-        JsonDocument.Parse(await page.EvaluateAsync<string>($"async () => JSON.stringify(await ({expression}))")).RootElement.Clone();
-
     private sealed record Media(long FramesDecoded, long VideoLost, long Freezes, long AudioPackets, long AudioLost, long Concealments);
 
     private static async Task<Media> MediaAsync(IPage page)
@@ -47,16 +45,9 @@ public sealed class BrowserSnapshotMoveTests(ServerProcessFixture server, ITestO
         if (Environment.GetEnvironmentVariable("FERRY_RESTART_ICE") == "1") ignore += "&restartIce=1";
         await using var pair = await BrowserPair.OpenAsync(server.Url, room, "&video=320x240&jitterBufferTarget=80" + ignore);
         var pages = new[] { pair.PageA, pair.PageB };
-        foreach (var page in pages)
-        {
-            await page.WaitForFunctionAsync("() => window.ferry.consumers.size === 2 && window.ferry.dataConsumers.size === 1 && window.ferry.chatProducer?.readyState === 'open'",
-                null, new PageWaitForFunctionOptions { Timeout = 30000 });
-            await page.WaitForFunctionAsync("async () => (await window.ferry.inboundStats()).some(s => s.kind === 'video' && s.framesDecoded > 30)", null,
-                new PageWaitForFunctionOptions { Timeout = 30000, PollingInterval = 200 });
-        }
+        await WaitForCallAsync(pages);
         // Chat both ways, a line every 100 ms, for the whole run.
-        foreach (var page in pages)
-            await page.EvaluateAsync("() => { let i = 0; window.chatTimer = setInterval(() => window.ferry.sendChat(`m ${i++}`), 100); }");
+        await StartChatAsync(pages);
 
         var before = new Dictionary<IPage, (int Changes, string Dtls)[]>();
         foreach (var page in pages) before[page] = await TransportsAsync(page);
@@ -87,8 +78,7 @@ public sealed class BrowserSnapshotMoveTests(ServerProcessFixture server, ITestO
         }
         if (failures.Count == 3) Assert.Fail($"the browsers noticed the moves in every window: {string.Join(" | ", failures)}");
 
-        foreach (var page in pages) await page.EvaluateAsync("() => clearInterval(window.chatTimer)");
-        await Task.Delay(1000);
+        await StopChatAsync(pages);
         foreach (var page in pages)
         {
             Assert.Equal("[]", await page.EvaluateAsync<string>("() => JSON.stringify(window.ferry.errors)"));
@@ -97,13 +87,7 @@ public sealed class BrowserSnapshotMoveTests(ServerProcessFixture server, ITestO
             Assert.Equal(0, await page.EvaluateAsync<int>("() => window.ferry.restarts || 0"));
         }
         // Every chat line once and in order, both ways.
-        foreach (var (from, to) in new[] { (pair.PageA, pair.PageB), (pair.PageB, pair.PageA) })
-        {
-            var sent = (await PageJsonAsync(from, "window.ferry.chat.filter(m => m.mine).map(m => m.text)")).EnumerateArray().Select(e => e.GetString()).ToList();
-            var received = (await PageJsonAsync(to, "window.ferry.chat.filter(m => !m.mine).map(m => m.text)")).EnumerateArray().Select(e => e.GetString()).ToList();
-            Assert.True(sent.Count > Moves * 25, $"only {sent.Count} lines sent");
-            Assert.Equal(sent, received);
-        }
+        await AssertChatInOrderAsync(pair, Moves * 25 + 1);
         if (control) return;
         // The server says where the room is: on the router of the last move.
         var detail = await server.GetJsonAsync($"/api/rooms/{room}");

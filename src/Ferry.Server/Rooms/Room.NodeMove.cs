@@ -180,29 +180,7 @@ public sealed partial class Room
             foreach (var t in p.Transports)
             {
                 if (!transports.TryGetValue(t.Id, out var transport)) throw new InvalidOperationException($"transport {t.Id} of peer {p.Id} is not in the router snapshot");
-                transport.AppData = AppDataJson.To(t.AppData);
-                peer.Transports[t.Id] = new PeerTransport(transport, t.Producing, t.Consuming) { Connected = t.Connected };
-                await room.WireTransportAsync(peer, transport);
-                foreach (var producer in await transport.GetProducersAsync())
-                {
-                    producer.AppData = appData.GetValueOrDefault(("producer", producer.Id));
-                    WireProducer(peer, producer);
-                }
-                foreach (var consumer in await transport.GetConsumersAsync())
-                {
-                    consumer.AppData = appData.GetValueOrDefault(("consumer", consumer.Id));
-                    WireConsumer(peer, consumer);
-                }
-                foreach (var dataProducer in await transport.GetDataProducersAsync())
-                {
-                    dataProducer.AppData = appData.GetValueOrDefault(("dataProducer", dataProducer.Id));
-                    WireDataProducer(peer, dataProducer);
-                }
-                foreach (var dataConsumer in await transport.GetDataConsumersAsync())
-                {
-                    dataConsumer.AppData = appData.GetValueOrDefault(("dataConsumer", dataConsumer.Id));
-                    WireDataConsumer(peer, dataConsumer);
-                }
+                await room.AdoptTransportAsync(peer, transport, t.Producing, t.Consuming, t.Connected, AppDataJson.To(t.AppData), (kind, id) => appData.GetValueOrDefault((kind, id)));
             }
             // A peer that never comes back leaves as one whose socket closed.
             _ = Task.Delay(ReconnectGrace).ContinueWith(async _ =>

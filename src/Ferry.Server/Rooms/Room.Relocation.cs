@@ -109,30 +109,15 @@ public sealed partial class Room
             foreach (var (id, entry) in peer.Transports.ToList())
             {
                 if (!byId.TryGetValue(id, out var moved)) continue;
-                var transport = moved.Transport;
-                transport.AppData = entry.Transport.AppData;
-                peer.Transports[id] = new PeerTransport(transport, entry.Producing, entry.Consuming) { Connected = entry.Connected };
-                await WireTransportAsync(peer, transport);
-                foreach (var producer in await transport.GetProducersAsync())
+                // The old objects are still in the peer's maps: their appData goes to their successors.
+                var was = peer;
+                await AdoptTransportAsync(peer, moved.Transport, entry.Producing, entry.Consuming, entry.Connected, entry.Transport.AppData, (kind, objectId) => kind switch
                 {
-                    if (peer.Producers.TryGetValue(producer.Id, out var was)) producer.AppData = was.AppData;
-                    WireProducer(peer, producer);
-                }
-                foreach (var consumer in await transport.GetConsumersAsync())
-                {
-                    if (peer.Consumers.TryGetValue(consumer.Id, out var was)) consumer.AppData = was.AppData;
-                    WireConsumer(peer, consumer);
-                }
-                foreach (var dataProducer in await transport.GetDataProducersAsync())
-                {
-                    if (peer.DataProducers.TryGetValue(dataProducer.Id, out var was)) dataProducer.AppData = was.AppData;
-                    WireDataProducer(peer, dataProducer);
-                }
-                foreach (var dataConsumer in await transport.GetDataConsumersAsync())
-                {
-                    if (peer.DataConsumers.TryGetValue(dataConsumer.Id, out var was)) dataConsumer.AppData = was.AppData;
-                    WireDataConsumer(peer, dataConsumer);
-                }
+                    "producer" => was.Producers.TryGetValue(objectId, out var p) ? p.AppData : null,
+                    "consumer" => was.Consumers.TryGetValue(objectId, out var c) ? c.AppData : null,
+                    "dataProducer" => was.DataProducers.TryGetValue(objectId, out var dp) ? dp.AppData : null,
+                    _ => was.DataConsumers.TryGetValue(objectId, out var dc) ? dc.AppData : null,
+                });
                 peer.Connection.Notify("transportMoved", new { transportId = id, iceParameters = moved.IceParameters, iceCandidates = moved.IceCandidates });
             }
         }

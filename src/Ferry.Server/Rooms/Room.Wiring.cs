@@ -93,6 +93,38 @@ public sealed partial class Room
         };
     }
 
+    /// <summary>
+    /// A transport a move brought to life (same id, new object) becomes the peer's, with everything on it: each
+    /// object gets the appData <paramref name="appDataOf"/> gives for (kind, id) and is wired as a new one is.
+    /// </summary>
+    private async Task AdoptTransportAsync(Peer peer, WebRtcTransport transport, bool producing, bool consuming, bool connected, object? appData,
+        Func<string, string, object?> appDataOf)
+    {
+        transport.AppData = appData;
+        peer.Transports[transport.Id] = new PeerTransport(transport, producing, consuming) { Connected = connected };
+        await WireTransportAsync(peer, transport);
+        foreach (var producer in await transport.GetProducersAsync())
+        {
+            producer.AppData = appDataOf("producer", producer.Id);
+            WireProducer(peer, producer);
+        }
+        foreach (var consumer in await transport.GetConsumersAsync())
+        {
+            consumer.AppData = appDataOf("consumer", consumer.Id);
+            WireConsumer(peer, consumer);
+        }
+        foreach (var dataProducer in await transport.GetDataProducersAsync())
+        {
+            dataProducer.AppData = appDataOf("dataProducer", dataProducer.Id);
+            WireDataProducer(peer, dataProducer);
+        }
+        foreach (var dataConsumer in await transport.GetDataConsumersAsync())
+        {
+            dataConsumer.AppData = appDataOf("dataConsumer", dataConsumer.Id);
+            WireDataConsumer(peer, dataConsumer);
+        }
+    }
+
     /// <summary>True when <paramref name="item"/> is the object the peer's map holds under <paramref name="id"/> (not one a move replaced).</summary>
     private static bool Current<T>(System.Collections.Concurrent.ConcurrentDictionary<string, T> map, string id, T item) where T : class =>
         map.TryGetValue(id, out var current) && ReferenceEquals(current, item);
