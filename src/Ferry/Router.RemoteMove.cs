@@ -20,6 +20,8 @@ public sealed partial class Router
         ThrowIfClosed();
         if (!System.Net.IPAddress.TryParse(options.RelayListenIp, out var relayIp)) throw new ArgumentException($"invalid relayListenIp '{options.RelayListenIp}'");
         if (options.PendingCapacity < 0) throw new ArgumentException("pendingCapacity must be >= 0");
+        if (options.PathSwitchHoldTime < TimeSpan.Zero) throw new ArgumentException("pathSwitchHoldTime must be >= 0");
+        if (options.PathSwitchHoldCapacity < 0 || options.PathSwitchHoldCapacity > 65536) throw new ArgumentException("pathSwitchHoldCapacity must be in [0, 65536]");
         return InvokeAsync(() =>
         {
             ThrowIfClosed();

@@ -83,6 +83,8 @@ internal sealed partial class Peer
             ListenInfos = [new TransportListenInfo { Ip = Loopback }],
             RelayListenIp = Loopback,
             RelayGracePeriod = TimeSpan.FromMilliseconds(data["graceMs"]?.GetValue<int>() ?? 2000),
+            PathSwitchHoldTime = TimeSpan.FromMilliseconds(data["pathSwitchHoldMs"]?.GetValue<int>() ?? 100),
+            PathSwitchHoldCapacity = data["pathSwitchHoldCapacity"]?.GetValue<int>() ?? 128,
             HoldProducerIds = data["holdProducerIds"]?.AsArray().Select(n => n!.GetValue<string>()).ToList() ?? [],
             PipeBack = PipeOrNull(data),
         }).ConfigureAwait(false);
@@ -165,6 +167,14 @@ internal sealed partial class Peer
             ["relaySent"] = sent,
             ["relayDropped"] = dropped,
             ["moving"] = t.OutgoingMove is not null,
+            ["pathSwitch"] = new JsonObject
+            {
+                ["heldFromFarEnd"] = t.PathSwitch.HeldFromFarEnd,
+                ["heldToFarEnd"] = t.PathSwitch.HeldToFarEnd,
+                ["releasedByMarker"] = t.PathSwitch.ReleasedByMarker,
+                ["releasedByTimeout"] = t.PathSwitch.ReleasedByTimeout,
+                ["releasedWhenFull"] = t.PathSwitch.ReleasedWhenFull,
+            },
         };
     }
 

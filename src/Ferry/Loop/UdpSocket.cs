@@ -111,10 +111,24 @@ internal sealed unsafe class UdpSocket : IFdHandler, IMovableSocket, IDisposable
         return true;
     }
 
-    void IFdHandler.OnReadable()
+    void IFdHandler.OnReadable() => Read(MaxReadsPerWake);
+
+    /// <summary>
+    /// Hands the receiver, now, up to <paramref name="max"/> datagrams the kernel holds for this socket (without waiting
+    /// for the loop to find it readable); the number read. For a relay that must pass on everything that arrived before
+    /// a marker goes out after it. On the loop thread.
+    /// </summary>
+    public int ReadQueued(int max)
+    {
+        _loop.AssertOnLoop();
+        return Read(max);
+    }
+
+    private int Read(int max)
     {
         var from = default(SockAddr);
-        for (var i = 0; i < MaxReadsPerWake && _fd >= 0; i++)
+        var i = 0;
+        for (; i < max && _fd >= 0; i++)
         {
             nint n;
             Libc.MsgHdr message;
@@ -134,7 +148,7 @@ internal sealed unsafe class UdpSocket : IFdHandler, IMovableSocket, IDisposable
             if (n < 0)
             {
                 if (Marshal.GetLastPInvokeError() != Libc.EAGAIN) ReceiveErrors++;
-                return;
+                return i;
             }
             from.Length = (int)message.NameLength;
             PacketsReceived++;
@@ -144,6 +158,7 @@ internal sealed unsafe class UdpSocket : IFdHandler, IMovableSocket, IDisposable
             _receiver.OnDatagram(this, _receiveBuffer.AsSpan(0, (int)n), from);
             _loop.ArrivalTime = _loop.Now;
         }
+        return i;
     }
 
     /// <summary>

@@ -69,6 +69,7 @@ public sealed partial class WebRtcTransport
         {
             transport.Listen(transportOptions, first);
             transport.RestoreImported(snapshot, relay, options.RelayGracePeriod);
+            transport.InitPathSwitch(options);
         }
         catch
         {
@@ -114,6 +115,7 @@ public sealed partial class WebRtcTransport
     {
         // The source relays until the old path has been quiet for its grace period; this end stays as long.
         _relayTimer?.StartAfter(_relayGrace);
+        _lastRelayedAt = Loop.Now;
         HandlePacket(new Route(relay, farEnd), data, farEnd);
     }
 
@@ -178,6 +180,8 @@ public sealed partial class WebRtcTransport
     private void ReleaseRelayIn()
     {
         if (_relayIn is not { } relay) return;
+        // What a path switch still holds goes first (or, on close, with the transport).
+        EndPathSwitchHolds();
         _relayIn = null;
         if (_relayTimer is { } timer)
         {

@@ -82,6 +82,8 @@ public sealed partial class WebRtcTransport
     /// </summary>
     internal OutgoingTransportMove FreezeForMove(TransportExportOptions options, long frozenAt)
     {
+        // Moved here a moment ago and moving on: what the last path switch held is handled and sent, so the snapshot has it.
+        EndPathSwitchHolds();
         var pipeBack = options.PipeBack;
         var now = Loop.Now;
         var dtlsState = _dtls!.ExportState() ?? throw new InvalidStateException("the DTLS session cannot be exported (no SRTP keys: a data-only association)");

@@ -298,6 +298,8 @@ public sealed partial class WebRtcTransport : Transport
     internal void HandleDatagram(UdpSocket socket, Span<byte> data, in SockAddr from, TransportTuple tuple)
     {
         InjectedReceiveFault?.Invoke();
+        // Brought in by a move and still relayed: the far end's first datagrams on its new path may wait for its last on the old one.
+        if (_relayIn is not null && HoldFromFarEnd(socket, data, from, tuple)) return;
         HandlePacket(new Route(socket, from), data, tuple);
     }
 
@@ -533,7 +535,7 @@ public sealed partial class WebRtcTransport : Transport
 
     private void SendRaw(ReadOnlySpan<byte> datagram)
     {
-        if (_selected.IsSet && _movingOut is null) _selected.Send(datagram);
+        if (_selected.IsSet && _movingOut is null) SendSelected(datagram);
     }
 
     private protected override void SendRtp(Span<byte> buffer, int length)
@@ -541,14 +543,14 @@ public sealed partial class WebRtcTransport : Transport
         if (_srtpSend is null || !_selected.IsSet || _movingOut is not null) return;
         if (_firstRtpAfterImportPending) NoteFirstRtpAfterImport();
         if (_srtpSend.ProtectRtp(buffer, length, out var protectedLength) != SrtpResult.Ok) return;
-        _selected.Send(buffer[..protectedLength]);
+        SendSelected(buffer[..protectedLength]);
     }
 
     private protected override void SendRtcp(Span<byte> buffer, int length)
     {
         if (_srtpSend is null || !_selected.IsSet || _movingOut is not null) return;
         if (_srtpSend.ProtectRtcp(buffer, length, out var protectedLength) != SrtpResult.Ok) return;
-        _selected.Send(buffer[..protectedLength]);
+        SendSelected(buffer[..protectedLength]);
     }
 
     private protected override void ReleaseResources()

@@ -92,6 +92,12 @@ public sealed class WebRtcTestClient : IDisposable
     /// <summary>When each packet of <see cref="ReceivedRtp"/> arrived (Stopwatch timestamps, same order).</summary>
     public ConcurrentQueue<long> ReceivedRtpAt { get; } = new();
 
+    /// <summary>
+    /// The UDP port each packet of <see cref="ReceivedRtp"/> came from (same order; 0 over TCP): after a move
+    /// between processes it tells the relay (the old address) from the direct path (the new one).
+    /// </summary>
+    public ConcurrentQueue<int> ReceivedRtpFromPort { get; } = new();
+
     /// <summary>Decrypted RTCP received, in arrival order.</summary>
     public ConcurrentQueue<byte[]> ReceivedRtcp { get; } = new();
 
@@ -641,7 +647,7 @@ public sealed class WebRtcTestClient : IDisposable
             case PacketKind.Rtp:
                 if (_receive is null) return;
                 if (_receive.UnprotectRtp(data, data.Length, out var rtp) != SrtpResult.Ok) { SrtpFailures++; return; }
-                OnRtp(data[..rtp]);
+                OnRtp(data[..rtp], from?.Port ?? 0);
                 break;
             case PacketKind.Rtcp:
                 if (_receive is null) return;
@@ -655,7 +661,7 @@ public sealed class WebRtcTestClient : IDisposable
     /// One decrypted RTP packet: through the simulated path (queue delay, drops), recorded for the feedback,
     /// then kept unless it was dropped or is padding.
     /// </summary>
-    private void OnRtp(Span<byte> data)
+    private void OnRtp(Span<byte> data, int fromPort)
     {
         if (!RtpPacket.TryParse(data, out var packet)) return;
         var now = SentAt(ref packet) ?? Now;
@@ -693,6 +699,7 @@ public sealed class WebRtcTestClient : IDisposable
         _lastMediaSsrc = packet.Ssrc;
         ReceivedRtp.Enqueue(data.ToArray());
         ReceivedRtpAt.Enqueue(System.Diagnostics.Stopwatch.GetTimestamp());
+        ReceivedRtpFromPort.Enqueue(fromPort);
     }
 
     /// <summary>The server's send time of a packet from its abs-send-time (24 bits of 1/2^18 s, wrapping every 64 s), unwrapped; null without it.</summary>

@@ -49,7 +49,7 @@ public sealed class RelayFrameTests
             if (RelayFrame.TryRead(buffer.AsSpan(0, length), 42, out var kind, out _, out var offset))
             {
                 accepted++;
-                Assert.True(kind is RelayFrameKind.Datagram or RelayFrameKind.PathMoved);
+                Assert.True(Enum.IsDefined(kind));
                 Assert.True(length >= offset);
             }
         }

@@ -259,7 +259,7 @@ public sealed class RouterMoveAcrossProcessesTests
 
         /// <summary>
         /// Every packet each far end sent came out of the other's consumers exactly once, on one SSRC per consumer with one
-        /// continuous sequence mapping (in order but for an overtaking at a path switch); every message once and in order;
+        /// continuous sequence mapping, strictly in order (each transport's path switch holds the new path); every message once and in order;
         /// no SRTP failure on either side, no DTLS handshake after the first.
         /// </summary>
         public async Task AssertEverythingArrivedOnceAsync(PipePeerProcess holder)

@@ -168,17 +168,41 @@ public sealed class OutgoingTransportMove
             FramesDropped++;
             return;
         }
-        if (kind == RelayFrameKind.PathMoved)
+        switch (kind)
         {
-            if (!PathMoved)
-            {
-                PathMoved = true;
-                _graceTimer.StartAfter(_grace);
-            }
-            return;
+            case RelayFrameKind.Datagram:
+                if (_transport.SendToFarEnd(farEnd, frame[offset..])) RelayedToFarEnd++;
+                else FramesDropped++;
+                break;
+            case RelayFrameKind.PathMoved:
+                if (!PathMoved)
+                {
+                    PathMoved = true;
+                    _graceTimer.StartAfter(_grace);
+                }
+                break;
+            case RelayFrameKind.DirectSeen:
+                // The far end's datagrams reach the target directly: what it sent here before it switched is in this
+                // transport's sockets (or relayed already). Relay it now, then say so; the target holds the new path till then.
+                _transport.ReadQueuedFromFarEnd();
+                Answer(RelayFrameKind.OldPathDrained);
+                break;
+            case RelayFrameKind.Flush:
+                // Frames from the target are handled in order: whatever it relayed before this has left for the far end.
+                Answer(RelayFrameKind.Flushed);
+                break;
+            default:
+                FramesDropped++;
+                break;
         }
-        if (_transport.SendToFarEnd(farEnd, frame[offset..])) RelayedToFarEnd++;
-        else FramesDropped++;
+    }
+
+    /// <summary>A frame without payload to the target (its relay keeps the order of what this socket sends).</summary>
+    private void Answer(RelayFrameKind kind)
+    {
+        if (_ended) return;
+        RelayFrame.WriteHeader(_frame, kind, Token, default);
+        _socket.SendTo(_frame.AsSpan(0, RelayFrame.HeaderLength), _target);
     }
 
     private void End()

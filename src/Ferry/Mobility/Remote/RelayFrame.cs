@@ -10,6 +10,17 @@ internal enum RelayFrameKind : byte
     Datagram = 1,
     /// <summary>Target to source: the far end's checks reached the target directly; the relay may end after its grace period.</summary>
     PathMoved = 2,
+    /// <summary>
+    /// Target to source (no payload): the far end's datagrams now reach the target directly. The source reads what its
+    /// sockets hold (what the far end sent on the old path before it switched) and relays it, then answers <see cref="OldPathDrained"/>.
+    /// </summary>
+    DirectSeen = 3,
+    /// <summary>Source to target (no payload): every datagram the far end sent on the old path before its switch is ahead of this frame.</summary>
+    OldPathDrained = 4,
+    /// <summary>Target to source (no payload): the target sends to the far end directly from now on; answered by <see cref="Flushed"/>.</summary>
+    Flush = 5,
+    /// <summary>Source to target (no payload): everything the target relayed before its <see cref="Flush"/> has left for the far end.</summary>
+    Flushed = 6,
 }
 
 /// <summary>
@@ -43,7 +54,7 @@ internal static class RelayFrame
         farEnd = default;
         payloadOffset = HeaderLength;
         if (frame.Length < HeaderLength || frame[1] != Version) return false;
-        if (frame[0] is not ((byte)RelayFrameKind.Datagram or (byte)RelayFrameKind.PathMoved)) return false;
+        if (frame[0] is < (byte)RelayFrameKind.Datagram or > (byte)RelayFrameKind.Flushed) return false;
         if (BinaryPrimitives.ReadUInt32BigEndian(frame[4..]) != token) return false;
         kind = (RelayFrameKind)frame[0];
         farEnd = new TransportTuple(frame.Slice(8, 16), BinaryPrimitives.ReadUInt16BigEndian(frame[2..]), TransportProtocol.Udp);

@@ -83,10 +83,13 @@ internal sealed class RelayLink : IUdpReceiver, IDisposable
     }
 
     /// <summary>Tells the source the far end's path moved here.</summary>
-    public void SendPathMoved()
+    public void SendPathMoved() => SendControl(RelayFrameKind.PathMoved);
+
+    /// <summary>Sends the source a frame without payload (<see cref="RelayFrameKind.PathMoved"/>, <see cref="RelayFrameKind.DirectSeen"/>, <see cref="RelayFrameKind.Flush"/>).</summary>
+    public void SendControl(RelayFrameKind kind)
     {
         if (Closed || _source.IsEmpty) return;
-        RelayFrame.WriteHeader(_frame, RelayFrameKind.PathMoved, _token, default);
+        RelayFrame.WriteHeader(_frame, kind, _token, default);
         _socket.SendTo(_frame.AsSpan(0, RelayFrame.HeaderLength), _source);
     }
 
@@ -99,7 +102,16 @@ internal sealed class RelayLink : IUdpReceiver, IDisposable
             _pending.Enqueue((from, default, data.ToArray()));
             return;
         }
-        if (!from.Equals(_source) || !RelayFrame.TryRead(data, _token, out var kind, out var farEnd, out var offset) || kind != RelayFrameKind.Datagram) { Dropped++; return; }
+        if (!from.Equals(_source) || !RelayFrame.TryRead(data, _token, out var kind, out var farEnd, out var offset)) { Dropped++; return; }
+        if (kind != RelayFrameKind.Datagram)
+        {
+            // The source's answers at a path switch: frames from it arrive in the order it sent them, so every
+            // datagram it relayed before the answer has been handled here.
+            if (kind == RelayFrameKind.OldPathDrained) _transport?.OnOldPathDrained();
+            else if (kind == RelayFrameKind.Flushed) _transport?.OnRelayFlushed();
+            else Dropped++;
+            return;
+        }
         Received++;
         if (_transport is { } transport) transport.HandleRelayedDatagram(this, farEnd, data[offset..]);
         else if (_pending.Count < _pendingCapacity) _pending.Enqueue((from, farEnd, data.ToArray()));

@@ -46,6 +46,17 @@ public sealed record TransportImportOptions
     public int PendingCapacity { get; init; } = 4096;
 
     /// <summary>
+    /// When the far end's path switches from the source's relay to this process, the longest the transport holds what
+    /// arrives on the new path (and what it sends there) until the source says the old path's last datagrams are
+    /// through, so that none is overtaken. The source answers within a round trip between the two processes; this
+    /// bound is for a source that never does. Default 100 ms.
+    /// </summary>
+    public TimeSpan PathSwitchHoldTime { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The most datagrams held at a path switch, each way (<see cref="PathSwitchHoldTime"/>); when full, all go at once. Default 128.</summary>
+    public int PathSwitchHoldCapacity { get; init; } = 128;
+
+    /// <summary>
     /// Producers of this router (piped here beforehand, with the same ids) that the moved transport's consumers
     /// read (<see cref="TransportMovePlan.ConsumedProducerIds"/>): from <see cref="Router.PrepareTransportImportAsync"/>
     /// until the import, they keep what they receive, and the imported consumers are given it once live.
