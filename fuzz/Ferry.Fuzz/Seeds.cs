@@ -210,6 +210,12 @@ internal static class Seeds
         foreach (var f in flights) handshake.AddRange(Records(0, f));
         yield return ("handshake-client-flights", [.. handshake]);
         yield return ("handshake-client-hello", Records(0x80, flights[0]));
+        // A connected server: application data from the client, a raw alert record, a handshake retransmission.
+        var connected = new List<byte> { 0xC0 };
+        connected.AddRange(Records(1, "hello"u8.ToArray()));
+        connected.AddRange(Records(0, Hex("15 fefd 0001 000000000009 0002 0100")));
+        connected.AddRange(Records(0, flights[^1]));
+        yield return ("connected-data-alert-retransmit", [.. connected]);
     }
 
     private static void Sealed(List<byte> bytes, byte type, ushort epoch, uint sequence, byte[] plaintext, bool coalesce)

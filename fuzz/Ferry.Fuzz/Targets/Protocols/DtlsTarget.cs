@@ -9,7 +9,10 @@ namespace Ferry.Fuzz;
 /// <para>
 /// Input: a mode byte, then items. Mode bit 7 set: handshake mode, a fresh server endpoint over
 /// OpenSSL gets each item's record as a datagram (OpenSSL parses the handshake; what is fuzzed is
-/// Ferry's side of it). Clear: an imported endpoint with the suite <c>mode % 6</c> of
+/// Ferry's side of it). Bits 7 and 6 set: connected mode, a server endpoint over OpenSSL that finished
+/// a handshake with a client gets each item: kind bit 0 clear, the record as a raw datagram; set, the
+/// client sends it as application data and its datagrams are delivered (Ferry splits datagrams
+/// into records itself there, to track the replay window for export). Bit 7 clear: an imported endpoint with the suite <c>mode % 6</c> of
 /// <c>DtlsSuite.All</c> and a replay window starting at the next 16 bits; each item is a kind byte
 /// then a length-prefixed record: kind bit 0 clear, the record is a raw datagram; set, it is the
 /// plaintext of a record the peer seals (type, epoch, 32-bit sequence number from the next bytes),
@@ -28,7 +31,8 @@ internal static class DtlsTarget
     {
         var reader = new FuzzInput(input);
         var mode = reader.Byte();
-        if ((mode & 0x80) != 0) Handshake(ref reader);
+        if ((mode & 0xC0) == 0xC0) Connected(ref reader);
+        else if ((mode & 0x80) != 0) Handshake(ref reader);
         else Imported(mode, ref reader);
     }
 
@@ -96,6 +100,48 @@ internal static class DtlsTarget
         endpoint.HandleTimeout(now + TimeSpan.FromSeconds(2));
         Drain(endpoint);
         endpoint.Close();
+    }
+
+    private static void Connected(ref FuzzInput reader)
+    {
+        var fingerprint = Context.Value.Certificate.Fingerprint("sha-256");
+        using var client = new DtlsEndpoint(Context.Value, DtlsRole.Client, fingerprint, requireSrtp: false);
+        using var server = new DtlsEndpoint(Context.Value, DtlsRole.Server, fingerprint, requireSrtp: false);
+        var now = TimeSpan.FromSeconds(1);
+        client.Start(now);
+        server.Start(now);
+        for (var round = 0; round < 6 && (client.State != DtlsState.Connected || server.State != DtlsState.Connected); round++)
+        {
+            while (client.TryPollDatagram(out var d)) server.HandleDatagram(now, d);
+            while (server.TryPollDatagram(out var d)) client.HandleDatagram(now, d);
+        }
+        if (server.State != DtlsState.Connected) throw new InvalidOperationException("the fuzz handshake did not complete");
+        Drain(client);
+        Drain(server);
+        while (!reader.IsEmpty)
+        {
+            var kind = reader.Byte();
+            var record = reader.Record();
+            now += TimeSpan.FromMilliseconds(10);
+            if ((kind & 1) == 0)
+            {
+                server.HandleDatagram(now, record);
+            }
+            else
+            {
+                client.SendApplicationData(record);
+                while (client.TryPollDatagram(out var d)) server.HandleDatagram(now, d);
+            }
+            while (server.TryPollDatagram(out var d)) client.HandleDatagram(now, d);
+            Drain(client);
+            Drain(server);
+        }
+        // A move after whatever arrived: the export must import.
+        if (server.ExportState() is { } exported)
+        {
+            using var continued = DtlsEndpoint.Import(exported);
+            if (continued.State != DtlsState.Connected) throw new FuzzInvariantException("a re-imported endpoint is not connected");
+        }
     }
 
     private static void Drain(DtlsEndpoint endpoint)
