@@ -17,6 +17,7 @@ public sealed partial class WebRtcTransport
     private OutgoingTransportMove? _movingOut;
     private List<Rtp.Producer> _heldAtSource = [];
     private readonly List<(Rtp.Producer Original, Rtp.Producer Copy)> _replacedAtSource = [];
+    private readonly List<Rtp.Consumer> _feedingAtSource = [];
     private bool _movedAway;
     private int _highestLocalPreference;
 
@@ -144,16 +145,18 @@ public sealed partial class WebRtcTransport
     /// At the freeze: each of this transport's producers that consumers or observers elsewhere in this router
     /// read is replaced in the router, under the same id, by a producer on <paramref name="pipe"/> (the target
     /// will feed it with the SSRCs returned), and they switch to it; pipe consumers on that pipe of this
-    /// transport's producers (feeding copies in the target) close, the originals go there.
+    /// transport's producers (feeding copies in the target) stay with the originals until the commit closes them
+    /// (the originals go there), so that an abort leaves the copies fed.
     /// </summary>
     private List<PipedBackProducer> ReplaceByPipedCopies(PipeTransport pipe)
     {
         var pipedBack = new List<PipedBackProducer>();
         foreach (var original in Producers.ToList())
         {
-            foreach (var feeding in original.Consumers.Where(c => c.Transport == pipe).ToList())
-                pipe.CloseConsumerOnLoop(feeding, Rtp.ConsumerCloseReason.ProducerClosed);
-            var stayers = original.Consumers.Where(c => c.Transport != this).ToList();
+            // Pipe consumers on that pipe feed the original's copies in the target. They stay with the original until the
+            // commit: frozen, it gives them nothing, and if the move is aborted they go on feeding the copies (it closes them).
+            _feedingAtSource.AddRange(original.Consumers.Where(c => c.Transport == pipe));
+            var stayers = original.Consumers.Where(c => c.Transport != this && c.Transport != pipe).ToList();
             if (stayers.Count == 0 && original.Observers.Count == 0) continue;
             var ssrcBase = (uint)Random.Shared.NextInt64(100_000_000, 900_000_000);
             var rtxBase = (uint)Random.Shared.NextInt64(100_000_000, 900_000_000);
@@ -190,6 +193,8 @@ public sealed partial class WebRtcTransport
             Router.AddProducer(original);
         }
         _replacedAtSource.Clear();
+        // The pipe consumers feeding the copies in the target were never closed: they go on.
+        _feedingAtSource.Clear();
     }
 
     /// <summary>The target imported (or the move was aborted): the producers the frozen consumers read need not keep their packets for them.</summary>
@@ -199,11 +204,18 @@ public sealed partial class WebRtcTransport
         _heldAtSource = [];
     }
 
-    /// <summary>The target imported: the holds go, and the replaced originals stay out of the router (they go with this transport).</summary>
+    /// <summary>
+    /// The target imported: the holds go, the replaced originals stay out of the router (they go with this transport), and
+    /// the pipe consumers that fed their copies in the target close.
+    /// </summary>
     internal void OnMoveCommitted()
     {
         ReleaseSourceHolds();
         _replacedAtSource.Clear();
+        // Closed as by the application (observer close only): their producer did not close, it moved, and the target
+        // dropped its copy itself. An application that closes the other side on "producerclose" must not close the original.
+        foreach (var feeding in _feedingAtSource) feeding.Transport.CloseConsumerOnLoop(feeding, Rtp.ConsumerCloseReason.Closed);
+        _feedingAtSource.Clear();
     }
 
     /// <summary>Sends a datagram the target gave the relay to the far end <paramref name="farEnd"/>, on the route this transport validated for it.</summary>

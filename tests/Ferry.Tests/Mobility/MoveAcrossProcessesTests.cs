@@ -214,6 +214,64 @@ public sealed class MoveAcrossProcessesTests(ITestOutputHelper output) : IAsyncL
         await AssertOnceInOrderFromFirstAsync(receiver.ReceivedRtp, outSsrc, sent);
     }
 
+    [Fact]
+    public async Task An_aborted_move_with_a_pipe_back_leaves_the_copies_in_the_target_fed()
+    {
+        // The far end's audio producer is read in both processes: by a PlainTransport consumer here, and, piped to the
+        // second process beforehand, by one there. A move with a pipe back whose import is refused is aborted.
+        var (a, b) = (_peers[0], _peers[1]);
+        using var here = new UdpRtpPeer();
+        using var there = new UdpRtpPeer();
+        await using var call = await CallAsync(a, mediaAndData: false);
+        var producerId = (await a.RequestAsync("produce", new JsonObject
+        {
+            ["transportId"] = call.TransportId, ["kind"] = "audio",
+            ["rtpParameters"] = JsonSerializer.SerializeToNode(OpusProducer(AudioSsrc, mid: "1").RtpParameters, OrtcJson.Default.RtpParameters),
+        }))["id"]!.GetValue<string>();
+        var plainHere = await a.RequestAsync("createPlainTransport", new JsonObject { ["remotePort"] = here.LocalEndPoint.Port });
+        var ssrcHere = (await a.RequestAsync("consume", new JsonObject { ["transportId"] = plainHere["id"]!.GetValue<string>(), ["producerId"] = producerId }))
+            ["rtpParameters"]!["encodings"]![0]!["ssrc"]!.GetValue<uint>();
+        var (pipeA, pipeB) = await ConnectPipesAsync(a, b);
+        var pipeConsumer = await a.RequestAsync("consume", new JsonObject { ["transportId"] = pipeA, ["producerId"] = producerId });
+        await b.RequestAsync("produce", new JsonObject
+        {
+            ["transportId"] = pipeB, ["id"] = producerId, ["kind"] = "audio", ["rtpParameters"] = pipeConsumer["rtpParameters"]!.DeepClone(),
+        });
+        var plainThere = await b.RequestAsync("createPlainTransport", new JsonObject { ["remotePort"] = there.LocalEndPoint.Port });
+        var ssrcThere = (await b.RequestAsync("consume", new JsonObject { ["transportId"] = plainThere["id"]!.GetValue<string>(), ["producerId"] = producerId }))
+            ["rtpParameters"]!["encodings"]![0]!["ssrc"]!.GetValue<uint>();
+
+        using var stop = new CancellationTokenSource();
+        var sent = 0;
+        var sending = Task.Factory.StartNew(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                call.Far.SendRtp(OpusPacket(AudioSsrc, (ushort)(20000 + sent), (uint)(sent * 960), sent, mid: "1"));
+                sent++;
+                Thread.Sleep(5);
+            }
+        }, TaskCreationOptions.LongRunning);
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => here.ReceivedRtp.Count > 20 && there.ReceivedRtp.Count > 20, Wait));
+        var slot = await b.RequestAsync("prepareImport", new JsonObject { ["graceMs"] = 200, ["pipeTransportId"] = pipeB });
+        var exported = await a.RequestAsync("exportTransport", new JsonObject
+        {
+            ["transportId"] = call.TransportId, ["pipeTransportId"] = pipeA,
+            ["relayIp"] = slot["relayIp"]!.GetValue<string>(), ["relayPort"] = slot["relayPort"]!.GetValue<int>(), ["graceMs"] = 200,
+        });
+        var snapshot = exported["snapshot"]!.AsObject();
+        snapshot["version"] = 999;
+        await Assert.ThrowsAsync<PipePeerException>(() => b.RequestAsync("importTransport", new JsonObject { ["slotId"] = slot["slotId"]!.GetValue<string>(), ["snapshot"] = snapshot.DeepClone() }));
+        await a.RequestAsync("abortExport", new JsonObject { ["transportId"] = call.TransportId });
+        // Media goes on for a while after the abort, on both sides.
+        var afterAbort = sent;
+        Assert.True(await WebRtcTestClient.WaitUntilAsync(() => sent > afterAbort + 100, Wait));
+        await stop.CancelAsync();
+        await sending;
+        await AssertOnceInOrderFromFirstAsync(here.ReceivedRtp, ssrcHere, sent);
+        await AssertOnceInOrderFromFirstAsync(there.ReceivedRtp, ssrcThere, sent);
+    }
+
     /// <summary>The transport moves <paramref name="times"/> times between the two processes, the far end restarting ICE each time (with a pipe back when given, per process).</summary>
     private async Task MoveBackAndForthAsync(Call call, int times, string[]? pipes = null)
     {
