@@ -63,15 +63,21 @@ public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelp
         var bobRecv = (await EvalAsync(bob, "window.ferry.transportIds()")).GetProperty("recv").GetString()!;
         var consumerAt = DateTime.UtcNow;
 
-        // The top layer Alice sends (the widest stream with frames going out, at its frame rate: every temporal
-        // layer) must reach Bob within 10 s.
+        // The top layer Alice sends (the widest stream with frames going out, every temporal layer: from one
+        // sample to the next Bob receives its frames as fast as Alice encodes them) must reach Bob within 10 s.
+        // Over an interval between samples, not at one: Chrome sends its 1280 stream for the first second or
+        // two and stops it, and a window begun on it measured Bob's move to the 640 stream (a second without
+        // frames while the server sees the stream has stopped) against the 640 stream's frames (89-90% in 2 of
+        // 27 runs). Frames received, not Chrome's decoded framesPerSecond: see the window below.
         var deadline = consumerAt + TimeSpan.FromSeconds(10);
         Sample sample;
+        Sample? previous = null;
         while (true)
         {
             sample = await SampleAsync(alice, bob, producerId, bobRecv);
             output.WriteLine(sample.ToString());
-            if (sample.TopWidth >= 640 && sample.BobWidth == sample.TopWidth && sample.BobFps >= sample.TopFps * 0.8) break;
+            if (previous is not null && AtTheTop(previous, sample)) break;
+            previous = sample;
             Assert.True(DateTime.UtcNow < deadline, $"Bob did not reach the top layer within 10 s: {sample}");
             await Task.Delay(500);
         }
@@ -123,6 +129,15 @@ public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelp
         Assert.True(Math.Abs(serverLoss - bobLoss) <= 0.02, $"server reports {serverLoss:P2} loss towards Bob, who counts {bobLoss:P2}");
     }
 
+    /// <summary>Bob was on Alice's top stream at both samples and received, between them, 80% of the frames she encoded on it.</summary>
+    private static bool AtTheTop(Sample before, Sample now)
+    {
+        if (now.TopWidth < 640 || now.BobWidth != now.TopWidth || before.BobWidth != now.TopWidth) return false;
+        var rid = now.Sent.First(kv => kv.Value.Width == now.TopWidth).Key;
+        var encoded = now.Sent[rid].FramesEncoded - (before.Sent.GetValueOrDefault(rid)?.FramesEncoded ?? 0);
+        return encoded > 0 && now.BobFramesReceived - before.BobFramesReceived >= encoded * 0.8;
+    }
+
     private sealed record Sample(long BobWidth, double BobFps, long BobReceived, long BobLost, long TopWidth, double TopFps,
         Dictionary<string, Outbound> Sent, Dictionary<string, ServerStream> Server, double ServerLoss, long Available, long BobDecoded,
         long BobFramesReceived, long BobFramesDropped)
@@ -134,15 +149,19 @@ public sealed class BrowserSimulcastTests(ServerFixture fixture, ITestOutputHelp
 
     private static async Task<Sample> SampleAsync(IPage alice, IPage bob, string producerId, string bobRecv)
     {
-        // Both pages at once: frames counted at either end are compared, so the two reads are kept close.
+        // Every read at once: what Alice sent is compared with what Bob got and what the server counted, and on
+        // a loaded machine one read can take a good part of a second (read one after the other, the server's
+        // count of r1 came out at 109% of Alice's in one run).
         var inboundRead = EvalAsync(bob, "window.ferry.inboundStats()");
         var sentRead = OutboundAsync(alice);
-        await Task.WhenAll(inboundRead, sentRead);
+        var serverRead = ProducerStatsAsync(alice, producerId);
+        var transportRead = EvalAsync(bob, $"window.ferry.request('getTransportStats', {{ transportId: '{bobRecv}' }})");
+        await Task.WhenAll(inboundRead, sentRead, serverRead, transportRead);
         var inbound = (await inboundRead).EnumerateArray().FirstOrDefault(s => s.GetProperty("kind").GetString() == "video");
         var hasInbound = inbound.ValueKind == JsonValueKind.Object;
         var sent = await sentRead;
-        var server = await ProducerStatsAsync(alice, producerId);
-        var transport = await EvalAsync(bob, $"window.ferry.request('getTransportStats', {{ transportId: '{bobRecv}' }})");
+        var server = await serverRead;
+        var transport = await transportRead;
         var t = transport.ValueKind == JsonValueKind.Array ? transport[0] : transport;
         var top = sent.Values.Where(o => o.Fps > 0).OrderByDescending(o => o.Width).FirstOrDefault();
         return new Sample(hasInbound ? Long(inbound, "frameWidth") : 0, hasInbound ? Double(inbound, "framesPerSecond") : 0,
