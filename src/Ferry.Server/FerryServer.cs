@@ -265,19 +265,20 @@ public sealed class FerryServer : IAsyncDisposable
         var budget = _shutdownTimeout / 2;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var cancel = new CancellationTokenSource(budget);
+        // The budget is checked between rooms: a move under way is finished (each is bounded by its calls' timeouts),
+        // never left half done.
+        var report = await _app.Services.GetRequiredService<NodeDrain>().DrainAsync(cancel.Token);
+        _logger.LogInformation("stopping: {Moved} rooms moved to other nodes, {Stayed} stay", report.Moved.Count, report.Stayed.Count);
+        // The moved rooms' relays end once their far ends switched (and the grace passed); rooms that stayed do not hold this.
+        var left = budget - System.Diagnostics.Stopwatch.GetElapsedTime(started);
         try
         {
-            var report = await _app.Services.GetRequiredService<NodeDrain>().DrainAsync(cancel.Token).WaitAsync(cancel.Token);
-            _logger.LogInformation("stopping: {Moved} rooms moved to other nodes, {Stayed} stay", report.Moved.Count, report.Stayed.Count);
+            if (left > TimeSpan.Zero) await Task.WhenAll(report.Moved.Select(m => m.RelaysEnded)).WaitAsync(left);
         }
-        catch (OperationCanceledException)
+        catch (TimeoutException)
         {
-            _logger.LogWarning("stopping: the drain did not end within {Seconds:F0} s", budget.TotalSeconds);
+            _logger.LogWarning("stopping: relays of moved rooms still in use after {Seconds:F0} s (far ends that did not switch lose their media now)", budget.TotalSeconds);
         }
-        // The moved rooms' relays end once their far ends switched (and the grace passed): their routers close then.
-        while (Workers.Workers.Any(w => !w.Closed && w.Routers.Count > 0) && Rooms.Rooms.All(r => r.Closed || r.MovedTo is not null)
-               && System.Diagnostics.Stopwatch.GetElapsedTime(started) < budget)
-            await Task.Delay(50);
     }
 
     /// <summary>

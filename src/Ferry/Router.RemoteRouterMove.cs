@@ -94,6 +94,8 @@ public sealed partial class Router
             RelayListenIp = options.RelayListenIp,
             RelayGracePeriod = options.RelayGracePeriod,
             PendingCapacity = options.PendingCapacity,
+            PathSwitchHoldTime = options.PathSwitchHoldTime,
+            PathSwitchHoldCapacity = options.PathSwitchHoldCapacity,
         };
         var slots = new Dictionary<string, TransportImportSlot>(options.TransportIds.Count);
         try

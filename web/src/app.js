@@ -124,8 +124,8 @@ async function join(roomId, displayName) {
 }
 
 /** A protoo connection to the room at <url>, open. */
-async function connectSignaling(url) {
-  const peer = new protooClient.Peer(new protooClient.WebSocketTransport(url, { retry: { retries: 0 } }));
+async function connectSignaling(url, retry = { retries: 0 }) {
+  const peer = new protooClient.Peer(new protooClient.WebSocketTransport(url, { retry }));
   peer.on('request', onRequest);
   peer.on('notification', onNotification);
   // Only the connection in use says so: the one left behind after the room moved closes quietly.
@@ -141,7 +141,9 @@ async function connectSignaling(url) {
 async function onRoomMoved({ url }) {
   const target = new URL(url);
   const scheme = target.protocol === 'https:' ? 'wss' : 'ws';
-  const next = await connectSignaling(`${scheme}://${target.host}/?roomId=${encodeURIComponent(state.roomId)}&peerId=${state.peerId}`);
+  // A few tries: the session waits there for 30 s, and one refused connect must not end it.
+  const next = await connectSignaling(`${scheme}://${target.host}/?roomId=${encodeURIComponent(state.roomId)}&peerId=${state.peerId}`,
+    { retries: 4, factor: 2, minTimeout: 200, maxTimeout: 2000 });
   const old = protoo;
   protoo = next;
   old.close();

@@ -36,7 +36,7 @@ internal sealed class NodeDrain(ClusterNode node, LocalNode local, RoomMover mov
                 moved.Add(await mover.MoveAsync(room, target));
                 targets[target]++;
             }
-            catch (InvalidOperationException e)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
                 failed.Add($"{room.Id}: {e.Message}");
                 logger.LogWarning("drain: room {RoomId} stays: {Reason}", room.Id, e.Message);

@@ -39,16 +39,29 @@ public interface IRoomHostGrain : IGrainWithStringKey
 
 /// <inheritdoc cref="IRoomHostGrain"/>
 [NodePinnedPlacement]
-internal sealed class RoomHostGrain(LocalNode local, NodeDrain drain, ILogger<RoomHostGrain> logger) : Grain, IRoomHostGrain
+internal sealed class RoomHostGrain(LocalNode local, NodeDrain drain, ClusterNode node, ILogger<RoomHostGrain> logger) : Grain, IRoomHostGrain
 {
     /// <summary>A prepared import not used within this long is given up (the source died or gave up).</summary>
     private static readonly TimeSpan PreparedFor = TimeSpan.FromSeconds(30);
 
     private readonly Dictionary<string, (Router Router, RouterImportSlot Slot)> _prepared = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Placement puts a node's grain on that node, but on the caller's when the node is not a member (leaving,
+    /// restarting): such an activation must not act for the node it is not.
+    /// </summary>
+    private void CheckOnItsNode()
+    {
+        if (this.GetPrimaryKeyString() == node.Id) return;
+        DeactivateOnIdle();
+        throw new InvalidOperationException($"node {this.GetPrimaryKeyString()} is not a member of the cluster now");
+    }
+
     public async Task<Dictionary<string, string>> PrepareRoomImportAsync(string roomId, List<string> transportIds)
     {
+        CheckOnItsNode();
         var (workers, rooms, _) = await local.ReadyAsync(CancellationToken.None);
+        if (rooms.Draining) throw new InvalidOperationException($"node {node.Id} is draining: it takes no rooms");
         if (rooms.Find(roomId) is { Closed: false }) throw new InvalidOperationException($"room {roomId} is open on node {this.GetPrimaryKeyString()}");
         if (!workers.CanPlace) throw new InvalidOperationException($"node {this.GetPrimaryKeyString()} has no worker that takes rooms");
         await CancelRoomImportAsync(roomId);
@@ -60,6 +73,7 @@ internal sealed class RoomHostGrain(LocalNode local, NodeDrain drain, ILogger<Ro
                 TransportIds = transportIds,
                 ListenInfos = rooms.Settings.WebRtcListenInfos(forceTcp: false).Where(l => l.Protocol == Ferry.Protocols.Ortc.TransportProtocolName.Udp).ToList(),
                 RelayListenIp = rooms.Settings.RtcListenIp,
+                PathSwitchHoldTime = rooms.Settings.PathSwitchHoldTime,
             });
             _prepared[roomId] = (router, slot);
             IGrainTimer? timer = null;
@@ -79,15 +93,18 @@ internal sealed class RoomHostGrain(LocalNode local, NodeDrain drain, ILogger<Ro
 
     public async Task<string> ImportRoomAsync(string roomId, string routerSnapshotJson, string roomStateJson)
     {
+        CheckOnItsNode();
         if (!_prepared.Remove(roomId, out var prepared)) throw new InvalidOperationException($"no import of room {roomId} prepared on node {this.GetPrimaryKeyString()}");
         var (_, rooms, url) = await local.ReadyAsync(CancellationToken.None);
         try
         {
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            // The media waits for the router's import only: the room's own state is read after it.
+            // Everything that can refuse is checked before the import: once the router is live here, the source cannot abort cleanly.
+            var state = JsonSerializer.Deserialize<RoomState>(roomStateJson, ServerJson.Options) ?? throw new JsonException("null room state");
+            if (state.Version != RoomState.CurrentVersion || state.RoomId != roomId) throw new InvalidOperationException($"room state of {state.RoomId} version {state.Version} does not fit");
+            if (rooms.Find(roomId) is { Closed: false }) throw new InvalidOperationException($"room {roomId} was opened on node {node.Id} meanwhile");
             var imported = await prepared.Slot.ImportAsync(SnapshotJson.DeserializeRouter(routerSnapshotJson));
             var live = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-            var state = JsonSerializer.Deserialize<RoomState>(roomStateJson, ServerJson.Options) ?? throw new JsonException("null room state");
             await rooms.AdoptImportedAsync(state, prepared.Router, imported);
             logger.LogInformation("room {RoomId} arrived: {Transports} transports, {Peers} peers; router live after {Live:F1} ms, room after {Ms:F1} ms",
                 roomId, imported.Transports.Count, state.Peers.Count, live.TotalMilliseconds, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
@@ -104,12 +121,18 @@ internal sealed class RoomHostGrain(LocalNode local, NodeDrain drain, ILogger<Ro
 
     public Task StartDrainAsync()
     {
+        CheckOnItsNode();
         // Outside the grain's turn: the drain calls other nodes' grains and may take a while.
-        _ = Task.Run(() => drain.DrainAsync(CancellationToken.None));
+        _ = Task.Run(() => drain.DrainAsync(CancellationToken.None)).ContinueWith(t => logger.LogError(t.Exception, "drain failed"),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         return Task.CompletedTask;
     }
 
-    public async Task UndrainAsync() => (await local.ReadyAsync(CancellationToken.None)).Rooms.Draining = false;
+    public async Task UndrainAsync()
+    {
+        CheckOnItsNode();
+        (await local.ReadyAsync(CancellationToken.None)).Rooms.Draining = false;
+    }
 
     public async Task CancelRoomImportAsync(string roomId)
     {

@@ -46,7 +46,12 @@ public sealed record MovedTransport(string Id, IceParameters IceParameters, IRea
 /// <param name="FrozenTime">From the freeze to the target live (media waits this long, relayed and held).</param>
 /// <param name="TargetImportTime">Of <paramref name="FrozenTime"/>, the target's import (snapshot read to router live).</param>
 /// <param name="HandoverTime">From the start of the move to the target live.</param>
-public sealed record RoomNodeMove(string RoomId, string ToNodeId, string ToUrl, int Transports, int SnapshotBytes, TimeSpan FrozenTime, TimeSpan TargetImportTime, TimeSpan HandoverTime);
+public sealed record RoomNodeMove(string RoomId, string ToNodeId, string ToUrl, int Transports, int SnapshotBytes, TimeSpan FrozenTime, TimeSpan TargetImportTime, TimeSpan HandoverTime)
+{
+    /// <summary>Completes when every relay the move left at the source ended (its far end switched and the grace passed).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Task RelaysEnded { get; init; } = Task.CompletedTask;
+}
 
 /// <summary>
 /// A room moved to another node: the router snapshot and the room's state go there as JSON, the target brings the
@@ -122,7 +127,7 @@ public sealed partial class Room
             var handover = System.Diagnostics.Stopwatch.GetElapsedTime(started);
             _logger.LogInformation("room {RoomId} moved to node {Node} ({Url}): {Transports} transports, {Bytes} characters, frozen {Frozen:F1} ms, in all {Ms:F1} ms",
                 Id, target.NodeId, answer.Url, answer.Transports.Count, bytes, frozen.TotalMilliseconds, handover.TotalMilliseconds);
-            return new RoomNodeMove(Id, target.NodeId, answer.Url, answer.Transports.Count, bytes, frozen, answer.ImportTime, handover);
+            return new RoomNodeMove(Id, target.NodeId, answer.Url, answer.Transports.Count, bytes, frozen, answer.ImportTime, handover) { RelaysEnded = move.Completed };
         }
         finally
         {
@@ -185,10 +190,17 @@ public sealed partial class Room
             // A peer that never comes back leaves as one whose socket closed.
             _ = Task.Delay(ReconnectGrace).ContinueWith(async _ =>
             {
-                if (peer.Connection is AwaitingPeerChannel)
+                await room._lock.WaitAsync();
+                try
                 {
+                    // Checked under the lock: a reconnect that came just now keeps its session.
+                    if (peer.Connection is not AwaitingPeerChannel) return;
                     logger.LogWarning("peer {PeerId} of room {RoomId} did not reconnect within {Grace} s after the room moved here", peer.Id, room.Id, ReconnectGrace.TotalSeconds);
-                    await room.RemovePeerAsync(peer);
+                    await room.RemovePeerLockedAsync(peer);
+                }
+                finally
+                {
+                    room._lock.Release();
                 }
             }, TaskScheduler.Default).Unwrap();
         }

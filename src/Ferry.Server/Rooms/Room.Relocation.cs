@@ -42,7 +42,7 @@ public sealed partial class Room
                 if (!SameCapabilities(source, target)) throw new InvalidOperationException("the target router's RTP capabilities differ from the source's");
                 var plan = await source.GetRouterMovePlanAsync();
                 if (plan.Obstacles.Count > 0) throw new InvalidOperationException($"room {Id} cannot move now: {string.Join("; ", plan.Obstacles)}");
-                var slot = await target.PrepareRouterImportAsync(new RouterImportOptions { TransportIds = plan.TransportIds, ListenInfos = UdpListenInfos() });
+                var slot = await target.PrepareRouterImportAsync(new RouterImportOptions { TransportIds = plan.TransportIds, ListenInfos = UdpListenInfos(), PathSwitchHoldTime = _settings.PathSwitchHoldTime });
                 try
                 {
                     move = await source.ExportForMoveAsync(new RouterExportOptions { TargetRelays = slot.RelayEndPoints });

@@ -125,6 +125,10 @@ public sealed partial class Room
         }
     }
 
+    /// <summary>The object the peer's map holds under <paramref name="id"/> now (a move may have replaced <paramref name="item"/>), else <paramref name="item"/>.</summary>
+    private static T Latest<T>(System.Collections.Concurrent.ConcurrentDictionary<string, T> map, string id, T item) where T : class =>
+        map.TryGetValue(id, out var current) ? current : item;
+
     /// <summary>True when <paramref name="item"/> is the object the peer's map holds under <paramref name="id"/> (not one a move replaced).</summary>
     private static bool Current<T>(System.Collections.Concurrent.ConcurrentDictionary<string, T> map, string id, T item) where T : class =>
         map.TryGetValue(id, out var current) && ReferenceEquals(current, item);

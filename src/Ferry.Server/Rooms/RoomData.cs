@@ -72,6 +72,7 @@ public sealed partial class Room
             // The consuming transport may live in another router of the room (it was moved).
             await transport.Router.ImportDataProducerAsync(dataProducer);
             dataConsumer = await transport.ConsumeDataAsync(new DataConsumerOptions { DataProducerId = dataProducer.Id });
+            WireDataConsumer(consumerPeer, dataConsumer);
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
@@ -83,7 +84,6 @@ public sealed partial class Room
             _lock.Release();
         }
         var connection = consumerPeer.Connection;
-        WireDataConsumer(consumerPeer, dataConsumer);
         try
         {
             await connection.RequestAsync("newDataConsumer", new
@@ -100,8 +100,9 @@ public sealed partial class Room
         catch (Exception e) when (e is ProtooRequestException or TimeoutException or InvalidOperationException)
         {
             _logger.LogWarning("newDataConsumer to peer {PeerId} failed: {Reason}", consumerPeer.Id, e.Message);
-            await dataConsumer.CloseAsync();
-            consumerPeer.DataConsumers.TryRemove(KeyValuePair.Create(dataConsumer.Id, dataConsumer));
+            var current = Latest(consumerPeer.DataConsumers, dataConsumer.Id, dataConsumer);
+            await current.CloseAsync();
+            consumerPeer.DataConsumers.TryRemove(KeyValuePair.Create(current.Id, current));
         }
     }
 

@@ -169,6 +169,8 @@ public sealed partial class Room
             {
                 ProducerId = producer.Id, RtpCapabilities = caps, Paused = true, EnableRtx = true, IgnoreDtx = true,
             });
+            // In the peer's map before the lock goes: a move of the room from now on carries it and replaces it there.
+            WireConsumer(consumerPeer, consumer);
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException or NotSupportedException)
         {
@@ -180,7 +182,6 @@ public sealed partial class Room
             _lock.Release();
         }
         var connection = consumerPeer.Connection;
-        WireConsumer(consumerPeer, consumer);
         try
         {
             await connection.RequestAsync("newConsumer", new
@@ -194,14 +195,17 @@ public sealed partial class Room
                 appData = producer.AppData,
                 producerPaused = consumer.ProducerPaused,
             });
-            await consumer.ResumeAsync();
-            connection.Notify("consumerScore", new { consumerId = consumer.Id, score = consumer.Score });
+            // The room may have moved while the client answered: the consumer is the one the peer's map holds now.
+            var current = Latest(consumerPeer.Consumers, consumer.Id, consumer);
+            await current.ResumeAsync();
+            consumerPeer.Connection.Notify("consumerScore", new { consumerId = current.Id, score = current.Score });
         }
         catch (Exception e) when (e is ProtooRequestException or TimeoutException or InvalidOperationException)
         {
             _logger.LogWarning("newConsumer to peer {PeerId} failed: {Reason}", consumerPeer.Id, e.Message);
-            await consumer.CloseAsync();
-            consumerPeer.Consumers.TryRemove(KeyValuePair.Create(consumer.Id, consumer));
+            var current = Latest(consumerPeer.Consumers, consumer.Id, consumer);
+            await current.CloseAsync();
+            consumerPeer.Consumers.TryRemove(KeyValuePair.Create(current.Id, current));
         }
     }
 

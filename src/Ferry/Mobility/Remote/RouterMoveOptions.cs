@@ -43,6 +43,12 @@ public sealed record RouterImportOptions
     /// <summary>As <see cref="TransportImportOptions.PendingCapacity"/>, per transport. Default 4096.</summary>
     public int PendingCapacity { get; init; } = 4096;
 
+    /// <summary>As <see cref="TransportImportOptions.PathSwitchHoldTime"/>, per transport. Default 100 ms.</summary>
+    public TimeSpan PathSwitchHoldTime { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>As <see cref="TransportImportOptions.PathSwitchHoldCapacity"/>, per transport. Default 128.</summary>
+    public int PathSwitchHoldCapacity { get; init; } = 128;
+
     /// <summary>
     /// Observers of this router (by the source observer's id) that take the membership of the snapshot's
     /// observers: what a room that made its own observers with its router gives. A snapshot observer not named
