@@ -8,6 +8,9 @@ using Microsoft.Extensions.Logging;
 
 namespace Ferry.Server.Signaling;
 
+/// <summary>One message from the peer as <see cref="ProtooConnection.Read"/> takes it: a request (<see cref="Id"/>, <see cref="Method"/>, <see cref="Data"/>) or a response (<see cref="ResponseId"/>, <see cref="Ok"/>, then <see cref="Data"/> or <see cref="ErrorCode"/> and <see cref="ErrorReason"/>).</summary>
+internal readonly record struct ProtooIncoming(bool IsRequest, JsonElement Id, string? Method, long ResponseId, bool Ok, JsonElement Data, int ErrorCode, string? ErrorReason);
+
 /// <summary>What a request handler answers: the response data, and work to do once the response is on the wire.</summary>
 /// <param name="Data">Response data (serialized as JSON).</param>
 /// <param name="After">Runs after the response was queued (e.g. creating consumers after join).</param>
@@ -295,39 +298,73 @@ public sealed class ProtooConnection : IPeerChannel
 
     private void HandleMessage(byte[] bytes)
     {
-        JsonElement root;
+        if (Read(bytes, out var dropped) is not { } message)
+        {
+            if (dropped is not null) _logger.LogDebug("protoo: {Reason} dropped", dropped);
+            return;
+        }
+        if (message.IsRequest)
+        {
+            _ = HandleRequestAsync(message.Id, message.Method!, message.Data);
+        }
+        else if (_pending.TryGetValue(message.ResponseId, out var tcs))
+        {
+            if (message.Ok) tcs.TrySetResult(message.Data);
+            else tcs.TrySetException(new ProtooRequestException(message.ErrorReason!, message.ErrorCode));
+        }
+    }
+
+    /// <summary>
+    /// Reads one message from the peer: a request (any JSON id, a string method, data) or a response (a
+    /// numeric id, ok, then data or an error code and reason). Null for anything else, never an exception:
+    /// <paramref name="dropped"/> says why when it is worth a log line (a notification is not). What is
+    /// returned no longer refers to <paramref name="bytes"/>.
+    /// </summary>
+    internal static ProtooIncoming? Read(byte[] bytes, out string? dropped)
+    {
+        dropped = null;
+        // JsonDocument checks strings for UTF-8 only when they are read, and then throws: check it all first.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            dropped = "invalid UTF-8";
+            return null;
+        }
+        JsonDocument document;
         try
         {
-            root = JsonDocument.Parse(bytes).RootElement;
+            document = JsonDocument.Parse(bytes);
         }
         catch (JsonException)
         {
-            _logger.LogDebug("protoo: invalid JSON dropped");
-            return;
+            dropped = "invalid JSON";
+            return null;
         }
-        if (root.ValueKind != JsonValueKind.Object) return;
-        if (Is(root, "request"))
+        using (document)
         {
-            if (!root.TryGetProperty("id", out var idElement) || !root.TryGetProperty("method", out var methodElement) || methodElement.ValueKind != JsonValueKind.String)
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) return null;
+            if (Is(root, "request"))
             {
-                _logger.LogDebug("protoo: request without id or method dropped");
-                return;
+                if (!root.TryGetProperty("id", out var id) || !root.TryGetProperty("method", out var method) || method.ValueKind != JsonValueKind.String)
+                {
+                    dropped = "request without id or method";
+                    return null;
+                }
+                var data = root.TryGetProperty("data", out var d) && d.ValueKind != JsonValueKind.Undefined ? d.Clone() : default;
+                return new ProtooIncoming(true, id.Clone(), method.GetString(), 0, false, data, 0, null);
             }
-            var data = root.TryGetProperty("data", out var d) ? d : default;
-            _ = HandleRequestAsync(idElement.Clone(), methodElement.GetString()!, data.ValueKind == JsonValueKind.Undefined ? default : data.Clone());
-        }
-        else if (Is(root, "response"))
-        {
-            if (!root.TryGetProperty("id", out var idElement) || !idElement.TryGetInt64(out var id) || !_pending.TryGetValue(id, out var tcs)) return;
-            if (Is(root, "ok")) tcs.TrySetResult(root.TryGetProperty("data", out var data) ? data.Clone() : default);
-            else
+            if (Is(root, "response"))
             {
-                var code = root.TryGetProperty("errorCode", out var c) && c.TryGetInt32(out var n) ? n : 500;
+                // A response to no request of ours (the ids are our numbers) is nothing to answer.
+                if (!root.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.Number || !id.TryGetInt64(out var responseId)) return null;
+                if (Is(root, "ok")) return new ProtooIncoming(false, default, null, responseId, true, root.TryGetProperty("data", out var data) ? data.Clone() : default, 0, null);
+                var code = root.TryGetProperty("errorCode", out var c) && c.ValueKind == JsonValueKind.Number && c.TryGetInt32(out var n) ? n : 500;
                 var reason = root.TryGetProperty("errorReason", out var r) ? r.ToString() : "error";
-                tcs.TrySetException(new ProtooRequestException(reason, code));
+                return new ProtooIncoming(false, default, null, responseId, false, default, code, reason);
             }
+            // Notifications from clients carry nothing the room needs.
+            return null;
         }
-        // Notifications from clients carry nothing the room needs.
     }
 
     private static bool Is(JsonElement root, string name) => root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;

@@ -16,10 +16,7 @@ internal static class ServerTargets
     ];
 }
 
-/// <summary>
-/// The protoo signaling. run.sh instruments this class too: the envelope is read here with
-/// System.Text.Json, so an input that is not a request reaches no code of Ferry's own.
-/// </summary>
+/// <summary>The protoo signaling (run.sh instruments this class too, so that every input shows afl some coverage).</summary>
 internal static class ProtooTarget
 {
     // Lazy, as every static here that runs Ferry's code: instrumented code may only run once SharpFuzz has started.
@@ -28,55 +25,29 @@ internal static class ProtooTarget
     private static RtpCapabilities RouterCapabilities => Router.Value;
 
     /// <summary>
-    /// One protoo WebSocket message as ProtooConnection.HandleMessage takes it (JSON envelope: request
-    /// with id, method and data, or response), then the request's data read as the room reads it
-    /// for that method (ServerJson, mediasoup's conventions) and, for the ORTC parameters, validated
-    /// and negotiated as the engine does before it creates anything. A request may only be refused
-    /// with the exceptions ProtooConnection answers as an error (ProtooRequestException, ArgumentException
-    /// as mediasoup's TypeError, InvalidOperationException, NotSupportedException, JsonException):
-    /// anything else is an exception from deep inside, which the server logs as a failure.
+    /// One protoo WebSocket message as ProtooConnection reads it (<see cref="ProtooConnection.Read"/>:
+    /// the JSON envelope, a request with id, method and data, or a response), then a request's data read
+    /// as the room reads it for that method (ServerJson, mediasoup's conventions) and, for the ORTC
+    /// parameters, validated and negotiated as the engine does before it creates anything, and the
+    /// response ProtooConnection would send. A request may only be refused with the exceptions
+    /// ProtooConnection answers as an error (ProtooRequestException, ArgumentException as mediasoup's
+    /// TypeError, InvalidOperationException, NotSupportedException, JsonException): anything else is an
+    /// exception from deep inside, which the server logs as a failure.
     /// </summary>
     public static void Run(ReadOnlySpan<byte> input)
     {
-        JsonDocument document;
+        if (ProtooConnection.Read(input.ToArray(), out _) is not { IsRequest: true } message) return;
         try
         {
-            document = JsonDocument.Parse(input.ToArray());
+            Request(message.Method!, message.Data);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is ProtooRequestException or ArgumentException or InvalidOperationException or NotSupportedException or JsonException)
         {
-            return;
+            _ = e.Message;
         }
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) return;
-            if (Is(root, "request"))
-            {
-                if (!root.TryGetProperty("id", out var id) || !root.TryGetProperty("method", out var method) || method.ValueKind != JsonValueKind.String) return;
-                var data = root.TryGetProperty("data", out var d) ? d : default;
-                try
-                {
-                    Request(method.GetString()!, data);
-                }
-                catch (Exception e) when (e is ProtooRequestException or ArgumentException or InvalidOperationException or NotSupportedException or JsonException)
-                {
-                    _ = e.Message;
-                }
-                // The response echoes the id, whatever JSON it was.
-                _ = new JsonObject { ["response"] = true, ["id"] = JsonNode.Parse(id.GetRawText()), ["ok"] = true }.ToJsonString();
-            }
-            else if (Is(root, "response"))
-            {
-                if (!root.TryGetProperty("id", out var id) || !id.TryGetInt64(out _)) return;
-                if (Is(root, "ok")) return;
-                _ = root.TryGetProperty("errorCode", out var c) && c.TryGetInt32(out var n) ? n : 500;
-                _ = root.TryGetProperty("errorReason", out var r) ? r.ToString() : "error";
-            }
-        }
+        // The response echoes the id, whatever JSON it was.
+        _ = new JsonObject { ["response"] = true, ["id"] = JsonNode.Parse(message.Id.GetRawText()), ["ok"] = true }.ToJsonString();
     }
-
-    private static bool Is(JsonElement root, string name) => root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
 
     /// <summary>What the room reads of each method's data (Rooms/RoomRequests.cs), without a room.</summary>
     private static void Request(string method, JsonElement data)
