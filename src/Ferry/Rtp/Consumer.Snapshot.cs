@@ -17,6 +17,11 @@ public sealed partial class Consumer
     // numbering the exporting side forwarded (a source that renumbers): resynchronise instead of mapping it.
     private const int MaxImportedSeqDistance = 0x1000;
 
+    // The sent packets a snapshot carries: those sent in this time before the newest. A NACK comes within a few round
+    // trips of the loss, and senders keep about this much for it (libwebrtc's packet history: 1 s at least); older
+    // entries would only make every consumer's snapshot larger (the whole ring: about 9 KB of JSON each).
+    internal static readonly TimeSpan SentPacketsWindow = TimeSpan.FromSeconds(1);
+
     private bool _imported;
 
     /// <summary>
@@ -69,20 +74,29 @@ public sealed partial class Consumer
         };
     }
 
-    /// <summary>The output slots still describing packets among the last <see cref="OutCapacity"/> sent, oldest first.</summary>
+    /// <summary>
+    /// The output slots still describing packets among the last <see cref="OutCapacity"/> sent, and sent at most
+    /// <see cref="SentPacketsWindow"/> before the newest of them, oldest first. The window is measured from the newest
+    /// packet, not the clock, so an export right after an import carries the same entries (and a paused stream's last second).
+    /// </summary>
     private SentPacketsSnapshot ExportSentPackets()
     {
         if (!_haveSent || Type == ConsumerType.Pipe) return new SentPacketsSnapshot();
+        var newest = _lastSentAt.Ticks;
+        var oldest = newest;
         var outSeqs = new List<ushort>();
         for (var back = OutCapacity - 1; back >= 0; back--)
         {
             var outSeq = (ushort)(_lastOutSeq - back);
             var slot = outSeq % OutCapacity;
-            if (_outValid[slot] && _outSeqAt[slot] == outSeq) outSeqs.Add(outSeq);
+            if (!_outValid[slot] || _outSeqAt[slot] != outSeq || newest - _outSentAt[slot] > SentPacketsWindow.Ticks) continue;
+            outSeqs.Add(outSeq);
+            oldest = Math.Min(oldest, _outSentAt[slot]);
         }
         var slots = outSeqs.Select(s => s % OutCapacity).ToArray();
         return new SentPacketsSnapshot
         {
+            SpanMicros = (newest - oldest) / 10,
             OutSeqs = [.. outSeqs],
             InSeqs = slots.Select(i => _outToInSeq[i]).ToArray(),
             TimestampOffsets = slots.Select(i => _outTsOffset[i]).ToArray(),
@@ -171,10 +185,14 @@ public sealed partial class Consumer
     {
         var n = sent.OutSeqs.Length;
         if (sent.InSeqs.Length != n || sent.TimestampOffsets.Length != n) return;
+        // Only the oldest and newest send times travel: the others are spread evenly between them (they only decide
+        // what a later export still carries, and are off by less than the window).
+        var span = Math.Clamp(sent.SpanMicros, 0, SentPacketsWindow.Ticks / 10) * 10;
         for (var i = 0; i < n; i++)
         {
             var outSeq = sent.OutSeqs[i];
             var slot = outSeq % OutCapacity;
+            _outSentAt[slot] = _lastSentAt.Ticks - (n > 1 ? span * (n - 1 - i) / (n - 1) : 0);
             _outSeqAt[slot] = outSeq;
             _outToInSeq[slot] = sent.InSeqs[i];
             _outTsOffset[slot] = sent.TimestampOffsets[i];

@@ -28,6 +28,8 @@ public sealed partial class Consumer
     private readonly uint[] _outTsOffset = new uint[OutCapacity];
     private readonly ushort[] _outSeqAt = new ushort[OutCapacity];
     private readonly bool[] _outValid = new bool[OutCapacity];
+    // When each was sent (loop ticks): a move's snapshot carries only the recent ones (what a NACK can still reach).
+    private readonly long[] _outSentAt = new long[OutCapacity];
     private readonly int _encodingCount;
     private Producer? _producer;
     private volatile bool _paused;
@@ -418,6 +420,7 @@ public sealed partial class Consumer
         _outToInSeq[slot] = seq;
         _outTsOffset[slot] = _tsOffset;
         _outValid[slot] = stream.Store is not null;
+        _outSentAt[slot] = now.Ticks;
         if (_outEncoding.Length > 0) _outEncoding[slot] = (byte)stream.EncodingIndex;
         PacketCount++;
         ByteCount += length;

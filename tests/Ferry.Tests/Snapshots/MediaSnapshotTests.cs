@@ -300,6 +300,11 @@ public sealed class MediaSnapshotTests : IAsyncLifetime
         var pipeA = await _routerA.CreatePipeTransportAsync(new PipeTransportOptions { ListenInfo = new TransportListenInfo { Ip = "127.0.0.1" }, EnableRtx = true });
         var pipeConsumer = await pipeA.ConsumeAsync(new ConsumerOptions { ProducerId = simulcast.Id, RtpCapabilities = _routerA.RtpCapabilities });
 
+        foreach (var p in new[] { simulcast, svcProducer }) await _routerA.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = p.Id, Router = _routerB });
+        var sinkB = await _routerB.CreateDirectTransportAsync();
+        var pipeB = await _routerB.CreatePipeTransportAsync(new PipeTransportOptions { ListenInfo = new TransportListenInfo { Ip = "127.0.0.1" }, EnableRtx = true });
+
+        // Media right before the exports: a snapshot carries the packets sent in the last second (what a NACK can reach).
         var low = new Vp8StreamSource(1000, 100, 100, 10, 10_000);
         var high = new Vp8StreamSource(2000, 65000, 32760, 250, 20_000);
         for (var i = 0; i < 12; i++)
@@ -308,13 +313,11 @@ public sealed class MediaSnapshotTests : IAsyncLifetime
             simulcast.Send(high.Next(keyFrame: i == 0).Packet);
         }
         Assert.True(await WaitAsync(async () => (await simConsumer.GetStatsAsync())[0].PacketCount >= 6));
-
-        foreach (var p in new[] { simulcast, svcProducer }) await _routerA.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = p.Id, Router = _routerB });
-        var sinkB = await _routerB.CreateDirectTransportAsync();
-        var pipeB = await _routerB.CreatePipeTransportAsync(new PipeTransportOptions { ListenInfo = new TransportListenInfo { Ip = "127.0.0.1" }, EnableRtx = true });
         foreach (var (transport, consumer, target) in new (Transport, Consumer, Transport)[] { (sink, simConsumer, sinkB), (sink, svcConsumer, sinkB), (pipeA, pipeConsumer, pipeB) })
         {
             var snapshot = await OnLoop(transport, consumer.ExportSnapshot);
+            // What is compared includes sent packets (the round trip carries the map of them).
+            if (consumer == simConsumer) Assert.NotEmpty(snapshot.Send.Sent.OutSeqs);
             var imported = await target.ImportConsumerAsync(ThroughJson(snapshot));
             Assert.Equal(consumer.Type, imported.Type);
             Assert.Equal(consumer.Priority, imported.Priority);
@@ -330,6 +333,36 @@ public sealed class MediaSnapshotTests : IAsyncLifetime
         Assert.NotEmpty(simSnapshot.Send.Sent.OutSeqs);
         Assert.Equal(2, (await OnLoop(pipeA, pipeConsumer.ExportSnapshot)).PipeStreams.Count);
         Assert.Equal(2, (await sinkB.GetConsumersAsync()).Count);
+    }
+
+    [Fact]
+    public async Task A_consumer_carries_only_the_packets_sent_in_the_last_second_and_an_import_exports_them_again()
+    {
+        var direct = await _routerA.CreateDirectTransportAsync();
+        var producer = await direct.ProduceAsync(Vp8Producer());
+        var sink = await _routerA.CreateDirectTransportAsync();
+        var consumer = await sink.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _routerA.RtpCapabilities });
+        await _routerA.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = producer.Id, Router = _routerB });
+        var source = new Vp8StreamSource(11111111, 1000, 100, 10, 0);
+        async Task SendAsync(int count, int total)
+        {
+            for (var i = 0; i < count; i++) producer.Send(source.Next(keyFrame: total == count && i == 0).Packet);
+            Assert.True(await WaitAsync(async () => (await consumer.GetStatsAsync())[0].PacketCount >= total));
+        }
+        // Ten packets, then more than the window later ten more: only the last ten are still within a NACK's reach.
+        await SendAsync(10, 10);
+        await Task.Delay(Consumer.SentPacketsWindow + TimeSpan.FromMilliseconds(200));
+        await SendAsync(10, 20);
+        var snapshot = await OnLoop(sink, consumer.ExportSnapshot);
+        var sent = snapshot.Send.Sent;
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (ushort)(snapshot.Send.LastOutSeq - 9 + i)), sent.OutSeqs);
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (ushort)(1010 + i)), sent.InSeqs);
+        Assert.InRange(sent.SpanMicros, 0, (long)Consumer.SentPacketsWindow.TotalMicroseconds);
+        // Imported elsewhere and exported again later: the same entries (the window runs from the newest packet, not the clock).
+        var sinkB = await _routerB.CreateDirectTransportAsync();
+        var imported = await sinkB.ImportConsumerAsync(ThroughJson(snapshot));
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        AssertSameData(snapshot, await OnLoop(sinkB, imported.ExportSnapshot));
     }
 
     [Fact]

@@ -184,9 +184,14 @@ public sealed record SendStreamSnapshot
     public SentPacketsSnapshot Sent { get; init; } = new();
 }
 
-/// <summary>Recent output packets of a consumer, newest last: parallel arrays, one entry per packet.</summary>
+/// <summary>
+/// Recent output packets of a consumer, newest last: parallel arrays, one entry per packet. Only those sent at most
+/// a second before the newest (what a NACK can still reach), at most the last 512.
+/// </summary>
 public sealed record SentPacketsSnapshot
 {
+    /// <summary>Microseconds from the sending of the oldest entry to that of the newest (the others are taken as spread evenly between).</summary>
+    public long SpanMicros { get; init; }
     /// <summary>Output sequence numbers.</summary>
     public ushort[] OutSeqs { get; init; } = [];
     /// <summary>Input sequence numbers they were sent for.</summary>
