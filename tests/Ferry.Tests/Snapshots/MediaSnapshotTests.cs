@@ -214,22 +214,26 @@ public sealed class MediaSnapshotTests : IAsyncLifetime
         _ = consumer;
     }
 
-    /// <summary>Sets up a producer in router A fed over a PlainTransport and the same producer piped into router B over UDP.</summary>
-    private async Task<(PlainTransport In, Producer Producer)> Vp8SourceAsync(UdpRtpPeer sender)
+    /// <summary>Sets up a producer in router A fed over a PlainTransport and the same producer piped into router B over UDP (the copy).</summary>
+    private async Task<(PlainTransport In, Producer Producer, Producer Copy)> Vp8SourceAsync(UdpRtpPeer sender)
     {
         var inA = await _routerA.CreatePlainTransportAsync(Local with { Comedia = true });
         var producer = await inA.ProduceAsync(Vp8Producer());
         // With RTX on the pipe the copy keeps NACK feedback, so it stores packets for retransmissions.
-        await _routerA.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = producer.Id, Router = _routerB, OverUdp = true, EnableRtx = true });
-        return (inA, producer);
+        var piped = await _routerA.PipeToRouterAsync(new PipeToRouterOptions { ProducerId = producer.Id, Router = _routerB, OverUdp = true, EnableRtx = true });
+        return (inA, producer, piped.PipeProducer);
     }
+
+    /// <summary>Waits until <paramref name="producer"/> has received <paramref name="count"/> packets (all its streams).</summary>
+    private static async Task WaitForPacketsAsync(Producer producer, long count) =>
+        Assert.True(await WaitAsync(async () => (await producer.GetStatsAsync()).Sum(s => s.PacketCount) >= count), $"{producer.Id} received fewer than {count} packets");
 
     [Fact]
     public async Task A_consumer_moved_to_another_worker_continues_its_stream_on_the_wire()
     {
         using var sender = new UdpRtpPeer();
         using var receiver = new UdpRtpPeer();
-        var (inA, producer) = await Vp8SourceAsync(sender);
+        var (inA, producer, copy) = await Vp8SourceAsync(sender);
         var outA = await _routerA.CreatePlainTransportAsync(Local);
         await outA.ConnectAsync("127.0.0.1", receiver.LocalEndPoint.Port);
         var consumerA = await outA.ConsumeAsync(new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = _routerA.RtpCapabilities });
@@ -239,7 +243,8 @@ public sealed class MediaSnapshotTests : IAsyncLifetime
         const ushort FirstSeq = 65500; // the input wraps during the test
         for (var i = 0; i < 50; i++) sender.SendRtp(Vp8Packet(11111111, (ushort)(FirstSeq + i), (uint)(i * 3000), i == 0, i), inA.Tuple.LocalPort);
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count >= 50, WaitTimeout), $"received {receiver.ReceivedRtp.Count}");
-        await Task.Delay(100); // the piped copy has had them too
+        // The piped copy has had them too (its store answers the NACK below, and the imported consumer must find them forwarded).
+        await WaitForPacketsAsync(copy, 50);
         // The handover: export and stop the source at one instant, then import on the other worker.
         var snapshot = await OnLoop(outA, now =>
         {
@@ -254,7 +259,10 @@ public sealed class MediaSnapshotTests : IAsyncLifetime
         // No key frame after the move: the imported consumer must not wait for one.
         for (var i = 50; i < 100; i++) sender.SendRtp(Vp8Packet(11111111, (ushort)(FirstSeq + i), (uint)(i * 3000), false, i), inA.Tuple.LocalPort);
         Assert.True(await WebRtcTestClient.WaitUntilAsync(() => receiver.ReceivedRtp.Count >= 100, WaitTimeout), $"received {receiver.ReceivedRtp.Count}");
-        await Task.Delay(100);
+        // Once the copy has had all 100, the imported consumer has forwarded what it will (on the copy's loop, as it
+        // arrives): the last 50, no more (a duplicate of the first 50 would show in its count).
+        await WaitForPacketsAsync(copy, 100);
+        Assert.Equal(snapshot.Send.PacketCount + 50, (await consumerB.GetStatsAsync())[0].PacketCount);
         var packets = receiver.ReceivedRtp.ToArray().Select(p => { Assert.True(RtpPacket.TryParse(p, out var r)); return (r.Ssrc, r.SequenceNumber, r.Timestamp, Number: BitConverter.ToInt32(r.Payload[4..])); }).ToList();
         Assert.Equal(Enumerable.Range(0, 100), packets.Select(p => p.Number));
         Assert.Single(packets.Select(p => p.Ssrc).Distinct());
