@@ -131,8 +131,14 @@ public sealed class BrowserDeployTests(TwoNodeClusterFixture cluster, ITestOutpu
         var pages = new[] { pair.PageA, pair.PageB };
         await WaitForCallAsync(pages);
         await StartChatAsync(pages);
-        // The other node must know this one is active before it can be a target (one heartbeat).
-        await Task.Delay(1500);
+        // The drain picks among nodes whose report says active: wait until the old node sees the new one so.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!(await old.GetJsonAsync("/api/nodes")).EnumerateArray().Any(n => n.GetProperty("url").ValueKind == JsonValueKind.String
+                   && n.GetProperty("url").GetString() == next.Url && n.GetProperty("state").GetString() == "active"))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the old node never saw the new one active");
+            await Task.Delay(100);
+        }
         old.Signal(15);
         var exit = await old.WaitForExitAsync(TimeSpan.FromSeconds(45));
         output.WriteLine(string.Join('\n', old.Output.Split('\n').Where(l => l.Contains("drain") || l.Contains("stopping") || l.Contains("stopped") || l.Contains("moved"))));

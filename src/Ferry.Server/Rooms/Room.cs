@@ -117,8 +117,7 @@ public sealed partial class Room
             if (Closed) return null;
             if (MovedTo is not null)
             {
-                // A connection that found the room before it moved to another node: it is told where it lives now.
-                connection.Notify("roomMoved", new { url = MovedTo });
+                // A connection that found the room before it moved to another node: the close frame says where it lives now.
                 throw new ProtooRequestException($"room {Id} moved to {MovedTo}", 410);
             }
             _peers.TryGetValue(peerId, out var old);
