@@ -98,6 +98,8 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton(localNode);
         builder.Services.AddSingleton<RoomMover>();
         builder.Services.AddSingleton<NodeDrain>();
+        builder.Services.AddSingleton<RoomPlacement>();
+        builder.Services.AddSingleton<ForwarderCounters>();
         builder.Services.AddHostedService<ClusterHeartbeat>();
         var app = builder.Build();
         var hostMs = System.Diagnostics.Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds;
@@ -124,6 +126,8 @@ public sealed class FerryServer : IAsyncDisposable
             SendQueueMaxBytes = options.SendQueueMaxBytes, SendTimeout = options.SendTimeout, RequestTimeout = options.RequestTimeout, ReadTimeout = options.ReadTimeout,
         };
 
+        var forwarderOptions = new ForwarderOptions();
+
         // Pings with a deadline for the pong: a half-open connection, or one stalled inside a frame (a pong
         // cannot come through it), is aborted and its peer leaves the room.
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = options.KeepAliveInterval, KeepAliveTimeout = options.KeepAliveTimeout });
@@ -143,6 +147,7 @@ public sealed class FerryServer : IAsyncDisposable
                 return;
             }
             using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, abortPeers.Token);
+            if (await ForwardPeerAsync(context, rooms, forwarderOptions, signalingLogger, aborted.Token)) return;
             await AcceptPeerAsync(context, rooms, connectionOptions, signalingLogger, aborted.Token);
         });
         var web = Path.Combine(AppContext.BaseDirectory, "wwwroot");
@@ -191,6 +196,44 @@ public sealed class FerryServer : IAsyncDisposable
         // The URL the other nodes show for this one: the node address, not a wildcard the server may listen on.
         localNode.SetReady(workers, rooms, new UriBuilder(address) { Host = cluster.Address.ToString() }.Uri.ToString().TrimEnd('/'));
         return new FerryServer(app, workers, rooms, address.TrimEnd('/'), abortPeers, options.ShutdownTimeout, loggerFactory.CreateLogger<FerryServer>());
+    }
+
+    /// <summary>
+    /// A peer whose room lives on another node of the cluster: its WebSocket is accepted here and carried there
+    /// (<see cref="SignalingForwarder"/>). False when the room is served here (no cluster, the room is here, placement
+    /// chose this node, or the connection was forwarded to this node already).
+    /// </summary>
+    private static async Task<bool> ForwardPeerAsync(HttpContext context, RoomRegistry rooms, ForwarderOptions options, ILogger logger, CancellationToken aborted)
+    {
+        var node = context.RequestServices.GetRequiredService<ClusterNode>();
+        var roomId = context.Request.Query["roomId"].ToString();
+        var peerId = context.Request.Query["peerId"].ToString();
+        if (!node.Clustered || roomId.Length == 0 || peerId.Length == 0 || context.Request.Headers.ContainsKey(SignalingForwarder.ForwardedHeader)) return false;
+        if (!context.WebSockets.WebSocketRequestedProtocols.Contains("protoo")) return false;
+        var placement = context.RequestServices.GetRequiredService<RoomPlacement>();
+        RoomHost host;
+        try
+        {
+            host = await placement.PlaceAsync(roomId, rooms, aborted);
+        }
+        catch (InvalidOperationException e)
+        {
+            logger.LogWarning("peer {PeerId} refused: {Reason}", peerId, e.Message);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            await context.Response.WriteAsync(e.Message);
+            return true;
+        }
+        if (host.IsLocal) return false;
+        using var socket = await context.WebSockets.AcceptWebSocketAsync("protoo");
+        logger.LogInformation("peer {PeerId} of room {RoomId} forwarded to node {NodeId}", peerId, roomId, host.NodeId);
+        var carried = await SignalingForwarder.RunAsync(socket, host, context.Request.Path + context.Request.QueryString, node.Id,
+            cancel => placement.FindAsync(roomId, rooms, cancel), options, context.RequestServices.GetRequiredService<ForwarderCounters>(), logger, aborted);
+        if (!carried)
+        {
+            try { await socket.CloseAsync((WebSocketCloseStatus)1013, $"room {roomId}'s node {host.NodeId} did not answer", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(2), aborted); }
+            catch (Exception close) when (close is WebSocketException or TimeoutException or OperationCanceledException) { }
+        }
+        return true;
     }
 
     private static async Task AcceptPeerAsync(HttpContext context, RoomRegistry rooms, ProtooConnectionOptions options, ILogger logger, CancellationToken aborted)

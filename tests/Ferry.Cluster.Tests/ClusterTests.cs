@@ -47,7 +47,7 @@ public sealed class ClusterFixture : IAsyncLifetime
 /// all with their load, room grains say where a room lives from any node, a killed node leaves every view within the
 /// failure detection's bound, and a bad configuration ends the start with a clear error instead of a hang.
 /// </summary>
-public sealed class ClusterTests(ClusterFixture cluster, ITestOutputHelper output) : IClassFixture<ClusterFixture>
+public sealed partial class ClusterTests(ClusterFixture cluster, ITestOutputHelper output) : IClassFixture<ClusterFixture>
 {
     private static readonly TimeSpan JoinDeadline = TimeSpan.FromSeconds(20);
 

@@ -34,6 +34,14 @@ public interface IRoomGrain : IGrainWithStringKey
     /// <summary>The room's parts on nodes that are live members of the cluster.</summary>
     [Alias("Get")]
     Task<IReadOnlyList<RoomPart>> GetAsync();
+
+    /// <summary>
+    /// Where the room lives or is about to: the node of a live part that holds routers, else the node of a recent
+    /// claim, else <paramref name="nodeId"/>, which is recorded as the claim (two peers of a new room arriving at two
+    /// nodes at once get the same answer).
+    /// </summary>
+    [Alias("Claim")]
+    Task<string> ClaimAsync(string nodeId);
 }
 
 /// <summary>What a node says about itself every heartbeat.</summary>

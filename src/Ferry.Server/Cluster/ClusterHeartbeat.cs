@@ -97,7 +97,8 @@ internal sealed class ClusterHeartbeat(ClusterNode node, LocalNode local, IGrain
                 Draining = pool.IsDraining(w), Closed = w.Closed,
             });
         }
-        var open = rooms.Rooms.Where(r => !r.Closed).ToList();
+        // A room that moved away only relays here until its far ends switched: its place is the new node's report.
+        var open = rooms.Rooms.Where(r => !r.Closed && r.MovedTo is null).ToList();
         var stopping = lifetime.ApplicationStopping.IsCancellationRequested;
         var report = new NodeReport
         {

@@ -29,15 +29,32 @@ internal sealed class NodeGrain : Grain, INodeGrain
 [PreferLocalPlacement]
 internal sealed class RoomGrain(IClusterMembershipService membership) : Grain, IRoomGrain
 {
+    /// <summary>How long a claim holds without the claiming node reporting the room (its first peer may never have joined).</summary>
+    internal static readonly TimeSpan ClaimLifetime = TimeSpan.FromSeconds(30);
+
     private readonly Dictionary<string, RoomPart> _parts = new(StringComparer.Ordinal);
+    private (string NodeId, DateTime At)? _claim;
 
     public Task ReportAsync(RoomPart part)
     {
         if (part.Routers.Count == 0) _parts.Remove(part.NodeId);
         else if (!_parts.TryGetValue(part.NodeId, out var known) || part.ReportedAt >= known.ReportedAt) _parts[part.NodeId] = part;
+        // A claim ends when the room is somewhere: from then on its parts answer.
+        if (part.Routers.Count > 0) _claim = null;
         // An empty room keeps nothing worth an activation; the next report recreates it.
-        if (_parts.Count == 0) DeactivateOnIdle();
+        if (_parts.Count == 0 && _claim is null) DeactivateOnIdle();
         return Task.CompletedTask;
+    }
+
+    public Task<string> ClaimAsync(string nodeId)
+    {
+        var live = ClusterNode.ActiveNodeIds(membership);
+        // The newest live part with routers: after a take-over the dead node's part lingers until membership drops it.
+        var host = _parts.Values.Where(p => p.Routers.Count > 0 && live.Contains(p.NodeId)).MaxBy(p => p.ReportedAt);
+        if (host is not null) return Task.FromResult(host.NodeId);
+        if (_claim is { } claim && live.Contains(claim.NodeId) && DateTime.UtcNow - claim.At < ClaimLifetime) return Task.FromResult(claim.NodeId);
+        _claim = (nodeId, DateTime.UtcNow);
+        return Task.FromResult(nodeId);
     }
 
     public Task<IReadOnlyList<RoomPart>> GetAsync()
@@ -46,7 +63,7 @@ internal sealed class RoomGrain(IClusterMembershipService membership) : Grain, I
         // A node that died cannot say its part is gone: membership does.
         foreach (var gone in _parts.Keys.Where(id => !live.Contains(id)).ToList()) _parts.Remove(gone);
         // Asked about a room no node holds: nothing to keep this activation for.
-        if (_parts.Count == 0) DeactivateOnIdle();
+        if (_parts.Count == 0 && _claim is null) DeactivateOnIdle();
         return Task.FromResult<IReadOnlyList<RoomPart>>(_parts.Values.OrderBy(p => p.NodeId, StringComparer.Ordinal).ToList());
     }
 }
