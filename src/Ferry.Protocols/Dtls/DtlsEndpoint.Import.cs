@@ -86,6 +86,11 @@ public sealed partial class DtlsEndpoint
     private DtlsSessionState ExportOwn()
     {
         _frozen = true;
+        return OwnState();
+    }
+
+    private DtlsSessionState OwnState()
+    {
         return new DtlsSessionState
         {
             Role = Role, CipherSuite = _own!.Suite.OpenSslName,

@@ -248,10 +248,37 @@ public sealed unsafe partial class DtlsEndpoint : IDisposable
         fixed (byte* s = server) LibSsl.SSL_get_server_random(_ssl, s, 32);
         _frozen = true;
         _deadline = TimeSpan.MaxValue;
+        return BuildOpenSslState(cipher, master, client, server);
+    }
+
+    /// <summary>
+    /// What <see cref="ExportState"/> writes, without freezing this endpoint: it goes on sending and receiving. For a
+    /// standby's periodic copy (failover): the copy's sequence numbers are those of this instant, and the side that
+    /// brings it to life must move its write sequence past anything sent since. Null when <see cref="ExportState"/> would be.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The negotiated suite is not one Ferry's record layer runs.</exception>
+    public DtlsSessionState? CheckpointState()
+    {
+        if (State != DtlsState.Connected || _keys is null || _remoteCertificate is null || _frozen) return null;
+        if (_own is not null) return OwnState();
+        var cipher = Marshal.PtrToStringUTF8(LibSsl.SSL_CIPHER_get_name(LibSsl.SSL_get_current_cipher(_ssl))) ?? "";
+        if (DtlsSuite.Find(cipher) is null)
+            throw new NotSupportedException($"cipher suite {cipher} cannot be copied: Ferry's record layer runs only {DtlsSuite.OpenSslCipherList}");
+        var master = new byte[48];
+        var client = new byte[32];
+        var server = new byte[32];
+        fixed (byte* m = master) LibSsl.SSL_SESSION_get_master_key(LibSsl.SSL_get_session(_ssl), m, 48);
+        fixed (byte* c = client) LibSsl.SSL_get_client_random(_ssl, c, 32);
+        fixed (byte* s = server) LibSsl.SSL_get_server_random(_ssl, s, 32);
+        return BuildOpenSslState(cipher, master, client, server);
+    }
+
+    private DtlsSessionState BuildOpenSslState(string cipher, byte[] master, byte[] client, byte[] server)
+    {
         return new DtlsSessionState
         {
             Role = Role, CipherSuite = cipher, MasterSecret = master, ClientRandom = client, ServerRandom = server,
-            Srtp = _keys, RemoteCertificate = _remoteCertificate,
+            Srtp = _keys!, RemoteCertificate = _remoteCertificate!,
             // Renegotiation is off (DtlsContext), so both directions stay in epoch 1, where our Finished was written.
             ReadEpoch = _readEpoch, ReadSequenceHighest = _readWindow.Highest, ReadReplayBitmap = _readWindow.Bitmap,
             WriteEpoch = _writeEpoch, WriteSequence = _writeNext,

@@ -19,7 +19,25 @@ public sealed partial class DataChannelEndpoint
         // The association first: it refuses in the wrong state before anything here changes.
         var association = Association.Export(now);
         _exported = true;
-        var state = new DataChannelEndpointState
+        var state = BuildState(association);
+        while (_messages.TryDequeue(out var m)) m.Release();
+        _events.Clear();
+        return state;
+    }
+
+    /// <summary>
+    /// What <see cref="Export"/> writes, without spending the endpoint (<see cref="SctpAssociation.Checkpoint"/>): a
+    /// copy for a standby while this endpoint goes on. Messages and events not yet polled stay here too.
+    /// </summary>
+    public DataChannelEndpointState Checkpoint(TimeSpan now)
+    {
+        ThrowIfExported();
+        return BuildState(Association.Checkpoint(now));
+    }
+
+    private DataChannelEndpointState BuildState(SctpAssociationState association)
+    {
+        return new DataChannelEndpointState
         {
             Association = association,
             DtlsClient = DtlsClient,
@@ -41,9 +59,6 @@ public sealed partial class DataChannelEndpoint
                 Association = e.Association is { } a ? new SctpEventState { Kind = a.Kind, Reason = a.Reason, Streams = a.Streams?.ToArray() } : null,
             }).ToArray(),
         };
-        while (_messages.TryDequeue(out var m)) m.Release();
-        _events.Clear();
-        return state;
     }
 
     /// <summary>

@@ -43,6 +43,19 @@ public sealed partial class SctpAssociation
     }
 
     /// <summary>
+    /// What <see cref="Export"/> writes, without spending the association: it goes on running here. For a
+    /// standby's periodic copy (failover), where nothing but this side holds the association and a move's
+    /// freeze is not wanted. Only an established association; otherwise <see cref="InvalidOperationException"/>.
+    /// </summary>
+    public SctpAssociationState Checkpoint(TimeSpan now)
+    {
+        ThrowIfExported();
+        if (_finished || State != SctpState.Established)
+            throw new InvalidOperationException($"only an established association can be copied (this one is {(_finished ? "finished" : State.ToString())})");
+        return BuildState(now);
+    }
+
+    /// <summary>
     /// Builds an association from <paramref name="state"/> (from <see cref="Export"/>, here or in
     /// another process), with every time rebased on <paramref name="now"/> of this side's clock. It
     /// continues exactly where the exported one stopped: same tags and TSNs, the same messages queued,

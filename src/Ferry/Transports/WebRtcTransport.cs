@@ -375,6 +375,7 @@ public sealed partial class WebRtcTransport : Transport
         if (length > 0) route.Send(_stunResponse.AsSpan(0, length));
         Pump();
         if (result == IceStunResult.Success && route.Relay is null && _relayIn is not null && _ice.SelectedTuple == tuple) OnFarEndPathMoved();
+        if (result == IceStunResult.Success && _takeover is not null) OnTakeoverCheck(tuple);
         return result;
     }
 
@@ -455,7 +456,7 @@ public sealed partial class WebRtcTransport : Transport
                 _sctp?.Start(_dtls!.Role == DtlsRole.Client);
                 break;
             case DtlsEventKind.ApplicationData:
-                if (_sctp is { } sctp) sctp.HandlePacket(e.Data ?? []);
+                if (_sctp is { } sctp) HandleSctpFromFarEnd(sctp, e.Data ?? []);
                 else DataMessagesDropped++;
                 break;
             case DtlsEventKind.Failed:

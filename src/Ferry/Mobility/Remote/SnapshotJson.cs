@@ -34,11 +34,23 @@ public static class SnapshotJson
     /// <exception cref="JsonException">Not a router snapshot.</exception>
     public static RouterSnapshot DeserializeRouter(string json) =>
         JsonSerializer.Deserialize<RouterSnapshot>(json, Options) ?? throw new JsonException("null snapshot");
+
+    /// <summary>A router's checkpoint (failover copy) as JSON text.</summary>
+    public static string Serialize(RouterCheckpoint checkpoint) => JsonSerializer.Serialize(checkpoint, Options);
+
+    /// <summary>A router's checkpoint as UTF-8 JSON (what a standby is sent).</summary>
+    public static byte[] SerializeToUtf8(RouterCheckpoint checkpoint) => JsonSerializer.SerializeToUtf8Bytes(checkpoint, Options);
+
+    /// <summary>A router's checkpoint from JSON text.</summary>
+    /// <exception cref="JsonException">Not a checkpoint.</exception>
+    public static RouterCheckpoint DeserializeCheckpoint(string json) =>
+        JsonSerializer.Deserialize<RouterCheckpoint>(json, Options) ?? throw new JsonException("null checkpoint");
 }
 
 /// <summary>Build-time JSON metadata for the snapshots (see <see cref="SnapshotJson.Options"/>).</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(RouterSnapshot))]
+[JsonSerializable(typeof(RouterCheckpoint))]
 [JsonSerializable(typeof(WebRtcTransportSnapshot))]
 internal sealed partial class SnapshotJsonContext : JsonSerializerContext
 {
