@@ -16,7 +16,7 @@ internal static class Program
         if (args is ["load-client", ..]) return await LoadClientHost.RunAsync().ConfigureAwait(false);
         if (args.Length == 0 || args[0] is not ("all" or "smoke"))
         {
-            await Console.Error.WriteLineAsync("usage: Ferry.Bench all|smoke [--out FILE] [--only forwarding,capacity,memory,moves,join,pipes,transport-moves,remote-moves] [--n 50,100] [--quiet]").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("usage: Ferry.Bench all|smoke [--out FILE] [--only forwarding,srtp,capacity,memory,moves,join,pipes,transport-moves,remote-moves] [--n 50,100] [--transports plain,webrtc] [--modes plain,gcm,cm] [--rounds 3] [--quiet]").ConfigureAwait(false);
             return 2;
         }
         var results = await RunAsync(args).ConfigureAwait(false);
@@ -40,6 +40,9 @@ internal static class Program
                 case "--only": only = [.. args[++i].Split(',')]; break;
                 case "--quiet": quiet = true; break;
                 case "--n": config = config with { ForwardingConsumers = [.. args[++i].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture))] }; break;
+                case "--transports": config = config with { ForwardingTransports = [.. args[++i].Split(',').Select(x => Enum.Parse<ForwardingTransport>(x, ignoreCase: true))] }; break;
+                case "--modes": config = config with { ForwardingModes = [.. args[++i].Split(',').Select(x => Enum.Parse<ForwardingMode>(x, ignoreCase: true))] }; break;
+                case "--rounds": config = config with { Rounds = int.Parse(args[++i], CultureInfo.InvariantCulture) }; break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
@@ -63,6 +66,7 @@ internal static class Program
             if (Wants("forwarding")) await scenarios.ForwardingAsync(swarm, results).ConfigureAwait(false);
             if (Wants("capacity") && config.CapacityConsumers.Length > 0) await scenarios.CapacityAsync(swarm, results).ConfigureAwait(false);
         }
+        if (Wants("srtp")) scenarios.SrtpCost(results);
         if (Wants("memory")) await scenarios.MemoryAsync(results).ConfigureAwait(false);
         if (Wants("moves")) await scenarios.MovesAsync(results).ConfigureAwait(false);
         if (Wants("join")) await scenarios.JoinAsync(results).ConfigureAwait(false);
@@ -104,6 +108,12 @@ internal static class Program
 internal sealed record BenchConfig
 {
     public required int[] ForwardingConsumers { get; init; }
+    /// <summary>Transport kinds of the forwarding matrix (WebRTC is never plain RTP).</summary>
+    public ForwardingTransport[] ForwardingTransports { get; init; } = [ForwardingTransport.Plain, ForwardingTransport.WebRtc];
+    /// <summary>Media protection of the forwarding matrix.</summary>
+    public ForwardingMode[] ForwardingModes { get; init; } = [ForwardingMode.Plain, ForwardingMode.Gcm, ForwardingMode.Cm];
+    /// <summary>Packets per SRTP cost round (srtp phase).</summary>
+    public int SrtpPackets { get; init; } = 200_000;
     public required int[] CapacityConsumers { get; init; }
     public required TimeSpan Warmup { get; init; }
     public required TimeSpan Window { get; init; }
@@ -125,7 +135,7 @@ internal sealed record BenchConfig
 
     public static BenchConfig Full => new()
     {
-        ForwardingConsumers = [50, 100, 200, 400],
+        ForwardingConsumers = [50, 200, 400],
         CapacityConsumers = [600, 800, 1000, 1300, 1600, 2000, 2500, 3000],
         Warmup = TimeSpan.FromSeconds(1),
         Window = TimeSpan.FromSeconds(3),
@@ -140,6 +150,7 @@ internal sealed record BenchConfig
     public static BenchConfig Smoke => new()
     {
         ForwardingConsumers = [4],
+        SrtpPackets = 2000,
         CapacityConsumers = [],
         Warmup = TimeSpan.FromMilliseconds(300),
         Window = TimeSpan.FromMilliseconds(600),
@@ -150,6 +161,29 @@ internal sealed record BenchConfig
         TransportMoves = [(1, 4), (10, 11)],
         RemoteMoves = [(10, 2)],
     };
+}
+
+/// <summary>The transports the forwarding consumers (and the producer) are on.</summary>
+internal enum ForwardingTransport
+{
+    /// <summary>PlainTransports: SDES keys given at connect, no ICE or DTLS (mediasoup's side-by-side used these).</summary>
+    Plain,
+
+    /// <summary>WebRtcTransports: ICE and DTLS, the SRTP profile chosen by the load client's offer.</summary>
+    WebRtc,
+}
+
+/// <summary>How the forwarded media is protected.</summary>
+internal enum ForwardingMode
+{
+    /// <summary>Plain RTP (PlainTransports only).</summary>
+    Plain,
+
+    /// <summary>AEAD_AES_256_GCM.</summary>
+    Gcm,
+
+    /// <summary>AES_CM_128_HMAC_SHA1_80.</summary>
+    Cm,
 }
 
 /// <summary>A one-line live status on a terminal; phase lines otherwise.</summary>

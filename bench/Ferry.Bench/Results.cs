@@ -15,6 +15,7 @@ internal sealed class BenchResults
     public required string Command { get; init; }
     public string Runtime { get; init; } = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription;
     public List<ForwardingResult> Forwarding { get; } = [];
+    public List<SrtpCostResult> SrtpCost { get; } = [];
     public MemoryResult? Memory { get; set; }
     public List<MoveResult> Moves { get; } = [];
     public JoinResult? Join { get; set; }
@@ -43,11 +44,20 @@ internal sealed class BenchResults
         if (Forwarding.Count > 0)
         {
             s.AppendLine();
-            s.AppendLine("Forwarding: worker-thread CPU per packet sent (us), 1 producer -> N WebRtcTransports, SRTP");
-            s.AppendLine("     N   pps-out   Ferry   floor  floor+SRTP  Ferry/floor  Ferry/floor+SRTP  worker-CPU  loss%   alloc B/pkt");
+            s.AppendLine("Forwarding: worker-thread CPU per RTP packet sent (us; RTCP and STUN not counted), 1 producer -> N consumers, 100 pkt/s of 1200 B in");
+            s.AppendLine("floor = recv once, (SRTP unprotect once,) per copy (copy + SRTP protect through libcrypto EVP +) sendto from its own socket;");
+            s.AppendLine("floor+mmsg = the same copies sent in one sendmmsg from one socket. Each figure: median [cheapest..dearest] of the rounds.");
+            s.AppendLine("transport mode                       N  Ferry                   floor                   floor+mmsg              Ferry/floor (cheapest)  Ferry/mmsg  RTP/dgram  worker  loss%   alloc B/pkt");
             foreach (var f in Forwarding)
                 s.AppendLine(CultureInfo.InvariantCulture,
-                    $"{f.Consumers,6} {f.PacketsPerSecondOut,9:F0} {f.FerryUsPerPacket,7:F2} {f.FloorUsPerPacket,7:F2} {f.FloorSrtpUsPerPacket,11:F2} {f.FerryOverFloor,12:F2} {f.FerryOverFloorSrtp,17:F2} {f.WorkerCpuPercent,10:F0}% {f.LossPercent,6:F3} {f.AllocatedBytesPerPacket,13:F3}");
+                    $"{f.Transport,-9} {f.Mode,-24} {f.Consumers,4}  {f.Ferry,-22}  {f.Floor,-22}  {f.FloorMmsg,-22}  {f.FerryOverFloor,5:F2} ({f.FerryOverFloorCheapest,4:F2})      {f.FerryOverFloorMmsg,10:F2}  {f.RtpShareOfDatagrams,9:F3}  {f.WorkerCpuPercent,5:F0}%  {f.LossPercent,6:F3} {f.AllocatedBytesPerPacket,9:F3}");
+        }
+        if (SrtpCost.Count > 0)
+        {
+            s.AppendLine();
+            s.AppendLine("SRTP protect per copy (thread CPU ns per 1200-byte RTP packet, no network): median [cheapest..dearest] of the rounds");
+            foreach (var cost in SrtpCost)
+                s.AppendLine(CultureInfo.InvariantCulture, $"  {cost.Mode,-24} {cost.Implementation,-40} {cost.NsPerPacket,-26} x{cost.OverFloor:F2} of the floor");
         }
         if (Memory is { } m)
         {
@@ -108,25 +118,70 @@ internal sealed class BenchResults
     }
 }
 
-/// <summary>One step of the forwarding ladder.</summary>
+/// <summary>One step of the forwarding matrix: a transport kind, an SRTP mode and N.</summary>
 internal sealed record ForwardingResult
 {
+    /// <summary>WebRtc or Plain.</summary>
+    public required string Transport { get; init; }
+    /// <summary>The SRTP suite, or plain RTP.</summary>
+    public required string Mode { get; init; }
     public required int Consumers { get; init; }
+    public required int Rounds { get; init; }
     public required int PacketsPerSecondIn { get; init; }
+    /// <summary>RTP packets per second out in Ferry's cheapest round.</summary>
     public required double PacketsPerSecondOut { get; init; }
-    public required double FerryUsPerPacket { get; init; }
-    public required double FloorUsPerPacket { get; init; }
-    public required double FloorSrtpUsPerPacket { get; init; }
-    public double FerryOverFloor => FloorUsPerPacket > 0 ? FerryUsPerPacket / FloorUsPerPacket : 0;
-    public double FerryOverFloorSrtp => FloorSrtpUsPerPacket > 0 ? FerryUsPerPacket / FloorSrtpUsPerPacket : 0;
+    /// <summary>Ferry's worker-thread CPU µs per RTP packet sent, over the rounds.</summary>
+    public required Spread Ferry { get; init; }
+    /// <summary>The floor: one sendto per copy from N sockets (with SRTP through libcrypto's EVP in SRTP modes).</summary>
+    public required Spread Floor { get; init; }
+    /// <summary>The floor with one sendmmsg per input packet.</summary>
+    public required Spread FloorMmsg { get; init; }
+    /// <summary>Median over median: the figure the 1.3x target is read on.</summary>
+    public double FerryOverFloor => Floor.Median > 0 ? Ferry.Median / Floor.Median : 0;
+    /// <summary>Cheapest round over cheapest round.</summary>
+    public double FerryOverFloorCheapest => Floor.Min > 0 ? Ferry.Min / Floor.Min : 0;
+    public double FerryOverFloorMmsg => FloorMmsg.Median > 0 ? Ferry.Median / FloorMmsg.Median : 0;
+    /// <summary>RTP packets out of all datagrams Ferry's worker sent (the rest: RTCP, STUN), over every window.</summary>
+    public required double RtpShareOfDatagrams { get; init; }
     public required double WorkerCpuPercent { get; init; }
     public required double LoadClientCpuPercent { get; init; }
+    /// <summary>RTP packets Ferry sent over every window.</summary>
     public required long PacketsSent { get; init; }
     public required long PacketsLost { get; init; }
     public required long PacketsExpected { get; init; }
     public double LossPercent => PacketsExpected > 0 ? 100.0 * PacketsLost / PacketsExpected : 0;
     public required double AllocatedBytesPerPacket { get; init; }
     public required long SrtpFailures { get; init; }
+}
+
+/// <summary>A figure over rounds: the cheapest, the median and the dearest, and every round in run order.</summary>
+internal sealed record Spread
+{
+    public required double Min { get; init; }
+    public required double Median { get; init; }
+    public required double Max { get; init; }
+    public required double[] Rounds { get; init; }
+
+    public static Spread Of(IEnumerable<double> values)
+    {
+        var rounds = values.ToArray();
+        if (rounds.Length == 0) return new Spread { Min = 0, Median = 0, Max = 0, Rounds = [] };
+        var sorted = rounds.Order().ToArray();
+        var median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        return new Spread { Min = sorted[0], Median = median, Max = sorted[^1], Rounds = rounds };
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Median:F2} [{Min:F2}..{Max:F2}]");
+}
+
+/// <summary>CPU of one SRTP protect of a forwarded copy, by implementation.</summary>
+internal sealed record SrtpCostResult
+{
+    public required string Mode { get; init; }
+    public required string Implementation { get; init; }
+    public required Spread NsPerPacket { get; init; }
+    /// <summary>Median over the floor's median in the same run.</summary>
+    public required double OverFloor { get; init; }
 }
 
 /// <summary>Bytes per object, from creating many and dividing.</summary>

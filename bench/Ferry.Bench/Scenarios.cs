@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Net;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using Ferry.Bench.Swarm;
 using Ferry.Protocols.Ortc;
 using Ferry.Protocols.Rtp;
+using Ferry.Protocols.Srtp;
 using Ferry.Rtp;
 using Ferry.Transports;
 
@@ -60,13 +62,24 @@ internal sealed partial class Scenarios(BenchConfig config, Progress progress)
     public async Task ForwardingAsync(ISwarm swarm, BenchResults results)
     {
         await using var worker = await Worker.CreateAsync().ConfigureAwait(false);
-        foreach (var n in config.ForwardingConsumers)
+        var memoryStep = config.ForwardingTransports.Contains(ForwardingTransport.WebRtc)
+            ? config.ForwardingModes.FirstOrDefault(m => m != ForwardingMode.Plain) : (ForwardingMode?)null;
+        foreach (var transport in config.ForwardingTransports)
         {
-            var measureMemory = n == config.ForwardingConsumers[^1];
-            var step = await ForwardingStepAsync(worker, swarm, n, withFloor: true, measureMemory ? results : null).ConfigureAwait(false);
-            results.Forwarding.Add(step);
-            progress.Line($"forwarding N={n}: Ferry {step.FerryUsPerPacket:F2} us/pkt, floor {step.FloorUsPerPacket:F2}, floor+SRTP {step.FloorSrtpUsPerPacket:F2} " +
-                          $"(x{step.FerryOverFloor:F2}, x{step.FerryOverFloorSrtp:F2}), loss {step.LossPercent:F3}%, {step.AllocatedBytesPerPacket:F3} B/pkt");
+            foreach (var mode in config.ForwardingModes)
+            {
+                // WebRTC has no unprotected media.
+                if (transport == ForwardingTransport.WebRtc && mode == ForwardingMode.Plain) continue;
+                foreach (var n in config.ForwardingConsumers)
+                {
+                    var measureMemory = transport == ForwardingTransport.WebRtc && mode == memoryStep && n == config.ForwardingConsumers[^1];
+                    var step = await ForwardingStepAsync(worker, swarm, transport, mode, n, withFloor: true, measureMemory ? results : null).ConfigureAwait(false);
+                    results.Forwarding.Add(step);
+                    progress.Line($"forwarding {transport} {mode} N={n}: Ferry {step.Ferry.Median:F2} us/RTP pkt [{step.Ferry.Min:F2}..{step.Ferry.Max:F2}], " +
+                                  $"floor {step.Floor.Median:F2} [{step.Floor.Min:F2}..{step.Floor.Max:F2}], floor+sendmmsg {step.FloorMmsg.Median:F2} [{step.FloorMmsg.Min:F2}..{step.FloorMmsg.Max:F2}] " +
+                                  $"(x{step.FerryOverFloor:F2}, x{step.FerryOverFloorMmsg:F2}), loss {step.LossPercent:F3}%, {step.AllocatedBytesPerPacket:F3} B/pkt");
+                }
+            }
         }
     }
 
@@ -77,7 +90,7 @@ internal sealed partial class Scenarios(BenchConfig config, Progress progress)
         var best = results.Forwarding.Where(Passes).OrderBy(f => f.Consumers).LastOrDefault();
         foreach (var n in config.CapacityConsumers)
         {
-            var step = await ForwardingStepAsync(worker, swarm, n, withFloor: false, null).ConfigureAwait(false);
+            var step = await ForwardingStepAsync(worker, swarm, ForwardingTransport.WebRtc, ForwardingMode.Gcm, n, withFloor: false, null).ConfigureAwait(false);
             progress.Line($"capacity N={n}: {step.PacketsPerSecondOut:F0} pkt/s out of {n * step.PacketsPerSecondIn}, worker CPU {step.WorkerCpuPercent:F0}%, load client CPU {step.LoadClientCpuPercent:F0}%, loss {step.LossPercent:F3}%");
             if (!Passes(step))
             {
@@ -105,27 +118,80 @@ internal sealed partial class Scenarios(BenchConfig config, Progress progress)
     private static bool Passes(ForwardingResult f) =>
         f.LossPercent < 0.5 && f.PacketsExpected > 0 && f.PacketsPerSecondOut >= 0.97 * f.Consumers * f.PacketsPerSecondIn;
 
-    private async Task<ForwardingResult> ForwardingStepAsync(Worker worker, ISwarm swarm, int n, bool withFloor, BenchResults? memory)
+    private static SrtpProfile? ProfileOf(ForwardingMode mode) => mode switch
     {
+        ForwardingMode.Gcm => SrtpProfile.AeadAes256Gcm,
+        ForwardingMode.Cm => SrtpProfile.AesCm128HmacSha1_80,
+        _ => null,
+    };
+
+    private static PlainTransportOptions PlainOptions(SrtpProfile? profile, bool comedia) => new()
+    {
+        ListenInfo = new TransportListenInfo { Ip = "127.0.0.1" },
+        Comedia = comedia,
+        EnableSrtp = profile is not null,
+        SrtpCryptoSuite = (profile ?? SrtpProfile.AesCm128HmacSha1_80).ToMediasoupName(),
+    };
+
+    private async Task<ForwardingResult> ForwardingStepAsync(Worker worker, ISwarm swarm, ForwardingTransport kind, ForwardingMode mode, int n, bool withFloor, BenchResults? memory)
+    {
+        var profile = ProfileOf(mode);
         var router = await worker.CreateRouterAsync(RouterOptions).ConfigureAwait(false);
         try
         {
-            progress.Status($"N={n}: connecting the producer");
-            var producerTransport = await router.CreateWebRtcTransportAsync(Loopback).ConfigureAwait(false);
-            await swarm.ConnectTransportAsync(0, producerTransport).ConfigureAwait(false);
-            var producer = await producerTransport.ProduceAsync(Vp8Producer(ProducerSsrc)).ConfigureAwait(false);
+            progress.Status($"{kind} {mode} N={n}: connecting the producer");
+            Func<Task> startSource;
+            Producer producer;
+            if (kind == ForwardingTransport.WebRtc)
+            {
+                var producerTransport = await router.CreateWebRtcTransportAsync(Loopback).ConfigureAwait(false);
+                await swarm.ConnectTransportAsync(0, producerTransport, profile).ConfigureAwait(false);
+                producer = await producerTransport.ProduceAsync(Vp8Producer(ProducerSsrc)).ConfigureAwait(false);
+                startSource = () => swarm.StartSourceAsync(0, Spec);
+            }
+            else
+            {
+                // The source sends from a socket of its own: comedia learns it from the first packet.
+                var producerTransport = await router.CreatePlainTransportAsync(PlainOptions(profile, comedia: true)).ConfigureAwait(false);
+                var key = profile is { } p ? RandomNumberGenerator.GetBytes(p.MasterKeyLength()) : null;
+                var salt = profile is { } q ? RandomNumberGenerator.GetBytes(q.MasterSaltLength()) : null;
+                await producerTransport.ConnectAsync(srtpParameters: profile is { } r ? SwarmExtensions.SrtpParameters(r, key!, salt!) : null).ConfigureAwait(false);
+                producer = await producerTransport.ProduceAsync(Vp8Producer(ProducerSsrc)).ConfigureAwait(false);
+                var input = new IPEndPoint(IPAddress.Loopback, producerTransport.Tuple.LocalPort);
+                startSource = () => swarm.StartRawSourceAsync(input, Spec, profile ?? SrtpProfile.AesCm128HmacSha1_80, key, salt);
+            }
 
             var before = memory is null ? default : MemorySnapshot.Take();
-            var transports = new WebRtcTransport[n];
-            for (var i = 0; i < n; i++) transports[i] = await router.CreateWebRtcTransportAsync(Loopback).ConfigureAwait(false);
-            for (var start = 0; start < n; start += ConnectBatch)
-            {
-                progress.Status($"N={n}: ICE+DTLS {start}/{n}");
-                var batch = Enumerable.Range(start, Math.Min(ConnectBatch, n - start));
-                await Task.WhenAll(batch.Select(i => swarm.ConnectTransportAsync(i + 1, transports[i]))).ConfigureAwait(false);
-            }
+            var destinations = new IPEndPoint[n];
+            var consumers = new Consumer[n];
             var consumerOptions = new ConsumerOptions { ProducerId = producer.Id, RtpCapabilities = router.RtpCapabilities };
-            foreach (var t in transports) await t.ConsumeAsync(consumerOptions).ConfigureAwait(false);
+            if (kind == ForwardingTransport.WebRtc)
+            {
+                var transports = new WebRtcTransport[n];
+                for (var i = 0; i < n; i++) transports[i] = await router.CreateWebRtcTransportAsync(Loopback).ConfigureAwait(false);
+                for (var start = 0; start < n; start += ConnectBatch)
+                {
+                    progress.Status($"{kind} {mode} N={n}: ICE+DTLS {start}/{n}");
+                    var batch = Enumerable.Range(start, Math.Min(ConnectBatch, n - start));
+                    await Task.WhenAll(batch.Select(i => swarm.ConnectTransportAsync(i + 1, transports[i], profile))).ConfigureAwait(false);
+                }
+                for (var i = 0; i < n; i++)
+                {
+                    consumers[i] = await transports[i].ConsumeAsync(consumerOptions).ConfigureAwait(false);
+                    destinations[i] = new IPEndPoint(IPAddress.Loopback, transports[i].IceSelectedTuple!.RemotePort ?? 0);
+                }
+            }
+            else
+            {
+                for (var i = 0; i < n; i++)
+                {
+                    if (i % 50 == 0) progress.Status($"{kind} {mode} N={n}: plain transports {i}/{n}");
+                    var transport = await router.CreatePlainTransportAsync(PlainOptions(profile, comedia: false)).ConfigureAwait(false);
+                    var port = await swarm.ConnectPlainAsync(i + 1, transport, profile).ConfigureAwait(false);
+                    consumers[i] = await transport.ConsumeAsync(consumerOptions).ConfigureAwait(false);
+                    destinations[i] = new IPEndPoint(IPAddress.Loopback, port);
+                }
+            }
             if (memory is not null)
             {
                 var after = MemorySnapshot.Take();
@@ -138,41 +204,60 @@ internal sealed partial class Scenarios(BenchConfig config, Progress progress)
                 memory.Memory.ConnectedNative = (after.Native - before.Native) / (double)n;
             }
 
-            // Rounds of Ferry, floor and floor+SRTP back to back; each figure keeps its cheapest round, since
-            // other load on a shared machine only ever adds to a thread's CPU time per packet.
-            Measurement ferry = default, floor = default, floorSrtp = default;
-            long lost = 0, expected = 0, srtpFailures = 0, allocated = 0, sent = 0;
-            var destinations = transports.Select(t => new IPEndPoint(IPAddress.Loopback, t.IceSelectedTuple!.RemotePort ?? 0)).ToList();
-            for (var round = 0; round < (withFloor ? config.Rounds : 1); round++)
+            // Rounds of Ferry and the two floors, in an order that rotates each round so none always runs first
+            // (or last) after a pause; each figure keeps every round: the cheapest, the median and the dearest.
+            var ferry = new List<Measurement>();
+            var floor = new List<Measurement>();
+            var floorMmsg = new List<Measurement>();
+            long lost = 0, expected = 0, srtpFailures = 0, allocated = 0, sent = 0, datagrams = 0;
+            var rounds = withFloor ? config.Rounds : 1;
+            for (var round = 0; round < rounds; round++)
             {
-                await swarm.StartSourceAsync(0, Spec).ConfigureAwait(false);
-                await WaitForAsync(async () => (await swarm.GetStatsAsync().ConfigureAwait(false)).ActivePeers >= n, TimeSpan.FromSeconds(10), $"N={n}: waiting for every consumer's first packet").ConfigureAwait(false);
-                var window = await MeasureAsync($"N={n} Ferry", swarm, () => SampleWorkerAsync(worker), () => worker.Traffic.PacketsSent).ConfigureAwait(false);
-                lost += window.Swarm.Lost;
-                expected += window.Swarm.Expected;
-                srtpFailures += window.Swarm.SrtpFailures;
-                // Allocations over every window, not the cheapest one's: a rare allocation must not hide.
-                allocated += window.AllocatedBytes;
-                sent += window.PacketsSent;
-                ferry = Cheapest(ferry, window);
-                await swarm.StopSourceAsync().ConfigureAwait(false);
-                if (!withFloor) continue;
-                floor = Cheapest(floor, await FloorAsync(swarm, destinations, srtp: false).ConfigureAwait(false));
-                floorSrtp = Cheapest(floorSrtp, await FloorAsync(swarm, destinations, srtp: true).ConfigureAwait(false));
-                // Between rounds the receivers start afresh: the next Ferry window counts from its own first packet.
-                await swarm.ResetStatsAsync().ConfigureAwait(false);
+                for (var turn = 0; turn < (withFloor ? 3 : 1); turn++)
+                {
+                    switch ((round + turn) % 3)
+                    {
+                        case 0:
+                            await startSource().ConfigureAwait(false);
+                            await WaitForAsync(async () => (await swarm.GetStatsAsync().ConfigureAwait(false)).ActivePeers >= n, TimeSpan.FromSeconds(10), $"N={n}: waiting for every consumer's first packet").ConfigureAwait(false);
+                            var window = await MeasureAsync($"{kind} {mode} N={n} Ferry", swarm, () => SampleWorkerAsync(worker, consumers), () => worker.Traffic.PacketsSent).ConfigureAwait(false);
+                            lost += window.Swarm.Lost;
+                            expected += window.Swarm.Expected;
+                            srtpFailures += window.Swarm.SrtpFailures;
+                            // Allocations over every window, not the cheapest one's: a rare allocation must not hide.
+                            allocated += window.AllocatedBytes;
+                            sent += window.PacketsSent;
+                            datagrams += window.Datagrams;
+                            ferry.Add(window);
+                            await swarm.StopSourceAsync().ConfigureAwait(false);
+                            break;
+                        case 1:
+                            floor.Add(await FloorAsync(swarm, destinations, profile, FloorSend.SendTo).ConfigureAwait(false));
+                            break;
+                        default:
+                            floorMmsg.Add(await FloorAsync(swarm, destinations, profile, FloorSend.SendMmsg).ConfigureAwait(false));
+                            break;
+                    }
+                    // The receivers start afresh: the next Ferry window counts from its own first packet.
+                    await swarm.ResetStatsAsync().ConfigureAwait(false);
+                }
             }
+            var cheapest = ferry.MinBy(m => m.UsPerPacket);
             return new ForwardingResult
             {
+                Transport = kind.ToString(),
+                Mode = profile?.ToMediasoupName() ?? "plain RTP",
                 Consumers = n,
+                Rounds = rounds,
                 PacketsPerSecondIn = config.PacketsPerSecond,
-                PacketsPerSecondOut = ferry.PacketsSent / ferry.Seconds,
-                FerryUsPerPacket = ferry.UsPerPacket,
-                FloorUsPerPacket = floor.UsPerPacket,
-                FloorSrtpUsPerPacket = floorSrtp.UsPerPacket,
-                WorkerCpuPercent = 100 * ferry.CpuMicroseconds / 1e6 / ferry.Seconds,
-                LoadClientCpuPercent = 100 * ferry.ClientCpuMicroseconds / 1e6 / ferry.Seconds,
-                PacketsSent = ferry.PacketsSent,
+                PacketsPerSecondOut = cheapest.PacketsSent / cheapest.Seconds,
+                Ferry = Spread.Of(ferry.Select(m => m.UsPerPacket)),
+                Floor = Spread.Of(floor.Select(m => m.UsPerPacket)),
+                FloorMmsg = Spread.Of(floorMmsg.Select(m => m.UsPerPacket)),
+                RtpShareOfDatagrams = datagrams > 0 ? sent / (double)datagrams : 0,
+                WorkerCpuPercent = 100 * cheapest.CpuMicroseconds / 1e6 / cheapest.Seconds,
+                LoadClientCpuPercent = 100 * cheapest.ClientCpuMicroseconds / 1e6 / cheapest.Seconds,
+                PacketsSent = sent,
                 PacketsLost = lost,
                 PacketsExpected = expected,
                 AllocatedBytesPerPacket = sent > 0 ? allocated / (double)sent : 0,
@@ -186,14 +271,15 @@ internal sealed partial class Scenarios(BenchConfig config, Progress progress)
         }
     }
 
-    private async Task<Measurement> FloorAsync(ISwarm swarm, IReadOnlyList<IPEndPoint> destinations, bool srtp)
+    private async Task<Measurement> FloorAsync(ISwarm swarm, IReadOnlyList<IPEndPoint> destinations, SrtpProfile? profile, FloorSend send)
     {
-        var floor = await Floor.StartAsync(destinations, srtp).ConfigureAwait(false);
+        var floor = await Floor.StartAsync(destinations, profile, send).ConfigureAwait(false);
         await using (floor.ConfigureAwait(false))
         {
-            await swarm.StartRawSourceAsync(floor.InputEndPoint, Spec, Floor.Profile, floor.InputKey, floor.InputSalt).ConfigureAwait(false);
-            var m = await MeasureAsync($"N={destinations.Count} floor{(srtp ? "+SRTP" : "")}", swarm, floor.SampleAsync, () => Volatile.Read(ref floor.Loop.Counters.PacketsSent)).ConfigureAwait(false);
+            await swarm.StartRawSourceAsync(floor.InputEndPoint, Spec, profile ?? SrtpProfile.AesCm128HmacSha1_80, floor.InputKey, floor.InputSalt).ConfigureAwait(false);
+            var m = await MeasureAsync($"N={destinations.Count} floor {(profile?.ToMediasoupName() ?? "plain")} {send}", swarm, floor.SampleAsync, () => Volatile.Read(ref floor.RtpSent)).ConfigureAwait(false);
             await swarm.StopSourceAsync().ConfigureAwait(false);
+            if (floor.Failures > 0) throw new InvalidOperationException($"the floor failed {floor.Failures} packets");
             return m;
         }
     }
@@ -204,8 +290,28 @@ internal sealed partial class Scenarios(BenchConfig config, Progress progress)
         return ((u.UtimeSec + u.StimeSec) * 1_000_000 + u.UtimeUsec + u.StimeUsec, worker.Loop.Counters.PacketsSent, GC.GetAllocatedBytesForCurrentThread());
     });
 
+    /// <summary>
+    /// The worker thread's CPU, the RTP packets its consumers sent (RTCP and STUN are not counted, nor are they in the
+    /// floors, which send RTP only) and its allocations, read on the loop. Walks an array: allocates nothing there.
+    /// </summary>
+    private static Task<(long CpuMicroseconds, long PacketsSent, long AllocatedBytes, long Datagrams)> SampleWorkerAsync(Worker worker, Consumer[] consumers) => worker.Loop.InvokeAsync(() =>
+    {
+        var u = worker.Loop.ThreadUsage();
+        long rtp = 0;
+        foreach (var c in consumers) rtp += c.PacketCount;
+        return ((u.UtimeSec + u.StimeSec) * 1_000_000 + u.UtimeUsec + u.StimeUsec, rtp, GC.GetAllocatedBytesForCurrentThread(), worker.Loop.Counters.PacketsSent);
+    });
+
     /// <summary>Warm-up, then the thread's CPU, packets sent and allocations over one window.</summary>
-    private async Task<Measurement> MeasureAsync(string label, ISwarm swarm, Func<Task<(long CpuMicroseconds, long PacketsSent, long AllocatedBytes)>> sample, Func<long> livePacketsSent)
+    private Task<Measurement> MeasureAsync(string label, ISwarm swarm, Func<Task<(long CpuMicroseconds, long PacketsSent, long AllocatedBytes)>> sample, Func<long> livePacketsSent) =>
+        MeasureAsync(label, swarm, async () =>
+        {
+            var (cpu, packets, bytes) = await sample().ConfigureAwait(false);
+            return (cpu, packets, bytes, packets);
+        }, livePacketsSent);
+
+    /// <summary>Warm-up, then the thread's CPU, RTP packets sent, allocations and all datagrams sent over one window.</summary>
+    private async Task<Measurement> MeasureAsync(string label, ISwarm swarm, Func<Task<(long CpuMicroseconds, long PacketsSent, long AllocatedBytes, long Datagrams)>> sample, Func<long> livePacketsSent)
     {
         progress.Status($"{label}: warm-up");
         await Task.Delay(config.Warmup).ConfigureAwait(false);
@@ -220,20 +326,17 @@ internal sealed partial class Scenarios(BenchConfig config, Progress progress)
         {
             // Progress reads the counters from here: a command on the measured thread would allocate there.
             await Task.Delay(TimeSpan.FromMilliseconds(250)).ConfigureAwait(false);
-            progress.Status($"{label}: {(livePacketsSent() - a.PacketsSent) / clock.Elapsed.TotalSeconds:F0} pkt/s out");
+            progress.Status($"{label}: {(livePacketsSent() - a.Datagrams) / clock.Elapsed.TotalSeconds:F0} datagrams/s out");
         }
         var b = await sample().ConfigureAwait(false);
         var elapsed = clock.Elapsed.TotalSeconds;
         var c1 = await swarm.GetStatsAsync().ConfigureAwait(false);
         var sent = b.PacketsSent - a.PacketsSent;
         var cpu = b.CpuMicroseconds - a.CpuMicroseconds;
-        return new Measurement(elapsed, cpu, sent, Math.Max(0, b.AllocatedBytes - a.AllocatedBytes - samplingBytes), c1, c1.CpuMicroseconds - c0.CpuMicroseconds);
+        return new Measurement(elapsed, cpu, sent, Math.Max(0, b.AllocatedBytes - a.AllocatedBytes - samplingBytes), c1, c1.CpuMicroseconds - c0.CpuMicroseconds, b.Datagrams - a.Datagrams);
     }
 
-    private static Measurement Cheapest(Measurement best, Measurement next) =>
-        best.PacketsSent == 0 || (next.PacketsSent > 0 && next.UsPerPacket < best.UsPerPacket) ? next : best;
-
-    private readonly record struct Measurement(double Seconds, long CpuMicroseconds, long PacketsSent, long AllocatedBytes, SwarmStats Swarm, long ClientCpuMicroseconds)
+    private readonly record struct Measurement(double Seconds, long CpuMicroseconds, long PacketsSent, long AllocatedBytes, SwarmStats Swarm, long ClientCpuMicroseconds, long Datagrams)
     {
         public double UsPerPacket => PacketsSent > 0 ? CpuMicroseconds / (double)PacketsSent : 0;
     }

@@ -17,11 +17,20 @@ public sealed class SmokeRunTests
         {
             var results = await Program.RunAsync(["smoke", "--out", output, "--quiet"]);
 
-            var step = Assert.Single(results.Forwarding);
-            Assert.True(step.PacketsSent > 0, "Ferry forwarded nothing");
-            Assert.True(step.FerryUsPerPacket > 0 && step.FloorUsPerPacket > 0 && step.FloorSrtpUsPerPacket > 0);
-            Assert.True(step.PacketsExpected > 0, "the load client received nothing");
-            Assert.Equal(0, step.SrtpFailures);
+            // The matrix: PlainTransports in plain RTP, AES-256-GCM and AES-CM; WebRtcTransports in the two SRTP modes.
+            Assert.Equal(5, results.Forwarding.Count);
+            Assert.Equal(3, results.Forwarding.Count(f => f.Transport == "Plain"));
+            Assert.All(results.Forwarding, step =>
+            {
+                Assert.True(step.PacketsSent > 0, $"Ferry forwarded nothing ({step.Transport} {step.Mode})");
+                Assert.True(step.Ferry.Median > 0 && step.Floor.Median > 0 && step.FloorMmsg.Median > 0);
+                Assert.True(step.Ferry.Min <= step.Ferry.Median && step.Ferry.Median <= step.Ferry.Max);
+                Assert.True(step.PacketsExpected > 0, $"the load client received nothing ({step.Transport} {step.Mode})");
+                // RTP only is counted: never more than every datagram the worker sent.
+                Assert.InRange(step.RtpShareOfDatagrams, 0.01, 1.0);
+                Assert.Equal(0, step.SrtpFailures);
+            });
+            Assert.Contains(results.SrtpCost, c => c.Implementation.StartsWith("Ferry", StringComparison.Ordinal) && c.NsPerPacket.Median > 0);
 
             var memory = Assert.IsType<MemoryResult>(results.Memory);
             Assert.True(memory.TransportManaged > 0 && memory.ProducerManaged > 0 && memory.ConsumerManaged > 0);
@@ -43,7 +52,8 @@ public sealed class SmokeRunTests
             using var json = JsonDocument.Parse(await File.ReadAllTextAsync(output));
             var root = json.RootElement;
             foreach (var name in new[] { "forwarding", "memory", "moves", "join", "pipes", "transportMoves" }) Assert.True(root.TryGetProperty(name, out _), $"no '{name}' in the JSON");
-            Assert.True(root.GetProperty("forwarding")[0].TryGetProperty("ferryOverFloorSrtp", out _));
+            Assert.True(root.GetProperty("forwarding")[0].TryGetProperty("ferryOverFloor", out _));
+            Assert.True(root.GetProperty("forwarding")[0].GetProperty("ferry").TryGetProperty("median", out _));
             Assert.True(root.GetProperty("pipes").TryGetProperty("inMemoryOverUdp", out _));
         }
         finally

@@ -36,6 +36,12 @@ internal sealed class PeerSwarm : IDisposable
     // The stream's numbering outlives each start and stop, as a real sender's does across a pause:
     // a restart at a random sequence number would look like old packets to the producer.
     private readonly StreamPosition _position = new();
+    // Raw sources (into the floor or a PlainTransport) continue one stream too, and keep their SRTP
+    // session per key: a PlainTransport fed again after a pause sees the same ROC and no replays.
+    private readonly StreamPosition _rawPosition = new();
+    private readonly Dictionary<string, SrtpSession> _rawSessions = new();
+    // DTLS contexts offering one SRTP profile only, so the server's transport must choose it.
+    private readonly Dictionary<SrtpProfile, DtlsContext> _profileContexts = new();
 
     public PeerSwarm()
     {
@@ -56,14 +62,30 @@ internal sealed class PeerSwarm : IDisposable
     };
 
     /// <summary>Starts ICE and DTLS towards one server transport; the task completes when SRTP keys are in place.</summary>
-    public Task AddPeer(int id, IceParameters ice, IPEndPoint server, DtlsFingerprint serverFingerprint)
+    public Task AddPeer(int id, IceParameters ice, IPEndPoint server, DtlsFingerprint serverFingerprint, SrtpProfile? profile = null)
     {
         Loop.AssertOnLoop();
         if (_peers.ContainsKey(id)) throw new InvalidOperationException($"peer {id} exists");
-        var peer = new Peer(this, id, ice, server, new DtlsFingerprintValue(serverFingerprint.Algorithm, serverFingerprint.Value));
+        var context = _context;
+        if (profile is { } p && !_profileContexts.TryGetValue(p, out context))
+            _profileContexts[p] = context = new DtlsContext(_certificate, [p]);
+        var peer = new Peer(this, id, ice, server, new DtlsFingerprintValue(serverFingerprint.Algorithm, serverFingerprint.Value), context);
         _peers.Add(id, peer);
         peer.Start();
         return peer.Connected.Task;
+    }
+
+    /// <summary>
+    /// A peer of a PlainTransport: no ICE or DTLS, media from <paramref name="server"/> unprotected with the
+    /// transport's own SDES key (plain RTP without one). Returns the port the transport must connect to.
+    /// </summary>
+    public int AddPlainPeer(int id, IPEndPoint server, SrtpProfile profile, byte[]? key, byte[]? salt)
+    {
+        Loop.AssertOnLoop();
+        if (_peers.ContainsKey(id)) throw new InvalidOperationException($"peer {id} exists");
+        var peer = new Peer(this, id, server, key is null ? null : new SrtpSession(profile, key, salt));
+        _peers.Add(id, peer);
+        return peer.Socket.LocalEndPoint.Port;
     }
 
     /// <summary>The local port of a peer's socket (where its media arrives).</summary>
@@ -86,6 +108,8 @@ internal sealed class PeerSwarm : IDisposable
         StopSource();
         foreach (var peer in _peers.Values) peer.Dispose();
         _peers.Clear();
+        foreach (var session in _rawSessions.Values) session.Dispose();
+        _rawSessions.Clear();
     }
 
     /// <summary>Sends paced RTP through a connected peer (it answers PLI with a key frame).</summary>
@@ -102,8 +126,13 @@ internal sealed class PeerSwarm : IDisposable
     {
         StopSource();
         var socket = UdpSocket.Bind(Loop, IPAddress.Loopback, 0, 0, NullReceiver.Instance);
-        var srtp = key is null ? null : new SrtpSession(profile, key, salt);
-        _source = new MediaSource(this, spec, new StreamPosition(), socket, SockAddr.From(to), srtp, null);
+        SrtpSession? srtp = null;
+        if (key is not null)
+        {
+            var name = $"{profile}:{Convert.ToHexString(key)}";
+            if (!_rawSessions.TryGetValue(name, out srtp)) _rawSessions[name] = srtp = new SrtpSession(profile, key, salt);
+        }
+        _source = new MediaSource(this, spec, _rawPosition, socket, SockAddr.From(to), srtp, null);
         _source.Start();
     }
 
@@ -154,6 +183,7 @@ internal sealed class PeerSwarm : IDisposable
         }
         Loop.Dispose();
         _context.Dispose();
+        foreach (var context in _profileContexts.Values) context.Dispose();
     }
 
     private sealed class NullReceiver : IUdpReceiver
@@ -174,7 +204,9 @@ internal sealed class PeerSwarm : IDisposable
         private readonly byte[] _password;
         private readonly byte[] _username;
         private readonly LoopTimer _timer;
-        private readonly DtlsEndpoint _dtls;
+        // Null for a PlainTransport's peer, which has neither ICE nor DTLS.
+        private readonly DtlsEndpoint? _dtls;
+        private readonly bool _plainRtp;
         private SrtpSession? _receive;
         private bool _iceAnswered;
         private TimeSpan _nextBinding;
@@ -183,7 +215,22 @@ internal sealed class PeerSwarm : IDisposable
         private long _base;
         private bool _closed;
 
-        public Peer(PeerSwarm swarm, int id, IceParameters ice, IPEndPoint server, DtlsFingerprintValue serverFingerprint)
+        public Peer(PeerSwarm swarm, int id, IPEndPoint server, SrtpSession? receive)
+        {
+            _swarm = swarm;
+            Id = id;
+            _ice = new IceParameters { UsernameFragment = "", Password = "" };
+            _password = [];
+            _username = [];
+            Remote = SockAddr.From(server);
+            Socket = UdpSocket.Bind(swarm.Loop, IPAddress.Loopback, 0, 0, this, socketBufferBytes: 1 << 20);
+            _timer = swarm.Loop.CreateTimer(() => { });
+            _receive = receive;
+            _plainRtp = receive is null;
+            Connected.TrySetResult();
+        }
+
+        public Peer(PeerSwarm swarm, int id, IceParameters ice, IPEndPoint server, DtlsFingerprintValue serverFingerprint, DtlsContext context)
         {
             _swarm = swarm;
             Id = id;
@@ -194,7 +241,7 @@ internal sealed class PeerSwarm : IDisposable
             // Large enough to absorb a scheduling hiccup of the load client at a few hundred packets per second.
             Socket = UdpSocket.Bind(swarm.Loop, IPAddress.Loopback, 0, 0, this, socketBufferBytes: 1 << 20);
             _timer = swarm.Loop.CreateTimer(OnTimer);
-            _dtls = new DtlsEndpoint(swarm._context, DtlsRole.Client, serverFingerprint);
+            _dtls = new DtlsEndpoint(context, DtlsRole.Client, serverFingerprint);
         }
 
         public int Id { get; }
@@ -236,7 +283,7 @@ internal sealed class PeerSwarm : IDisposable
             }
             switch (PacketClassifier.Classify(data))
             {
-                case PacketKind.Stun:
+                case PacketKind.Stun when _dtls is not null:
                     if (StunMessage.TryParse(data, out var message) && message.Class == StunClass.SuccessResponse && !_iceAnswered)
                     {
                         _iceAnswered = true;
@@ -245,7 +292,7 @@ internal sealed class PeerSwarm : IDisposable
                         Flush();
                     }
                     break;
-                case PacketKind.Dtls:
+                case PacketKind.Dtls when _dtls is not null:
                     _dtls.HandleDatagram(Now, data);
                     Flush();
                     break;
@@ -260,7 +307,8 @@ internal sealed class PeerSwarm : IDisposable
 
         private void OnRtp(Span<byte> data)
         {
-            if (_receive is null || _receive.UnprotectRtp(data, data.Length, out var length) != SrtpResult.Ok)
+            var length = data.Length;
+            if (!_plainRtp && (_receive is null || _receive.UnprotectRtp(data, data.Length, out length) != SrtpResult.Ok))
             {
                 SrtpFailures++;
                 return;
@@ -285,7 +333,8 @@ internal sealed class PeerSwarm : IDisposable
 
         private void OnRtcp(Span<byte> data)
         {
-            if (_receive is null || _receive.UnprotectRtcp(data, data.Length, out var length) != SrtpResult.Ok)
+            var length = data.Length;
+            if (!_plainRtp && (_receive is null || _receive.UnprotectRtcp(data, data.Length, out length) != SrtpResult.Ok))
             {
                 SrtpFailures++;
                 return;
@@ -300,6 +349,7 @@ internal sealed class PeerSwarm : IDisposable
 
         private void Flush()
         {
+            if (_dtls is null) return;
             while (_dtls.TryPollDatagram(out var datagram)) Socket.SendTo(datagram, Remote);
             while (_dtls.TryPollEvent(out var e))
             {
@@ -338,7 +388,7 @@ internal sealed class PeerSwarm : IDisposable
 
         private void ArmTimer()
         {
-            if (_closed) return;
+            if (_closed || _dtls is null) return;
             var due = _nextBinding;
             if (_dtls.NextTimeout < due) due = _dtls.NextTimeout;
             if (due != _timer.Due) _timer.Start(due);
@@ -346,7 +396,7 @@ internal sealed class PeerSwarm : IDisposable
 
         private void OnTimer()
         {
-            if (_closed) return;
+            if (_closed || _dtls is null) return;
             var now = Now;
             if (_dtls.NextTimeout <= now)
             {
@@ -363,7 +413,7 @@ internal sealed class PeerSwarm : IDisposable
             _closed = true;
             _timer.Stop();
             Socket.Dispose();
-            _dtls.Dispose();
+            _dtls?.Dispose();
             SendSession?.Dispose();
             _receive?.Dispose();
             Connected.TrySetCanceled();
@@ -445,11 +495,8 @@ internal sealed class PeerSwarm : IDisposable
         {
             _stopped = true;
             _timer.Stop();
-            if (_ownsSocket)
-            {
-                _socket.Dispose();
-                _srtp?.Dispose();
-            }
+            // A raw source's SRTP session stays with the swarm (the stream continues at the next start).
+            if (_ownsSocket) _socket.Dispose();
         }
     }
 }

@@ -14,8 +14,11 @@ internal interface ISwarm : IAsyncDisposable
     /// <summary>What the server transports' connect() must be given.</summary>
     DtlsParameters DtlsParameters { get; }
 
-    /// <summary>Starts a peer towards a server transport; completes when its SRTP keys are in place.</summary>
-    Task AddPeerAsync(int id, IceParameters ice, IPEndPoint server, DtlsFingerprint serverFingerprint);
+    /// <summary>Starts a peer towards a server transport; completes when its SRTP keys are in place. A profile, when given, is the only one the peer offers.</summary>
+    Task AddPeerAsync(int id, IceParameters ice, IPEndPoint server, DtlsFingerprint serverFingerprint, SrtpProfile? profile = null);
+
+    /// <summary>A PlainTransport's peer receiving from <paramref name="server"/> (SRTP with the transport's key when given); its port.</summary>
+    Task<int> AddPlainPeerAsync(int id, IPEndPoint server, SrtpProfile profile, byte[]? key, byte[]? salt);
 
     /// <summary>Paced RTP out through a connected peer.</summary>
     Task StartSourceAsync(int peerId, SourceSpec spec);
@@ -40,13 +43,44 @@ internal interface ISwarm : IAsyncDisposable
 internal static class SwarmExtensions
 {
     /// <summary>Gives the transport the swarm's DTLS parameters and connects a new peer to its first UDP candidate.</summary>
-    public static async Task ConnectTransportAsync(this ISwarm swarm, int id, WebRtcTransport transport)
+    public static async Task ConnectTransportAsync(this ISwarm swarm, int id, WebRtcTransport transport, SrtpProfile? profile = null)
     {
         await transport.ConnectAsync(swarm.DtlsParameters).ConfigureAwait(false);
         var candidate = transport.IceCandidates.First(c => c.Protocol == TransportProtocolName.Udp);
         var server = new IPEndPoint(IPAddress.Parse(candidate.Address), candidate.Port);
-        await swarm.AddPeerAsync(id, transport.IceParameters, server, transport.DtlsParameters.Fingerprints[^1]).ConfigureAwait(false);
+        await swarm.AddPeerAsync(id, transport.IceParameters, server, transport.DtlsParameters.Fingerprints[^1], profile).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Connects a PlainTransport (SRTP with <paramref name="profile"/>, or plain RTP when null) to a new peer of the
+    /// swarm, which unprotects with the transport's own key; returns the peer's port.
+    /// </summary>
+    public static async Task<int> ConnectPlainAsync(this ISwarm swarm, int id, PlainTransport transport, SrtpProfile? profile)
+    {
+        var server = new IPEndPoint(IPAddress.Loopback, transport.Tuple.LocalPort);
+        byte[]? key = null, salt = null;
+        var suite = profile ?? SrtpProfile.AesCm128HmacSha1_80;
+        if (profile is { } p)
+        {
+            var keyAndSalt = Convert.FromBase64String(transport.SrtpParameters!.KeyBase64);
+            key = keyAndSalt[..p.MasterKeyLength()];
+            salt = keyAndSalt[p.MasterKeyLength()..];
+        }
+        var port = await swarm.AddPlainPeerAsync(id, server, suite, key, salt).ConfigureAwait(false);
+        var before = transport.SrtpParameters?.KeyBase64;
+        await transport.ConnectAsync("127.0.0.1", port, srtpParameters: profile is null ? null : RandomSrtpParameters(suite)).ConfigureAwait(false);
+        // Same suite both ways, so connect keeps the transport's key the peer was given.
+        if (transport.SrtpParameters?.KeyBase64 != before) throw new InvalidOperationException("the PlainTransport changed its SRTP key on connect");
+        return port;
+    }
+
+    /// <summary>SDES parameters with a random key of <paramref name="profile"/>.</summary>
+    public static SrtpParameters RandomSrtpParameters(SrtpProfile profile) => SrtpParameters(profile,
+        System.Security.Cryptography.RandomNumberGenerator.GetBytes(profile.MasterKeyLength()), System.Security.Cryptography.RandomNumberGenerator.GetBytes(profile.MasterSaltLength()));
+
+    /// <summary>SDES parameters of a key and salt.</summary>
+    public static SrtpParameters SrtpParameters(SrtpProfile profile, byte[] key, byte[] salt) =>
+        new() { CryptoSuite = profile.ToMediasoupName(), KeyBase64 = Convert.ToBase64String([.. key, .. salt]) };
 }
 
 /// <summary>A swarm on a thread of this process.</summary>
@@ -59,8 +93,11 @@ internal sealed class LocalSwarm : ISwarm
 
     public DtlsParameters DtlsParameters => Swarm.DtlsParameters;
 
-    public Task AddPeerAsync(int id, IceParameters ice, IPEndPoint server, DtlsFingerprint serverFingerprint) =>
-        Swarm.Loop.InvokeAsync(() => Swarm.AddPeer(id, ice, server, serverFingerprint)).Unwrap();
+    public Task AddPeerAsync(int id, IceParameters ice, IPEndPoint server, DtlsFingerprint serverFingerprint, SrtpProfile? profile = null) =>
+        Swarm.Loop.InvokeAsync(() => Swarm.AddPeer(id, ice, server, serverFingerprint, profile)).Unwrap();
+
+    public Task<int> AddPlainPeerAsync(int id, IPEndPoint server, SrtpProfile profile, byte[]? key, byte[]? salt) =>
+        Swarm.Loop.InvokeAsync(() => Swarm.AddPlainPeer(id, server, profile, key, salt));
 
     public Task StartSourceAsync(int peerId, SourceSpec spec) => Swarm.Loop.InvokeAsync(() => Swarm.StartSource(peerId, spec));
 
@@ -131,8 +168,11 @@ internal sealed class RemoteSwarm : ISwarm
         return new RemoteSwarm(process, dtls);
     }
 
-    public Task AddPeerAsync(int id, IceParameters ice, IPEndPoint server, DtlsFingerprint serverFingerprint) =>
-        Request($"add {id} {ice.UsernameFragment} {ice.Password} {server.Address} {server.Port} {serverFingerprint.Algorithm} {serverFingerprint.Value}");
+    public Task AddPeerAsync(int id, IceParameters ice, IPEndPoint server, DtlsFingerprint serverFingerprint, SrtpProfile? profile = null) =>
+        Request($"add {id} {ice.UsernameFragment} {ice.Password} {server.Address} {server.Port} {serverFingerprint.Algorithm} {serverFingerprint.Value} {(profile is { } p ? (ushort)p : 0)}");
+
+    public async Task<int> AddPlainPeerAsync(int id, IPEndPoint server, SrtpProfile profile, byte[]? key, byte[]? salt) =>
+        int.Parse(await Request($"plain {id} {server.Address} {server.Port} {(ushort)profile} {(key is null ? "-" : Convert.ToHexString(key))} {(salt is null ? "-" : Convert.ToHexString(salt))}").ConfigureAwait(false), CultureInfo.InvariantCulture);
 
     public Task StartSourceAsync(int peerId, SourceSpec spec) =>
         Request($"source {peerId} {spec.PacketsPerSecond} {spec.PayloadBytes} {spec.Ssrc} {spec.KeyFrameInterval}");
@@ -238,8 +278,12 @@ internal static class LoadClientHost
         {
             case "add":
                 await swarm.AddPeerAsync(I(p[2]), new IceParameters { UsernameFragment = p[3], Password = p[4] },
-                    new IPEndPoint(IPAddress.Parse(p[5]), I(p[6])), new DtlsFingerprint { Algorithm = p[7], Value = p[8] }).ConfigureAwait(false);
+                    new IPEndPoint(IPAddress.Parse(p[5]), I(p[6])), new DtlsFingerprint { Algorithm = p[7], Value = p[8] },
+                    p.Length > 9 && p[9] != "0" ? (SrtpProfile)ushort.Parse(p[9], CultureInfo.InvariantCulture) : null).ConfigureAwait(false);
                 return "";
+            case "plain":
+                return (await swarm.AddPlainPeerAsync(I(p[2]), new IPEndPoint(IPAddress.Parse(p[3]), I(p[4])), (SrtpProfile)ushort.Parse(p[5], CultureInfo.InvariantCulture),
+                    p[6] == "-" ? null : Convert.FromHexString(p[6]), p[7] == "-" ? null : Convert.FromHexString(p[7])).ConfigureAwait(false)).ToString(CultureInfo.InvariantCulture);
             case "source":
                 await swarm.StartSourceAsync(I(p[2]), new SourceSpec(I(p[3]), I(p[4]), uint.Parse(p[5], CultureInfo.InvariantCulture), I(p[6]))).ConfigureAwait(false);
                 return "";
