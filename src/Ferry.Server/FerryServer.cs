@@ -100,7 +100,13 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton<NodeDrain>();
         builder.Services.AddSingleton<RoomPlacement>();
         builder.Services.AddSingleton<ForwarderCounters>();
+        builder.Services.AddSingleton<NodeDirectory>();
         builder.Services.AddHostedService<ClusterHeartbeat>();
+        builder.Services.AddSingleton<Cluster.Failover.StandbyStore>();
+        builder.Services.AddSingleton<Cluster.Failover.FailoverCounters>();
+        builder.Services.AddSingleton<Cluster.Failover.StandbyReplicator>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<Cluster.Failover.StandbyReplicator>());
+        builder.Services.AddHostedService<Cluster.Failover.StandbyMonitor>();
         var app = builder.Build();
         var hostMs = System.Diagnostics.Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds;
         var loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
@@ -120,6 +126,7 @@ public sealed class FerryServer : IAsyncDisposable
             MaxConsumersPerPeer = options.MaxConsumersPerPeer,
             MaxDataProducersPerPeer = options.MaxDataProducersPerPeer,
             MaxDataConsumersPerPeer = options.MaxDataConsumersPerPeer,
+            NodeUrls = cluster.Clustered ? () => app.Services.GetRequiredService<NodeDirectory>().Urls : () => [],
         }, loggerFactory);
         var connectionOptions = new ProtooConnectionOptions
         {
@@ -214,12 +221,14 @@ public sealed class FerryServer : IAsyncDisposable
         RoomHost host;
         try
         {
-            host = await placement.PlaceAsync(roomId, rooms, aborted);
+            // A peer resuming its session (its node died) goes where the room is and never opens a new one.
+            host = IsResume(context) ? await placement.FindAsync(roomId, rooms, aborted) ?? throw new RoomNotFoundException(roomId)
+                : await placement.PlaceAsync(roomId, rooms, aborted);
         }
-        catch (InvalidOperationException e)
+        catch (Exception e) when (e is InvalidOperationException or RoomNotFoundException)
         {
-            logger.LogWarning("peer {PeerId} refused: {Reason}", peerId, e.Message);
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            logger.LogInformation("peer {PeerId} refused: {Reason}", peerId, e.Message);
+            context.Response.StatusCode = e is RoomNotFoundException ? StatusCodes.Status404NotFound : StatusCodes.Status503ServiceUnavailable;
             await context.Response.WriteAsync(e.Message);
             return true;
         }
@@ -235,6 +244,11 @@ public sealed class FerryServer : IAsyncDisposable
         }
         return true;
     }
+
+    /// <summary>A peer reconnecting to resume its session (<c>resume=1</c>): it never opens a new room.</summary>
+    private static bool IsResume(HttpContext context) => context.Request.Query["resume"] == "1";
+
+    private sealed class RoomNotFoundException(string roomId) : Exception($"room {roomId} is on no live node");
 
     private static async Task AcceptPeerAsync(HttpContext context, RoomRegistry rooms, ProtooConnectionOptions options, ILogger logger, CancellationToken aborted)
     {
@@ -255,6 +269,13 @@ public sealed class FerryServer : IAsyncDisposable
         // Refusals known before the upgrade answer in HTTP; the same checks are made again, atomically,
         // when the peer is added (then the answer is a close frame with the reason).
         var existing = rooms.Find(roomId);
+        if (IsResume(context) && existing is not { Closed: false, MovedTo: null })
+        {
+            // A session to resume is in a room that lives here, or not here (yet: a take-over may be under way).
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            await context.Response.WriteAsync($"room {roomId} is not on this node");
+            return;
+        }
         if ((existing is null || existing.Closed) && !rooms.CanCreate)
         {
             logger.LogWarning("peer {PeerId} refused: no worker can take room {RoomId}", peerId, roomId);

@@ -31,7 +31,8 @@ internal sealed class BrowserPair : IAsyncDisposable
     /// <summary>Opens Alice and Bob on the demo page of <paramref name="serverUrl"/> in <paramref name="room"/>, joining at once.</summary>
     /// <param name="extraQuery">More query parameters, starting with '&amp;' (e.g. "&amp;forceTcp=1").</param>
     /// <param name="extraQueryB">Bob's, when they differ from Alice's (null: the same).</param>
-    public static async Task<BrowserPair> OpenAsync(string serverUrl, string room, string extraQuery = "", string? extraQueryB = null)
+    /// <param name="serverUrlB">The server Bob's page comes from, when another (a node of a cluster; null: the same).</param>
+    public static async Task<BrowserPair> OpenAsync(string serverUrl, string room, string extraQuery = "", string? extraQueryB = null, string? serverUrlB = null)
     {
         var playwright = await Microsoft.Playwright.Playwright.CreateAsync();
         var browser = await BrowserCallTests.LaunchAsync(playwright);
@@ -41,7 +42,7 @@ internal sealed class BrowserPair : IAsyncDisposable
         pair.PageA.Console += (_, m) => { lock (pair.ConsoleLines) pair.ConsoleLines.Add("A: " + m.Text); };
         pair.PageB.Console += (_, m) => { lock (pair.ConsoleLines) pair.ConsoleLines.Add("B: " + m.Text); };
         await pair.PageA.GotoAsync($"{serverUrl}/?roomId={room}&displayName=Alice&autojoin=1{extraQuery}");
-        await pair.PageB.GotoAsync($"{serverUrl}/?roomId={room}&displayName=Bob&autojoin=1{extraQueryB ?? extraQuery}");
+        await pair.PageB.GotoAsync($"{serverUrlB ?? serverUrl}/?roomId={room}&displayName=Bob&autojoin=1{extraQueryB ?? extraQuery}");
         return pair;
     }
 

@@ -33,6 +33,9 @@ public sealed partial class ServerProcessFixture : IAsyncLifetime
     /// <summary>Options added to the command line (set before <see cref="InitializeAsync"/>).</summary>
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
 
+    /// <summary>True while the server process runs.</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
     /// <summary>Sends a POSIX signal to the server process, as an operator's `kill` would.</summary>
     public void Signal(int signal)
     {

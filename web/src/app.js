@@ -64,6 +64,7 @@ function addMuteButton(tile, label, onToggle) {
 
 async function join(roomId, displayName) {
   state.roomId = roomId;
+  state.leaving = false;
   state.peerId = randomId();
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const url = `${scheme}://${location.host}/?roomId=${encodeURIComponent(roomId)}&peerId=${state.peerId}`;
@@ -129,7 +130,12 @@ async function connectSignaling(url, retry = { retries: 0 }) {
   peer.on('request', onRequest);
   peer.on('notification', onNotification);
   // Only the connection in use says so: the one left behind after the room moved closes quietly.
-  peer.on('close', () => { if (protoo === peer) setStatus('disconnected'); });
+  peer.on('close', () => {
+    if (protoo !== peer) return;
+    setStatus('disconnected');
+    // Its node died (or the network dropped it): the session may go on elsewhere, so look for it there.
+    if (state.joined && !state.leaving && state.nodeUrls) onNodeLost(peer).catch((error) => state.errors.push(`reconnect: ${error}`));
+  });
   await new Promise((resolve, reject) => { peer.on('open', resolve); peer.on('failed', reject); });
   return peer;
 }
@@ -149,6 +155,36 @@ async function onRoomMoved({ url }) {
   old.close();
   state.signalingUrl = url;
   state.roomMoves = (state.roomMoves || 0) + 1;
+}
+
+/**
+ * The WebSocket closed without the room moving: its node may have died, and its room come back on another node
+ * from a copy (same transports, producers and consumers: the transports are told their new candidates once this
+ * page is back). Any node serves any room, so every node the server listed is tried in turn, for up to 20 s.
+ */
+async function onNodeLost(lost) {
+  const deadline = Date.now() + 20000;
+  const current = new URL(state.signalingUrl || location.href);
+  const urls = [...(state.nodeUrls || [])];
+  // This page's own node last: it is the one most likely dead.
+  urls.sort((a, b) => (new URL(a).host === current.host) - (new URL(b).host === current.host));
+  for (let attempt = 0; Date.now() < deadline && protoo === lost; attempt++) {
+    const url = new URL(urls[attempt % urls.length]);
+    const scheme = url.protocol === 'https:' ? 'wss' : 'ws';
+    try {
+      // resume=1: the node serves this session where its room is, and never opens a new room for it.
+      const next = await connectSignaling(`${scheme}://${url.host}/?roomId=${encodeURIComponent(state.roomId)}&peerId=${state.peerId}&resume=1`);
+      if (protoo !== lost) { next.close(); return; }
+      protoo = next;
+      state.signalingUrl = url.origin;
+      state.reconnects = (state.reconnects || 0) + 1;
+      setStatus(`in room ${state.roomId}`);
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  if (protoo === lost) state.errors.push('reconnect: no node took the session back');
 }
 
 function addPeer(peer) {
@@ -226,6 +262,8 @@ function onNotification(notification) {
     case 'consumerResumed': state.consumers.get(data.consumerId)?.resume(); break;
     // The server's estimate of what it can send this browser (mediasoup-demo's downlinkBwe), kept for the tests.
     case 'downlinkBwe': state.downlinkBwe = data; break;
+    // The cluster's nodes: where to reconnect if this page's node dies.
+    case 'ferryNodes': state.nodeUrls = data.urls; break;
     case 'roomMoved':
       onRoomMoved(data).catch((error) => state.errors.push(`roomMoved: ${error}`));
       break;
@@ -299,6 +337,7 @@ async function updateStats() {
 }
 
 function leave() {
+  state.leaving = true;
   clearInterval(statsTimer);
   if (protoo) protoo.close();
   if (sendTransport) sendTransport.close();

@@ -31,6 +31,10 @@ internal static class ClusterApi
         group.MapGet("/api/cluster", async () => Results.Json(new
         {
             clusterId = node.ClusterId, nodeId = node.Id, clustered = node.Clustered, nodes = await NodesAsync(node, Grains(), Membership()),
+            failover = FailoverView(services),
+            forwarded = services.GetRequiredService<ForwarderCounters>() is var f
+                ? new { total = Interlocked.Read(ref f.Forwarded), open = Interlocked.Read(ref f.Open), resumed = Interlocked.Read(ref f.Resumed), lost = Interlocked.Read(ref f.Lost) }
+                : null,
         }, ServerJson.Options));
         group.MapGet("/api/nodes", async () => Results.Json(await NodesAsync(node, Grains(), Membership()), ServerJson.Options));
         // Drain: this node's answer waits for its rooms to move; another node's starts there and shows in GET /api/nodes.
@@ -66,6 +70,20 @@ internal static class ClusterApi
                 peers = parts.Sum(p => p.Peers.Count),
             }, ServerJson.Options);
         });
+    }
+
+    /// <summary>This node's part in failover: the copies it keeps for others, what it sent, what it took over.</summary>
+    private static object FailoverView(IServiceProvider services)
+    {
+        var store = services.GetRequiredService<Failover.StandbyStore>();
+        var replicator = services.GetRequiredService<Failover.StandbyReplicator>();
+        var counters = services.GetRequiredService<Failover.FailoverCounters>();
+        return new
+        {
+            copiesKept = store.Count, charactersKept = store.Characters, copiesSent = Interlocked.Read(ref replicator.CopiesSent), charactersSent = Interlocked.Read(ref replicator.CharactersSent),
+            nodesTakenOver = counters.NodesTakenOver, roomsTakenOver = counters.RoomsTakenOver, roomsFailed = counters.RoomsFailed,
+            lastDetectionMs = counters.LastDetectionMs, lastTakeoverMs = counters.LastTakeoverMs,
+        };
     }
 
     private static async Task<List<object>> NodesAsync(ClusterNode self, IGrainFactory grains, IClusterMembershipService membership)

@@ -42,6 +42,13 @@ public interface IRoomGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Claim")]
     Task<string> ClaimAsync(string nodeId);
+
+    /// <summary>
+    /// <paramref name="nodeId"/> brings the room back after <paramref name="deadNodeId"/> died: the dead node's part goes
+    /// (without waiting for membership to drop it) and the room is claimed for the new node until it reports its part.
+    /// </summary>
+    [Alias("TakeOver")]
+    Task TakeOverAsync(string nodeId, string deadNodeId);
 }
 
 /// <summary>What a node says about itself every heartbeat.</summary>

@@ -21,7 +21,8 @@ internal sealed class LocalNode
 /// and each room grain gets this node's part of the room when it changed, and every <see cref="FullReportEvery"/> beats
 /// in any case (a room grain reactivated elsewhere after its node died starts empty and is rebuilt so).
 /// </summary>
-internal sealed class ClusterHeartbeat(ClusterNode node, LocalNode local, IGrainFactory grains, IHostApplicationLifetime lifetime, ILogger<ClusterHeartbeat> logger) : BackgroundService
+internal sealed class ClusterHeartbeat(ClusterNode node, LocalNode local, IGrainFactory grains, IHostApplicationLifetime lifetime, NodeDirectory directory,
+    Orleans.Runtime.IClusterMembershipService membership, ILogger<ClusterHeartbeat> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
     private const int FullReportEvery = 10;
@@ -124,9 +125,28 @@ internal sealed class ClusterHeartbeat(ClusterNode node, LocalNode local, IGrain
         foreach (var gone in _sent.Keys.Where(id => !current.ContainsKey(id)))
             calls.Add(grains.GetGrain<IRoomGrain>(gone).ReportAsync(new RoomPart { RoomId = gone, NodeId = node.Id, ReportedAt = now, Routers = [], Peers = [] }));
         await Task.WhenAll(calls);
+        if (node.Clustered && await ReadDirectoryAsync(url))
+        {
+            // The peers learn the new list: where to reconnect if this node dies.
+            foreach (var room in open) room.NotifyNodeUrls(directory.Urls);
+        }
         // Only what reached the grains counts as sent: a failed beat is repeated whole.
         _sent.Clear();
         foreach (var (id, part) in current) _sent[id] = part;
+    }
+
+    /// <summary>
+    /// Reads the active nodes' URLs, this node's first (a node that has not reported yet is left out until the next
+    /// read); true when the list changed.
+    /// </summary>
+    private async Task<bool> ReadDirectoryAsync(string url)
+    {
+        var others = ClusterNode.ActiveNodeIds(membership).Where(id => id != node.Id).Order(StringComparer.Ordinal).ToList();
+        var reports = await Task.WhenAll(others.Select(id => grains.GetGrain<INodeGrain>(id).GetAsync()));
+        List<string> urls = [url, .. reports.Where(r => r is { State: "active" }).Select(r => r!.Url)];
+        if (urls.SequenceEqual(directory.Urls)) return false;
+        directory.Set(urls);
+        return true;
     }
 
     /// <summary>A stopping node takes its parts out of the room grains rather than leave them to failure detection.</summary>

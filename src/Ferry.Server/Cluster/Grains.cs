@@ -46,6 +46,13 @@ internal sealed class RoomGrain(IClusterMembershipService membership) : Grain, I
         return Task.CompletedTask;
     }
 
+    public Task TakeOverAsync(string nodeId, string deadNodeId)
+    {
+        _parts.Remove(deadNodeId);
+        _claim = (nodeId, DateTime.UtcNow);
+        return Task.CompletedTask;
+    }
+
     public Task<string> ClaimAsync(string nodeId)
     {
         var live = ClusterNode.ActiveNodeIds(membership);

@@ -18,7 +18,7 @@ internal sealed record RoomHost(string NodeId, string Url, bool IsLocal);
 /// is clearly less loaded (<see cref="KeepLocalMargin"/>); the room grain's claim makes two first peers arriving at two
 /// nodes agree.
 /// </summary>
-internal sealed class RoomPlacement(ClusterNode node, IGrainFactory grains, IClusterMembershipService membership, ILogger<RoomPlacement> logger)
+internal sealed class RoomPlacement(ClusterNode node, LocalNode local, IGrainFactory grains, IClusterMembershipService membership, ILogger<RoomPlacement> logger)
 {
     /// <summary>
     /// How much more loaded (in <see cref="NodeLoad.Score"/> units: a fraction of a core) the receiving node may be than
@@ -41,12 +41,12 @@ internal sealed class RoomPlacement(ClusterNode node, IGrainFactory grains, IClu
     /// <exception cref="InvalidOperationException">The cluster could not be asked, or the chosen node has no URL yet.</exception>
     public async Task<RoomHost> PlaceAsync(string roomId, RoomRegistry rooms, CancellationToken cancel)
     {
-        if (!node.Clustered || rooms.Find(roomId) is { Closed: false, MovedTo: null }) return Local;
+        if (!node.Clustered || rooms.Find(roomId) is { Closed: false, MovedTo: null }) return await LocalAsync(cancel);
         try
         {
             var candidate = await PickForNewRoomAsync(rooms, cancel);
             var hostId = await grains.GetGrain<IRoomGrain>(roomId).ClaimAsync(candidate).WaitAsync(CallTimeout, cancel);
-            if (hostId == node.Id) return Local;
+            if (hostId == node.Id) return await LocalAsync(cancel);
             if (hostId != candidate) logger.LogDebug("room {RoomId} is on node {NodeId}", roomId, hostId);
             return new RoomHost(hostId, await UrlOfAsync(hostId, cancel), false);
         }
@@ -62,14 +62,14 @@ internal sealed class RoomPlacement(ClusterNode node, IGrainFactory grains, IClu
     /// </summary>
     public async Task<RoomHost?> FindAsync(string roomId, RoomRegistry rooms, CancellationToken cancel)
     {
-        if (rooms.Find(roomId) is { Closed: false, MovedTo: null }) return Local;
+        if (rooms.Find(roomId) is { Closed: false, MovedTo: null }) return await LocalAsync(cancel);
         if (!node.Clustered) return null;
         try
         {
             var parts = await grains.GetGrain<IRoomGrain>(roomId).GetAsync().WaitAsync(CallTimeout, cancel);
             var host = parts.Where(p => p.Routers.Count > 0).MaxBy(p => p.ReportedAt);
             if (host is null) return null;
-            return host.NodeId == node.Id ? Local : new RoomHost(host.NodeId, await UrlOfAsync(host.NodeId, cancel), false);
+            return host.NodeId == node.Id ? await LocalAsync(cancel) : new RoomHost(host.NodeId, await UrlOfAsync(host.NodeId, cancel), false);
         }
         catch (Exception e) when (e is TimeoutException or OrleansException or SiloUnavailableException or InvalidOperationException)
         {
@@ -78,7 +78,7 @@ internal sealed class RoomPlacement(ClusterNode node, IGrainFactory grains, IClu
         }
     }
 
-    private RoomHost Local => new(node.Id, "", true);
+    private async Task<RoomHost> LocalAsync(CancellationToken cancel) => new(node.Id, (await local.ReadyAsync(cancel)).Url, true);
 
     /// <summary>This node unless it is draining or clearly more loaded than the least loaded active node.</summary>
     private async Task<string> PickForNewRoomAsync(RoomRegistry rooms, CancellationToken cancel)

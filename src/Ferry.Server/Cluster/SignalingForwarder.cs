@@ -83,7 +83,7 @@ internal sealed class SignalingForwarder
         return true;
     }
 
-    private async Task<WebSocket?> ConnectAsync(RoomHost host, CancellationToken aborted)
+    private async Task<WebSocket?> ConnectAsync(RoomHost host, CancellationToken aborted, bool resume = false)
     {
         var socket = new ClientWebSocket();
         socket.Options.AddSubProtocol("protoo");
@@ -95,7 +95,9 @@ internal sealed class SignalingForwarder
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
             timeout.CancelAfter(_options.ConnectTimeout);
-            await socket.ConnectAsync(new Uri(uri, _pathAndQuery), timeout.Token);
+            // A resumed session must find its room there, never open a new one (FerryServer: resume=1).
+            var path = resume && !_pathAndQuery.Contains("resume=1", StringComparison.Ordinal) ? _pathAndQuery + "&resume=1" : _pathAndQuery;
+            await socket.ConnectAsync(new Uri(uri, path), timeout.Token);
             return socket;
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or HttpRequestException)
@@ -192,9 +194,10 @@ internal sealed class SignalingForwarder
         var deadline = DateTime.UtcNow + _options.ResumeWindow;
         while (DateTime.UtcNow < deadline && !stop.IsCancellationRequested)
         {
-            if (await _find(stop) is { IsLocal: false } host)
+            // The room may have come back on this very node: the connection then goes to this node's own URL.
+            if (await _find(stop) is { } host)
             {
-                if (await ConnectAsync(host, stop) is { } next)
+                if (await ConnectAsync(host, stop, resume: true) is { } next)
                 {
                     Interlocked.Increment(ref _counters.Resumed);
                     _logger.LogInformation("forwarded connection resumed on node {NodeId}", host.NodeId);

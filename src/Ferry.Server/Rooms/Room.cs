@@ -96,6 +96,9 @@ public sealed partial class Room
     /// <summary>Raised once when the room closes (its last peer left).</summary>
     public event Action<Room>? RoomClosed;
 
+    /// <summary>Raised after a request that may have changed the room's state (off the room's lock).</summary>
+    internal event Action<Room>? Changed;
+
     internal static async Task<Room> CreateAsync(string id, Worker worker, RoomSettings settings, ILogger logger)
     {
         var router = await worker.CreateRouterAsync(new RouterOptions { MediaCodecs = settings.MediaCodecs });
@@ -126,6 +129,8 @@ public sealed partial class Room
                 // The room moved here from another node and this is its peer reconnecting: the session goes on.
                 connection.OnRequest = (method, data) => HandleAsync(old, method, data);
                 connection.Notify("mediasoup-version", new { version = FerryVersion });
+                // The cluster may have changed since it joined (the room came here because a node died).
+                if (_settings.NodeUrls() is { Count: > 1 } urls) connection.Notify("ferryNodes", new { urls });
                 // What waited goes first; then the peer's notifications go to the connection itself.
                 awaiting.Attach(connection);
                 old.Connection = connection;
@@ -218,7 +223,11 @@ public sealed partial class Room
         {
             if (MovedTo is not null) throw new ProtooRequestException($"room {Id} moved to {MovedTo}: reconnect there", 410);
             if (peer.Closed || Closed) throw new ProtooRequestException("peer closed");
-            return await DispatchAsync(peer, method, data);
+            var result = await DispatchAsync(peer, method, data);
+            // What the standby's copy holds: every request but the reads may change it (consumers made after the answer
+            // are caught by the next periodic copy).
+            if (!method.StartsWith("get", StringComparison.Ordinal)) Changed?.Invoke(this);
+            return result;
         }
         finally
         {
@@ -230,6 +239,9 @@ public sealed partial class Room
 /// <summary>What every room of a node is created with.</summary>
 public sealed record RoomSettings
 {
+    /// <summary>The cluster's node URLs (sent to each peer that joins, to reconnect to if its node dies); none without a cluster.</summary>
+    public Func<IReadOnlyList<string>> NodeUrls { get; init; } = () => [];
+
     /// <summary>The router's codecs.</summary>
     public required IReadOnlyList<Ferry.Protocols.Ortc.RtpCodecCapability> MediaCodecs { get; init; }
 

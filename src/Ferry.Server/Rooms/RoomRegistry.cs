@@ -65,14 +65,47 @@ public sealed class RoomRegistry
         {
             if (_rooms.TryGetValue(state.RoomId, out var existing) && !existing.Closed) throw new InvalidOperationException($"room {state.RoomId} is open on this node");
             var room = await Room.CreateImportedAsync(state, router, imported, _settings, _loggerFactory.CreateLogger<Room>());
-            room.RoomClosed += r => _rooms.TryRemove(new KeyValuePair<string, Room>(r.Id, r));
-            _rooms[state.RoomId] = room;
+            Register(room);
             return room;
         }
         finally
         {
             _createLock.Release();
         }
+    }
+
+    /// <summary>Raised after a request that may have changed a room (what copies to a standby follow).</summary>
+    public event Action<Room>? RoomChanged;
+
+    /// <summary>
+    /// Brings back a room of a dead node from its copy (<paramref name="age"/> old). <paramref name="claim"/> runs first,
+    /// under the lock that creating rooms takes: a peer that reconnects here meanwhile waits for the room, never gets an
+    /// empty new one.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A room with that id is open here.</exception>
+    internal async Task<Room> TakeOverAsync(string stateJson, string routerJson, TimeSpan age, Func<Task> claim)
+    {
+        var state = System.Text.Json.JsonSerializer.Deserialize<RoomState>(stateJson, ServerJson.Options) ?? throw new System.Text.Json.JsonException("null room state");
+        await _createLock.WaitAsync();
+        try
+        {
+            if (_rooms.TryGetValue(state.RoomId, out var existing) && !existing.Closed) throw new InvalidOperationException($"room {state.RoomId} is open on this node");
+            await claim();
+            var room = await Room.TakeOverAsync(state, routerJson, age, _workers.PickForNewRouter(), _settings, _loggerFactory.CreateLogger<Room>());
+            Register(room);
+            return room;
+        }
+        finally
+        {
+            _createLock.Release();
+        }
+    }
+
+    private void Register(Room room)
+    {
+        room.RoomClosed += r => _rooms.TryRemove(new KeyValuePair<string, Room>(r.Id, r));
+        room.Changed += r => RoomChanged?.Invoke(r);
+        _rooms[room.Id] = room;
     }
 
     /// <summary>The open room <paramref name="roomId"/>, created when there is none.</summary>
@@ -85,8 +118,7 @@ public sealed class RoomRegistry
             if (_rooms.TryGetValue(roomId, out room) && !room.Closed) return room;
             if (Draining) throw new InvalidOperationException("this node is draining: it takes no new rooms");
             room = await Room.CreateAsync(roomId, _workers.PickForNewRouter(), _settings, _loggerFactory.CreateLogger<Room>());
-            room.RoomClosed += r => _rooms.TryRemove(new KeyValuePair<string, Room>(r.Id, r));
-            _rooms[roomId] = room;
+            Register(room);
             return room;
         }
         finally

@@ -56,6 +56,8 @@ public sealed partial class Room
         var peerInfos = others.Select(p => new { id = p.Id, displayName = p.DisplayName, device = p.Device.ValueKind == JsonValueKind.Undefined ? (object?)null : p.Device }).ToList();
         foreach (var other in others)
             other.Connection.Notify("newPeer", new { id = peer.Id, displayName, device = device.ValueKind == JsonValueKind.Undefined ? (object?)null : device });
+        // Where to reconnect if this peer's node dies: any node serves any room (the room may come back on another).
+        if (_settings.NodeUrls() is { Count: > 1 } urls) peer.Connection.Notify("ferryNodes", new { urls });
         // Each consumer's newConsumer is waited on by itself: one unanswered request delays no other.
         return Task.FromResult(new ProtooResult(new { peers = peerInfos }, () => Task.WhenAll(others.SelectMany(other =>
             other.Producers.Values.Select(producer => CreateConsumerAsync(peer, other, producer))
