@@ -36,7 +36,7 @@ internal sealed partial class Peer
         "addObserverProducer" => await AddObserverProducerAsync(data).ConfigureAwait(false),
         "volumes" => Volumes(data),
         "routerDump" => await RouterDumpAsync().ConfigureAwait(false),
-        _ => throw new ArgumentException($"unknown method '{method}'"),
+        _ => await DispatchTakeoverAsync(method, data).ConfigureAwait(false),
     };
 
     private async Task<JsonNode?> RouterMovePlanAsync()

@@ -209,9 +209,10 @@ public static class TakeoverCarryForward
         for (var i = 0; i < placeholders.Count; i++)
         {
             var (id, ordered, ssn) = placeholders[i];
-            messages[i] = new SctpOutgoingMessageState { StreamId = id, Ppid = 0, Unordered = !ordered, Data = [], Offset = 0, Ssn = ssn, ChunksInList = 1, Abandoned = true, MaxRetransmits = 0 };
+            // One byte that is never sent (the association's snapshot wants every chunk to cover bytes of its message).
+            messages[i] = new SctpOutgoingMessageState { StreamId = id, Ppid = 0, Unordered = !ordered, Data = [0], Offset = 1, Ssn = ssn, ChunksInList = 1, Abandoned = true, MaxRetransmits = 0 };
             // DATA flags: B and E, U for the unordered one.
-            chunks[i] = new SctpOutChunkState { Tsn = firstPlaceholder + (uint)i, Message = i, Offset = 0, Length = 0, Flags = (byte)(ordered ? 3 : 7), Ssn = ssn, Transmissions = 1, Abandoned = true };
+            chunks[i] = new SctpOutChunkState { Tsn = firstPlaceholder + (uint)i, Message = i, Offset = 0, Length = 1, Flags = (byte)(ordered ? 3 : 7), Ssn = ssn, Transmissions = 1, Abandoned = true };
         }
         var newSend = send with
         {
