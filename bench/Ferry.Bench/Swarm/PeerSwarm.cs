@@ -40,6 +40,8 @@ internal sealed class PeerSwarm : IDisposable
     // session per key: a PlainTransport fed again after a pause sees the same ROC and no replays.
     private readonly StreamPosition _rawPosition = new();
     private readonly Dictionary<string, SrtpSession> _rawSessions = new();
+    // And from the same socket per destination: a comedia PlainTransport drops what comes from another tuple.
+    private readonly Dictionary<string, UdpSocket> _rawSockets = new();
     // DTLS contexts offering one SRTP profile only, so the server's transport must choose it.
     private readonly Dictionary<SrtpProfile, DtlsContext> _profileContexts = new();
 
@@ -110,6 +112,8 @@ internal sealed class PeerSwarm : IDisposable
         _peers.Clear();
         foreach (var session in _rawSessions.Values) session.Dispose();
         _rawSessions.Clear();
+        foreach (var socket in _rawSockets.Values) socket.Dispose();
+        _rawSockets.Clear();
     }
 
     /// <summary>Sends paced RTP through a connected peer (it answers PLI with a key frame).</summary>
@@ -125,7 +129,8 @@ internal sealed class PeerSwarm : IDisposable
     public void StartRawSource(IPEndPoint to, SourceSpec spec, SrtpProfile profile, byte[]? key, byte[]? salt)
     {
         StopSource();
-        var socket = UdpSocket.Bind(Loop, IPAddress.Loopback, 0, 0, NullReceiver.Instance);
+        if (!_rawSockets.TryGetValue(to.ToString(), out var socket))
+            _rawSockets[to.ToString()] = socket = UdpSocket.Bind(Loop, IPAddress.Loopback, 0, 0, NullReceiver.Instance);
         SrtpSession? srtp = null;
         if (key is not null)
         {
@@ -435,7 +440,6 @@ internal sealed class PeerSwarm : IDisposable
         private readonly LoopTimer _timer;
         private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(2048, pinned: true);
         private readonly byte[] _payload;
-        private readonly bool _ownsSocket;
         private readonly StreamPosition _position;
         private TimeSpan _start;
         private bool _stopped;
@@ -449,7 +453,6 @@ internal sealed class PeerSwarm : IDisposable
             _to = to;
             _srtp = srtp;
             _peer = peer;
-            _ownsSocket = peer is null;
             _timer = swarm.Loop.CreateTimer(OnTimer);
             _payload = new byte[spec.PayloadBytes];
             RandomNumberGenerator.Fill(_payload);
@@ -495,8 +498,7 @@ internal sealed class PeerSwarm : IDisposable
         {
             _stopped = true;
             _timer.Stop();
-            // A raw source's SRTP session stays with the swarm (the stream continues at the next start).
-            if (_ownsSocket) _socket.Dispose();
+            // A raw source's socket and SRTP session stay with the swarm (the stream continues at the next start).
         }
     }
 }

@@ -1,69 +1,39 @@
-using System.Numerics;
-using System.Security.Cryptography;
-
 namespace Ferry.Protocols.Srtp;
 
 /// <summary>
-/// AES in counter mode (RFC 3711 §4.1.1): keystream blocks are AES(IV + i), i counting in the
-/// low 16 bits. Built on an ECB transform encrypting a batch of counter blocks at a time into
-/// buffers owned here, so a packet costs no allocation.
+/// AES in counter mode (RFC 3711 §4.1.1): keystream blocks are AES(IV + i). One libcrypto AES-CTR
+/// context keyed once; a call sets the IV and runs one update in place. OpenSSL's CTR carries the
+/// increment over all 128 bits where RFC 3711 counts in the low 16; SRTP's IVs end in two zero
+/// bytes and a packet is far below 2^16 blocks, so the two never differ. CTR is its own inverse:
+/// the same call encrypts and decrypts. One thread at a time.
 /// </summary>
-internal sealed class AesCounterMode : IDisposable
+internal sealed unsafe class AesCounterMode : IDisposable
 {
-    private const int BatchBlocks = 32;
-    private readonly Aes _aes;
-    private readonly ICryptoTransform _ecb;
-    private readonly byte[] _counters = new byte[BatchBlocks * 16];
-    private readonly byte[] _keystream = new byte[BatchBlocks * 16];
+    private readonly EvpCipherContext _ctx;
 
     public AesCounterMode(ReadOnlySpan<byte> key)
     {
-        _aes = Aes.Create();
-        _aes.Key = key.ToArray();
-        _aes.Mode = CipherMode.ECB;
-        _aes.Padding = PaddingMode.None;
-        _ecb = _aes.CreateEncryptor();
+        var cipher = key.Length switch
+        {
+            16 => LibCrypto.EVP_aes_128_ctr(),
+            32 => LibCrypto.EVP_aes_256_ctr(),
+            _ => throw new ArgumentException($"AES-CM key of {key.Length} bytes"),
+        };
+        _ctx = EvpCipherContext.Create(cipher, key, encrypt: true);
     }
 
-    /// <summary>XORs the keystream that starts at <paramref name="iv"/> into <paramref name="data"/>.</summary>
+    /// <summary>XORs the keystream that starts at <paramref name="iv"/> (16 bytes) into <paramref name="data"/>.</summary>
     public void Apply(ReadOnlySpan<byte> iv, Span<byte> data)
     {
-        var block = 0;
-        var offset = 0;
-        while (offset < data.Length)
+        if (iv.Length < 16) throw new ArgumentException("AES-CM needs a 16-byte IV", nameof(iv));
+        if (data.IsEmpty) return;
+        int n;
+        fixed (byte* v = iv)
+        fixed (byte* d = data)
         {
-            var blocks = Math.Min(BatchBlocks, (data.Length - offset + 15) / 16);
-            for (var b = 0; b < blocks; b++)
-            {
-                var counter = _counters.AsSpan(b * 16, 16);
-                iv[..16].CopyTo(counter);
-                // The block index is added to the low 16 bits (RFC 3711 allows 2^16 blocks per packet).
-                var low = (ushort)((counter[14] << 8 | counter[15]) + block + b);
-                counter[14] = (byte)(low >> 8);
-                counter[15] = (byte)low;
-            }
-            _ecb.TransformBlock(_counters, 0, blocks * 16, _keystream, 0);
-            var n = Math.Min(blocks * 16, data.Length - offset);
-            var chunk = data.Slice(offset, n);
-            Xor(chunk, _keystream.AsSpan(0, n));
-            offset += n;
-            block += blocks;
+            LibCrypto.EVP_EncryptInit_ex(_ctx.Pointer, 0, 0, null, v);
+            LibCrypto.EVP_EncryptUpdate(_ctx.Pointer, d, &n, d, data.Length);
         }
-    }
-
-    private static void Xor(Span<byte> data, ReadOnlySpan<byte> keystream)
-    {
-        var i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var size = Vector<byte>.Count;
-            for (; i + size <= data.Length; i += size)
-            {
-                var v = new Vector<byte>(data[i..]) ^ new Vector<byte>(keystream[i..]);
-                v.CopyTo(data[i..]);
-            }
-        }
-        for (; i < data.Length; i++) data[i] ^= keystream[i];
     }
 
     /// <summary>The raw keystream (for the key derivation function).</summary>
@@ -73,9 +43,5 @@ internal sealed class AesCounterMode : IDisposable
         Apply(iv, output);
     }
 
-    public void Dispose()
-    {
-        _ecb.Dispose();
-        _aes.Dispose();
-    }
+    public void Dispose() => _ctx.Dispose();
 }

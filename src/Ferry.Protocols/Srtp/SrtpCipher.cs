@@ -54,7 +54,7 @@ internal sealed class AesCmHmacCipher : SrtpCipher
     private readonly int _rtpTag;
     private readonly AesCounterMode _rtpCtr, _rtcpCtr;
     private readonly byte[] _rtpSalt, _rtcpSalt;
-    private readonly IncrementalHash _rtpMac, _rtcpMac;
+    private readonly HmacSha1 _rtpMac, _rtcpMac;
 
     public AesCmHmacCipher(int rtpTag, ReadOnlySpan<byte> rtpKey, ReadOnlySpan<byte> rtpSalt, ReadOnlySpan<byte> rtpAuth,
         ReadOnlySpan<byte> rtcpKey, ReadOnlySpan<byte> rtcpSalt, ReadOnlySpan<byte> rtcpAuth)
@@ -64,8 +64,8 @@ internal sealed class AesCmHmacCipher : SrtpCipher
         _rtcpCtr = new AesCounterMode(rtcpKey);
         _rtpSalt = rtpSalt.ToArray();
         _rtcpSalt = rtcpSalt.ToArray();
-        _rtpMac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA1, rtpAuth);
-        _rtcpMac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA1, rtcpAuth);
+        _rtpMac = new HmacSha1(rtpAuth);
+        _rtcpMac = new HmacSha1(rtcpAuth);
     }
 
     public override int RtpTagLength => _rtpTag;
@@ -88,7 +88,7 @@ internal sealed class AesCmHmacCipher : SrtpCipher
         // The tag covers the packet then the ROC: write the ROC where the tag goes, hash, then overwrite.
         Span<byte> mac = stackalloc byte[20];
         BinaryPrimitives.WriteUInt32BigEndian(buffer[length..], roc);
-        Hmac(_rtpMac, buffer[..(length + 4)], mac);
+        _rtpMac.Compute(buffer[..(length + 4)], mac);
         mac[.._rtpTag].CopyTo(buffer[length..]);
         return length + _rtpTag;
     }
@@ -101,7 +101,7 @@ internal sealed class AesCmHmacCipher : SrtpCipher
         buffer.Slice(newLength, _rtpTag).CopyTo(tag);
         BinaryPrimitives.WriteUInt32BigEndian(buffer[newLength..], roc);
         Span<byte> mac = stackalloc byte[20];
-        Hmac(_rtpMac, buffer[..(newLength + 4)], mac);
+        _rtpMac.Compute(buffer[..(newLength + 4)], mac);
         tag[.._rtpTag].CopyTo(buffer[newLength..]);
         if (!CryptographicOperations.FixedTimeEquals(mac[.._rtpTag], tag[.._rtpTag]))
         {
@@ -121,7 +121,7 @@ internal sealed class AesCmHmacCipher : SrtpCipher
         _rtcpCtr.Apply(iv, buffer[8..length]);
         BinaryPrimitives.WriteUInt32BigEndian(buffer[length..], 0x80000000u | index);
         Span<byte> mac = stackalloc byte[20];
-        Hmac(_rtcpMac, buffer[..(length + 4)], mac);
+        _rtcpMac.Compute(buffer[..(length + 4)], mac);
         mac[..RtcpTag].CopyTo(buffer[(length + 4)..]);
         return length + 4 + RtcpTag;
     }
@@ -132,7 +132,7 @@ internal sealed class AesCmHmacCipher : SrtpCipher
         newLength = length;
         var authenticated = length - RtcpTag;
         Span<byte> mac = stackalloc byte[20];
-        Hmac(_rtcpMac, buffer[..authenticated], mac);
+        _rtcpMac.Compute(buffer[..authenticated], mac);
         if (!CryptographicOperations.FixedTimeEquals(mac[..RtcpTag], buffer.Slice(authenticated, RtcpTag))) return false;
         newLength = authenticated - 4;
         if (encrypted)
@@ -144,45 +144,43 @@ internal sealed class AesCmHmacCipher : SrtpCipher
         return true;
     }
 
-    private static void Hmac(IncrementalHash mac, ReadOnlySpan<byte> data, Span<byte> output)
-    {
-        mac.AppendData(data);
-        mac.GetHashAndReset(output);
-    }
-
     public override void Dispose()
     {
         _rtpCtr.Dispose();
         _rtcpCtr.Dispose();
-        _rtpMac.Dispose();
-        _rtcpMac.Dispose();
     }
 }
 
 /// <summary>
-/// AEAD_AES_128_GCM and AEAD_AES_256_GCM (RFC 7714 §8-§9), 16-byte tags. Sealing uses .NET's AesGcm;
-/// opening uses <see cref="EvpGcmOpener"/>, since AesGcm throws on a bad tag and forged packets must not
-/// cost exceptions.
+/// AEAD_AES_128_GCM and AEAD_AES_256_GCM (RFC 7714 §8-§9), 16-byte tags, through libcrypto's EVP:
+/// one GCM context per use (RTP or RTCP, seal or open) keyed once, made on first use (a sending
+/// session never opens, a receiving one never seals). A packet costs the IV, the AAD, one update,
+/// final and the tag. A bad tag is a return value, never an exception.
 /// </summary>
-internal sealed class AesGcmCipher : SrtpCipher
+internal sealed unsafe class AesGcmCipher : SrtpCipher
 {
     private const int Tag = 16;
-    private readonly AesGcm _rtp, _rtcp;
-    private readonly EvpGcmOpener _rtpOpen, _rtcpOpen;
+    private readonly byte[] _rtpKey, _rtcpKey;
     private readonly byte[] _rtpSalt, _rtcpSalt;
+    private EvpCipherContext? _rtpSeal, _rtpOpen, _rtcpSeal, _rtcpOpen;
 
     public AesGcmCipher(ReadOnlySpan<byte> rtpKey, ReadOnlySpan<byte> rtpSalt, ReadOnlySpan<byte> rtcpKey, ReadOnlySpan<byte> rtcpSalt)
     {
-        _rtp = new AesGcm(rtpKey, Tag);
-        _rtcp = new AesGcm(rtcpKey, Tag);
-        _rtpOpen = new EvpGcmOpener(rtpKey);
-        _rtcpOpen = new EvpGcmOpener(rtcpKey);
+        if (rtpKey.Length is not (16 or 32) || rtcpKey.Length != rtpKey.Length) throw new ArgumentException($"AES-GCM key of {rtpKey.Length} bytes");
+        _rtpKey = rtpKey.ToArray();
+        _rtcpKey = rtcpKey.ToArray();
         _rtpSalt = rtpSalt.ToArray();
         _rtcpSalt = rtcpSalt.ToArray();
     }
 
     public override int RtpTagLength => Tag;
     public override int RtcpTagLength => Tag;
+
+    private nint Context(ref EvpCipherContext? context, byte[] key, bool encrypt)
+    {
+        context ??= EvpCipherContext.Create(key.Length == 32 ? LibCrypto.EVP_aes_256_gcm() : LibCrypto.EVP_aes_128_gcm(), key, encrypt);
+        return context.Pointer;
+    }
 
     // RTP IV (§8.1): salt XOR (00 00 || SSRC || ROC || SEQ).
     private static void RtpIv(Span<byte> iv, ReadOnlySpan<byte> salt, uint ssrc, uint roc, ushort seq)
@@ -203,12 +201,53 @@ internal sealed class AesGcmCipher : SrtpCipher
         for (var i = 0; i < 12; i++) iv[i] ^= salt[i];
     }
 
+    /// <summary>Encrypts <paramref name="data"/> in place under <paramref name="iv"/> and writes the tag over <paramref name="aad1"/> then <paramref name="aad2"/> and it.</summary>
+    private static void Seal(nint ctx, ReadOnlySpan<byte> iv, ReadOnlySpan<byte> aad1, ReadOnlySpan<byte> aad2, Span<byte> data, Span<byte> tag)
+    {
+        int n;
+        fixed (byte* v = iv, a1 = aad1, a2 = aad2, d = data, t = tag)
+        {
+            LibCrypto.EVP_EncryptInit_ex(ctx, 0, 0, null, v);
+            if (aad1.Length > 0) LibCrypto.EVP_EncryptUpdate(ctx, null, &n, a1, aad1.Length);
+            if (aad2.Length > 0) LibCrypto.EVP_EncryptUpdate(ctx, null, &n, a2, aad2.Length);
+            if (data.Length > 0) LibCrypto.EVP_EncryptUpdate(ctx, d, &n, d, data.Length);
+            LibCrypto.EVP_EncryptFinal_ex(ctx, t, &n);
+            LibCrypto.EVP_CIPHER_CTX_ctrl(ctx, LibCrypto.EVP_CTRL_GCM_GET_TAG, Tag, t);
+        }
+    }
+
+    /// <summary>
+    /// Verifies <paramref name="tag"/> and decrypts <paramref name="data"/> in place. On a bad tag the data is
+    /// encrypted back (CTR is its own inverse under the same IV), so a dropped packet leaves the buffer as it came,
+    /// without the copy through a scratch buffer every good packet would otherwise pay.
+    /// </summary>
+    private static bool Open(nint ctx, ReadOnlySpan<byte> iv, ReadOnlySpan<byte> aad1, ReadOnlySpan<byte> aad2, Span<byte> data, ReadOnlySpan<byte> tag)
+    {
+        int n;
+        fixed (byte* v = iv, a1 = aad1, a2 = aad2, d = data, t = tag)
+        {
+            LibCrypto.EVP_DecryptInit_ex(ctx, 0, 0, null, v);
+            if (aad1.Length > 0) LibCrypto.EVP_DecryptUpdate(ctx, null, &n, a1, aad1.Length);
+            if (aad2.Length > 0) LibCrypto.EVP_DecryptUpdate(ctx, null, &n, a2, aad2.Length);
+            if (data.Length > 0) LibCrypto.EVP_DecryptUpdate(ctx, d, &n, d, data.Length);
+            // SET_TAG only reads the tag (it copies it into the context).
+            LibCrypto.EVP_CIPHER_CTX_ctrl(ctx, LibCrypto.EVP_CTRL_GCM_SET_TAG, Tag, t);
+            if (LibCrypto.EVP_DecryptFinal_ex(ctx, d + data.Length, &n) == 1) return true;
+            LibCrypto.ERR_clear_error();
+            if (data.Length > 0)
+            {
+                LibCrypto.EVP_DecryptInit_ex(ctx, 0, 0, null, v);
+                LibCrypto.EVP_DecryptUpdate(ctx, d, &n, d, data.Length);
+            }
+            return false;
+        }
+    }
+
     public override int ProtectRtp(Span<byte> buffer, int length, int headerLength, uint ssrc, uint roc, ushort seq)
     {
         Span<byte> iv = stackalloc byte[12];
         RtpIv(iv, _rtpSalt, ssrc, roc, seq);
-        var payload = buffer[headerLength..length];
-        _rtp.Encrypt(iv, payload, payload, buffer.Slice(length, Tag), buffer[..headerLength]);
+        Seal(Context(ref _rtpSeal, _rtpKey, encrypt: true), iv, buffer[..headerLength], [], buffer[headerLength..length], buffer.Slice(length, Tag));
         return length + Tag;
     }
 
@@ -217,7 +256,7 @@ internal sealed class AesGcmCipher : SrtpCipher
         newLength = length - Tag;
         Span<byte> iv = stackalloc byte[12];
         RtpIv(iv, _rtpSalt, ssrc, roc, seq);
-        if (_rtpOpen.Open(iv, buffer[..headerLength], [], buffer[headerLength..newLength], buffer.Slice(newLength, Tag))) return true;
+        if (Open(Context(ref _rtpOpen, _rtpKey, encrypt: false), iv, buffer[..headerLength], [], buffer[headerLength..newLength], buffer.Slice(newLength, Tag))) return true;
         newLength = length;
         return false;
     }
@@ -227,12 +266,10 @@ internal sealed class AesGcmCipher : SrtpCipher
         // Output: header(8) || ciphertext || tag || E||index; the AAD is the header then E||index (§9.2).
         Span<byte> iv = stackalloc byte[12];
         RtcpIv(iv, _rtcpSalt, ssrc, index);
-        Span<byte> aad = stackalloc byte[12];
-        buffer[..8].CopyTo(aad);
-        BinaryPrimitives.WriteUInt32BigEndian(aad[8..], 0x80000000u | index);
-        var payload = buffer[8..length];
-        _rtcp.Encrypt(iv, payload, payload, buffer.Slice(length, Tag), aad);
-        aad[8..].CopyTo(buffer[(length + Tag)..]);
+        Span<byte> trailer = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(trailer, 0x80000000u | index);
+        Seal(Context(ref _rtcpSeal, _rtcpKey, encrypt: true), iv, buffer[..8], trailer, buffer[8..length], buffer.Slice(length, Tag));
+        trailer.CopyTo(buffer[(length + Tag)..]);
         return length + Tag + 4;
     }
 
@@ -244,10 +281,11 @@ internal sealed class AesGcmCipher : SrtpCipher
         if (tagOffset < 8) return false;
         Span<byte> iv = stackalloc byte[12];
         RtcpIv(iv, _rtcpSalt, ssrc, index);
+        var ctx = Context(ref _rtcpOpen, _rtcpKey, encrypt: false);
         // Encrypted: the AAD is the header then E||index (§9.2). Tag only (§9.3 with E=0): the whole packet then the trailer, nothing encrypted.
         var opened = encrypted
-            ? _rtcpOpen.Open(iv, buffer[..8], trailer, buffer[8..tagOffset], buffer.Slice(tagOffset, Tag))
-            : _rtcpOpen.Open(iv, buffer[..tagOffset], trailer, [], buffer.Slice(tagOffset, Tag));
+            ? Open(ctx, iv, buffer[..8], trailer, buffer[8..tagOffset], buffer.Slice(tagOffset, Tag))
+            : Open(ctx, iv, buffer[..tagOffset], trailer, [], buffer.Slice(tagOffset, Tag));
         if (!opened) return false;
         newLength = tagOffset;
         return true;
@@ -255,9 +293,9 @@ internal sealed class AesGcmCipher : SrtpCipher
 
     public override void Dispose()
     {
-        _rtp.Dispose();
-        _rtcp.Dispose();
-        _rtpOpen.Dispose();
-        _rtcpOpen.Dispose();
+        _rtpSeal?.Dispose();
+        _rtpOpen?.Dispose();
+        _rtcpSeal?.Dispose();
+        _rtcpOpen?.Dispose();
     }
 }

@@ -57,6 +57,12 @@ public sealed class SrtpSession : IDisposable
     /// <summary>Packets of a new SSRC that found the session full (<see cref="SrtpResult.TooManyStreams"/>).</summary>
     public long StreamsRefused { get; private set; }
 
+    /// <summary>
+    /// Packets (SRTP and SRTCP) dropped because their tag did not verify (<see cref="SrtpResult.AuthenticationFailed"/>):
+    /// forged, corrupted or under another key. Counted, never thrown: a flood of them costs no exceptions.
+    /// </summary>
+    public long AuthenticationFailures { get; private set; }
+
     /// <summary>States removed by <see cref="EvictOne"/> to make room.</summary>
     public long StreamsEvicted { get; private set; }
 
@@ -98,6 +104,7 @@ public sealed class SrtpSession : IDisposable
         if (!_cipher.UnprotectRtp(buffer, length, headerLength, ssrc, roc, seq, out newLength))
         {
             newLength = length;
+            AuthenticationFailures++;
             return SrtpResult.AuthenticationFailed;
         }
         stream ??= Stream(ssrc);
@@ -138,6 +145,7 @@ public sealed class SrtpSession : IDisposable
         if (!_cipher.UnprotectRtcp(buffer, length, ssrc, index, encrypted, out newLength))
         {
             newLength = length;
+            AuthenticationFailures++;
             return SrtpResult.AuthenticationFailed;
         }
         (stream ??= Stream(ssrc)).RtcpReplay.Accept(index);

@@ -208,4 +208,36 @@ public class SrtpSessionTests
         Assert.Throws<ArgumentException>(() => new SrtpSession(SrtpProfile.AesCm128HmacSha1_80, new byte[15], new byte[14]));
         Assert.Throws<ArgumentException>(() => new SrtpSession(SrtpProfile.AeadAes256Gcm, new byte[32], new byte[14]));
     }
+
+    [Theory]
+    [MemberData(nameof(Profiles))]
+    public void A_forged_packet_is_counted_returned_as_a_result_and_left_as_it_came(SrtpProfile profile)
+    {
+        var (sender, receiver) = Pair(profile);
+        // A good packet first, so the forgeries meet an SSRC with state as well as the tag check.
+        Assert.Equal(SrtpResult.Ok, Unprotect(receiver, Protect(sender, 10), out _));
+        for (var flip = 0; flip < 40; flip++)
+        {
+            var forged = Protect(sender, (ushort)(11 + flip));
+            // Past the header (12 bytes, 8 of extension): a flipped header length would be Malformed, not forged.
+            forged[20 + flip * 7 % (forged.Length - 20)] ^= 0x08;
+            var buffer = forged.ToArray();
+            Assert.Equal(SrtpResult.AuthenticationFailed, receiver.UnprotectRtp(buffer, buffer.Length, out var n));
+            Assert.Equal(forged.Length, n);
+            Assert.Equal(forged, buffer);
+        }
+        byte[] rtcp = [0x81, 0xc8, 0x00, 0x06, 0x00, 0x00, 0x12, 0x34, .. new byte[20], .. new byte[64]];
+        Assert.Equal(SrtpResult.Ok, sender.ProtectRtcp(rtcp, 28, out var rtcpLength));
+        var forgedRtcp = rtcp[..rtcpLength];
+        forgedRtcp[10] ^= 0x01;
+        var rtcpBuffer = forgedRtcp.ToArray();
+        Assert.Equal(SrtpResult.AuthenticationFailed, receiver.UnprotectRtcp(rtcpBuffer, rtcpBuffer.Length, out _));
+        Assert.Equal(forgedRtcp, rtcpBuffer);
+        Assert.Equal(41, receiver.AuthenticationFailures);
+        // The forgeries moved nothing: the next genuine packet is accepted.
+        Assert.Equal(SrtpResult.Ok, Unprotect(receiver, Protect(sender, 60), out var seq));
+        Assert.Equal(60, seq);
+        sender.Dispose();
+        receiver.Dispose();
+    }
 }
