@@ -62,6 +62,8 @@ internal sealed partial class Scenarios(BenchConfig config, Progress progress)
     public async Task ForwardingAsync(ISwarm swarm, BenchResults results)
     {
         await using var worker = await Worker.CreateAsync().ConfigureAwait(false);
+        using var ticks = AllocationTicks.Enabled ? new AllocationTicks() : null;
+        ticks?.Watch(await worker.Loop.InvokeAsync(AllocationTicks.CurrentOsThreadId).ConfigureAwait(false));
         var memoryStep = config.ForwardingTransports.Contains(ForwardingTransport.WebRtc)
             ? config.ForwardingModes.FirstOrDefault(m => m != ForwardingMode.Plain) : (ForwardingMode?)null;
         foreach (var transport in config.ForwardingTransports)
@@ -78,6 +80,7 @@ internal sealed partial class Scenarios(BenchConfig config, Progress progress)
                     progress.Line($"forwarding {transport} {mode} N={n}: Ferry {step.Ferry.Median:F2} us/RTP pkt [{step.Ferry.Min:F2}..{step.Ferry.Max:F2}], " +
                                   $"floor {step.Floor.Median:F2} [{step.Floor.Min:F2}..{step.Floor.Max:F2}], floor+sendmmsg {step.FloorMmsg.Median:F2} [{step.FloorMmsg.Min:F2}..{step.FloorMmsg.Max:F2}] " +
                                   $"(x{step.FerryOverFloor:F2}, x{step.FerryOverFloorMmsg:F2}), loss {step.LossPercent:F3}%, {step.AllocatedBytesPerPacket:F3} B/pkt");
+                    if (ticks is not null) progress.Line("worker allocation samples: " + string.Join(", ", ticks.Types.Select(t => $"{t.Type} x{t.Samples}")));
                 }
             }
         }
