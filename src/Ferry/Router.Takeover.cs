@@ -109,7 +109,7 @@ public sealed partial class Router
                 {
                     ThrowIfClosed();
                     if (_transports.ContainsKey(snapshot.Id)) throw new InvalidStateException($"a transport with id {snapshot.Id} already exists in this router");
-                    var transport = WebRtcTransport.CreateTakenOver(this, snapshot, options.ListenInfos, options.SctpResyncWindow);
+                    var transport = WebRtcTransport.CreateTakenOver(this, snapshot, options.ListenInfos, options.CopyAge, options.SctpResyncWindow, options.SctpResyncSettle);
                     AddImportedTransport(transport);
                     return transport;
                 }).ConfigureAwait(false), snapshot));

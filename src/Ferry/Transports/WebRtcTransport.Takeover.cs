@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Ferry.Mobility.Remote;
 using Ferry.Protocols.Ice;
 using Ferry.Protocols.Net;
@@ -25,11 +24,7 @@ public sealed partial class WebRtcTransport
     private sealed class TakeoverState
     {
         public bool PathSeen;
-        // Incoming SCTP streams whose stream sequence number is not yet taken from the far end's data; null when the TSN is not either.
-        public HashSet<ushort>? UnsyncedStreams;
-        public bool TsnSynced;
-        public uint SyncedCumulativeTsn;
-        public TimeSpan SctpResyncUntil;
+        public SctpTakeoverResync? Sctp;
     }
 
     /// <summary>
@@ -78,7 +73,7 @@ public sealed partial class WebRtcTransport
     /// sockets that reach the far end's known tuples at once; ICE keeps the copy's credentials and adds
     /// <paramref name="snapshot"/>'s <see cref="WebRtcTransportSnapshot.NextIceParameters"/>.
     /// </summary>
-    internal static WebRtcTransport CreateTakenOver(Router router, WebRtcTransportSnapshot snapshot, IReadOnlyList<TransportListenInfo> listenInfos, TimeSpan sctpResyncWindow)
+    internal static WebRtcTransport CreateTakenOver(Router router, WebRtcTransportSnapshot snapshot, IReadOnlyList<TransportListenInfo> listenInfos, TimeSpan copyAge, TimeSpan sctpResyncWindow, TimeSpan sctpSettle)
     {
         if (listenInfos.Count == 0 || listenInfos.Any(i => i.Protocol != TransportProtocolName.Udp))
             throw new ArgumentException("a transport taken over listens on UDP listen infos only");
@@ -99,7 +94,7 @@ public sealed partial class WebRtcTransport
         try
         {
             transport.Listen(transportOptions, first);
-            transport.RestoreTakenOver(snapshot, sctpResyncWindow);
+            transport.RestoreTakenOver(snapshot, copyAge, sctpResyncWindow, sctpSettle);
         }
         catch
         {
@@ -110,7 +105,7 @@ public sealed partial class WebRtcTransport
         return transport;
     }
 
-    private void RestoreTakenOver(WebRtcTransportSnapshot snapshot, TimeSpan sctpResyncWindow)
+    private void RestoreTakenOver(WebRtcTransportSnapshot snapshot, TimeSpan copyAge, TimeSpan sctpResyncWindow, TimeSpan sctpSettle)
     {
         _connectCalled = true;
         _localRole = snapshot.Dtls.Role;
@@ -134,11 +129,9 @@ public sealed partial class WebRtcTransport
             _selectedTuple = TupleInfo(route, selected);
         }
         RestoreCore(snapshot.Core);
-        var channels = snapshot.Sctp?.Channels.Select(c => c.Id).ToHashSet();
         _takeover = new TakeoverState
         {
-            UnsyncedStreams = channels,
-            SctpResyncUntil = Loop.Now + sctpResyncWindow,
+            Sctp = snapshot.Sctp is { } sctp ? new SctpTakeoverResync(sctp.Channels.Select(c => c.Id), Loop.Now, copyAge, Loop.Now + sctpResyncWindow, sctpSettle) : null,
         };
         ArmTimer();
     }
@@ -177,56 +170,39 @@ public sealed partial class WebRtcTransport
     /// </summary>
     private void HandleSctpFromFarEnd(SctpLink sctp, ReadOnlySpan<byte> packet)
     {
-        if (_takeover is { UnsyncedStreams: not null } takeover) ResyncSctpIfNeeded(takeover, ref sctp, packet);
-        sctp.HandlePacket(packet);
-    }
-
-    private void ResyncSctpIfNeeded(TakeoverState takeover, ref SctpLink sctp, ReadOnlySpan<byte> packet)
-    {
-        var unsynced = takeover.UnsyncedStreams!;
-        if (Loop.Now > takeover.SctpResyncUntil || (takeover.TsnSynced && unsynced.Count == 0))
+        if (_takeover?.Sctp is not { Done: false } resync)
         {
-            takeover.UnsyncedStreams = null;
+            sctp.HandlePacket(packet);
             return;
         }
-        if (SctpPacket.TryParse(packet, out var parsed) != SctpParseResult.Ok) return;
-        uint lowest = 0;
-        var haveData = false;
-        Dictionary<ushort, (uint Tsn, ushort Ssn)>? streams = null;
-        foreach (var chunk in parsed.Chunks)
+        switch (resync.Inspect(packet, Loop.Now, sctp, static l => l.Export()))
         {
-            // DATA (type 0): TSN, stream id, SSN at the start of the value.
-            if (chunk.Type != 0 || chunk.Value.Length < 12) continue;
-            var tsn = BinaryPrimitives.ReadUInt32BigEndian(chunk.Value);
-            if (takeover.TsnSynced && !SerialGreater(tsn, takeover.SyncedCumulativeTsn)) continue;
-            if (!haveData || SerialGreater(lowest, tsn)) lowest = tsn;
-            haveData = true;
-            var streamId = BinaryPrimitives.ReadUInt16BigEndian(chunk.Value[4..]);
-            var ssn = BinaryPrimitives.ReadUInt16BigEndian(chunk.Value[6..]);
-            // Unordered chunks say nothing of the stream's order; ordered ones of a stream already in step neither.
-            if ((chunk.Flags & 4) != 0 || !unsynced.Contains(streamId)) continue;
-            streams ??= [];
-            if (!streams.TryGetValue(streamId, out var seen) || SerialGreater(seen.Tsn, tsn)) streams[streamId] = (tsn, ssn);
+            case SctpResyncVerdict.Held:
+                ArmTimer();   // decide at the resync's deadline even if the far end sends nothing more
+                return;
+            case SctpResyncVerdict.Resynced:
+                ContinueResynced(resync, sctp);
+                return;
+            default:
+                sctp.HandlePacket(packet);
+                return;
         }
-        if (!haveData || (takeover.TsnSynced && streams is null)) return;
-        var firstTsn = takeover.TsnSynced ? (uint?)null : lowest;
-        var ssns = streams?.ToDictionary(e => e.Key, e => e.Value.Ssn) ?? [];
-        // The association is written out, set where the far end is, and brought back: a plain-data step, as the copy was.
-        var state = sctp.Export();
-        var resynced = TakeoverCarryForward.ResyncSctpReceive(state, firstTsn, ssns);
+    }
+
+    /// <summary>On the transport's timer: the far end's held DATA waited long enough for its retransmission.</summary>
+    private void PollSctpResync()
+    {
+        if (_takeover?.Sctp is { Done: false } resync && _sctp is { } sctp && resync.Poll(Loop.Now, sctp, static l => l.Export()) == SctpResyncVerdict.Resynced)
+            ContinueResynced(resync, sctp);
+    }
+
+    private void ContinueResynced(SctpTakeoverResync resync, SctpLink sctp)
+    {
         sctp.ReleaseSilently();
-        _sctp = sctp = NewSctpLink(sctp.Parameters, sctp.SendBufferSize, resynced, SctpStateName.Connected);
-        if (!takeover.TsnSynced)
-        {
-            takeover.TsnSynced = true;
-            takeover.SyncedCumulativeTsn = resynced.Association.Receive.CumulativeTsn;
-        }
-        foreach (var id in ssns.Keys) unsynced.Remove(id);
-        SctpResyncs++;
+        _sctp = sctp = NewSctpLink(sctp.Parameters, sctp.SendBufferSize, resync.TakeResynced(), SctpStateName.Connected);
+        foreach (var held in resync.TakeReplay()) sctp.HandlePacket(held);
     }
 
     /// <summary>After a take-over: times the incoming SCTP state was put in step with the far end (<see cref="TakeoverCarryForward.ResyncSctpReceive"/>).</summary>
-    public int SctpResyncs { get; private set; }
-
-    private static bool SerialGreater(uint a, uint b) => a != b && a - b < 0x8000_0000u;
+    public int SctpResyncs => _takeover?.Sctp?.Resyncs ?? 0;
 }

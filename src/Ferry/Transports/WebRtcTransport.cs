@@ -495,6 +495,7 @@ public sealed partial class WebRtcTransport : Transport
     {
         var due = _ice.NextTimeout;
         if (_dtls is { } d && d.NextTimeout < due) due = d.NextTimeout;
+        if (_takeover?.Sctp is { } resync && resync.Deadline < due) due = resync.Deadline;
         if (due != _timer.Due)
         {
             if (due == TimeSpan.MaxValue) _timer.Stop();
@@ -509,6 +510,7 @@ public sealed partial class WebRtcTransport : Transport
         var now = Loop.Now;
         _ice.HandleTimeout(now);
         _dtls?.HandleTimeout(now);
+        PollSctpResync();
         Pump();
     }
 

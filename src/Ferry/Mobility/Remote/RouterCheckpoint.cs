@@ -59,6 +59,15 @@ public sealed record TakeoverOptions
     /// </summary>
     public TimeSpan SctpResyncWindow { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// After a take-over the far end's DATA is held, from the first that arrives, until its retransmission of the lowest
+    /// TSN it has outstanding (which tells where the dead source's acknowledgements stopped; <see cref="SctpTakeoverResync"/>),
+    /// at most for the time since the death (the far end's timer doubles at each expiry) plus this (its first timeout).
+    /// Longer loses fewer of the far end's messages sent around the death; shorter resumes its channels sooner when the
+    /// far end's first DATA after the take-over was that retransmission. Default 1 s.
+    /// </summary>
+    public TimeSpan SctpResyncSettle { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>As <see cref="RouterImportOptions.RtpObservers"/>: observers of this router that take the copy's membership.</summary>
     public IReadOnlyDictionary<string, RtpObservers.RtpObserver> RtpObservers { get; init; } = new Dictionary<string, RtpObservers.RtpObserver>();
 }

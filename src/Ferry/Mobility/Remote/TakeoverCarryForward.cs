@@ -184,6 +184,13 @@ public static class TakeoverCarryForward
         Streams = p.Streams.Select(s => s.Nack is { } nack ? s with { Nack = new NackGeneratorState { RttMicros = nack.RttMicros, GivenUp = nack.GivenUp, Recovered = nack.Recovered, NacksRequested = nack.NacksRequested } } : s).ToArray(),
     };
 
+    /// <summary>The SCTP part of <see cref="Apply(WebRtcTransportSnapshot, TimeSpan, TakeoverMargins?)"/> alone (for tests).</summary>
+    internal static DataChannelEndpointState ApplySctp(DataChannelEndpointState endpoint, TimeSpan age, TakeoverMargins? margins = null)
+    {
+        margins ??= TakeoverMargins.Default;
+        return JumpSctpSend(endpoint, (age + margins.Slack).TotalSeconds, margins);
+    }
+
     /// <summary>
     /// The outgoing half of the association jumps ahead (see the class): every stream's next SSN, the next TSN; nothing
     /// queued or outstanding is kept, and one abandoned placeholder chunk per stream (at least one) sits just below the
