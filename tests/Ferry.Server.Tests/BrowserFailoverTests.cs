@@ -29,7 +29,7 @@ public sealed class ThreeNodeClusterFixture : IAsyncLifetime
         var node = new ServerProcessFixture
         {
             ExtraArguments = ["--cluster", Redis.Url, "--silo-port", RedisServer.FreeTcpPort().ToString(), "--workers", "1",
-                "--rtc-min-port", min.ToString(), "--rtc-max-port", (min + 499).ToString(), "--shutdown-timeout", "10"],
+                "--rtc-min-port", min.ToString(), "--rtc-max-port", (min + 499).ToString(), "--shutdown-timeout", "10", "--log-level", "Information"],
         };
         await node.InitializeAsync();
         lock (Nodes) Nodes.Add(node);
@@ -68,6 +68,7 @@ public sealed class BrowserFailoverTests(ThreeNodeClusterFixture cluster, ITestO
         await StartChatAsync(pages);
         var detections = new List<double>();
         var mediaBack = new List<double>();
+        var firstFrames = new List<double>();
         for (var kill = 1; kill <= Kills; kill++)
         {
             var live = cluster.Nodes.Where(n => n.IsRunning).ToList();
@@ -78,6 +79,7 @@ public sealed class BrowserFailoverTests(ThreeNodeClusterFixture cluster, ITestO
             foreach (var page in pages)
                 await page.WaitForFunctionAsync("(n) => (window.ferry.nodeUrls || []).length >= n", live.Count, new PageWaitForFunctionOptions { Timeout = 15000 });
             output.WriteLine($"kill {kill}: node {host.Url} (of {live.Count})");
+            var killedAt = await pair.PageA.EvaluateAsync<long>("() => Date.now()");
             host.Signal(9);
             var clock = Stopwatch.StartNew();
             // Each page's decoded video frames, sampled every 50 ms: the media was back when the longest stall ended,
@@ -101,6 +103,18 @@ public sealed class BrowserFailoverTests(ThreeNodeClusterFixture cluster, ITestO
                 }
             }
             mediaBack.Add(back);
+            var firstFrame = 0L;
+            foreach (var page in pages)
+            {
+                var marks = (await PageJsonAsync(page, "window.ferry.timeline || []")).EnumerateArray()
+                    .Where(e => e.GetProperty("at").GetInt64() >= killedAt).ToList();
+                var decoded = marks.FirstOrDefault(e => e.GetProperty("what").GetString()!.StartsWith("video decoded", StringComparison.Ordinal));
+                firstFrame = Math.Max(firstFrame, decoded.ValueKind == JsonValueKind.Object ? decoded.GetProperty("at").GetInt64() - killedAt : long.MaxValue);
+                var timeline = (await PageJsonAsync(page, "window.ferry.timeline || []")).EnumerateArray()
+                    .Where(e => e.GetProperty("at").GetInt64() >= killedAt).Select(e => $"+{e.GetProperty("at").GetInt64() - killedAt} {e.GetProperty("what").GetString()}");
+                output.WriteLine($"  page {(page == pair.PageA ? "A" : "B")}: {string.Join("; ", timeline)}");
+            }
+            firstFrames.Add(firstFrame);
             ServerProcessFixture newHost;
             try
             {
@@ -115,6 +129,7 @@ public sealed class BrowserFailoverTests(ThreeNodeClusterFixture cluster, ITestO
             var failover = (await newHost.GetJsonAsync("/api/cluster")).GetProperty("failover");
             detections.Add(failover.GetProperty("lastDetectionMs").GetDouble());
             output.WriteLine($"kill {kill}: video decoded again on both pages {back:F0} ms after the kill; room on {newHost.Url}; {failover}");
+            output.WriteLine(string.Join('\n', newHost.Output.Split('\n').Where(l => l.Contains("dead") || l.Contains("take-over") || l.Contains("taken over") || l.Contains("reconnected") || l.Contains("is live here"))));
             foreach (var page in pages)
             {
                 // The same session: no new join, the same transports, producers and consumers, DTLS connected throughout.
@@ -133,7 +148,8 @@ public sealed class BrowserFailoverTests(ThreeNodeClusterFixture cluster, ITestO
         foreach (var page in pages) Assert.Equal("open", await page.EvaluateAsync<string>("() => window.ferry.chatProducer?.readyState"));
         foreach (var page in pages) Assert.Equal("[]", await page.EvaluateAsync<string>("() => JSON.stringify(window.ferry.errors)"));
         output.WriteLine($"detection ms: {string.Join(", ", detections.Select(d => d.ToString("F0")))}; media back ms: {string.Join(", ", mediaBack.Select(d => d.ToString("F0")))}");
-        output.WriteLine($"media back p50 {Percentile(mediaBack, 0.5):F0} ms, max {mediaBack.Max():F0} ms; detection p50 {Percentile(detections, 0.5):F0} ms, max {detections.Max():F0} ms");
+        output.WriteLine($"first frame decoded on both pages p50 {Percentile(firstFrames, 0.5):F0} ms, max {firstFrames.Max():F0} ms; " +
+            $"end of the longest stall p50 {Percentile(mediaBack, 0.5):F0} ms, max {mediaBack.Max():F0} ms; detection p50 {Percentile(detections, 0.5):F0} ms, max {detections.Max():F0} ms");
     }
 
     /// <summary>The page's transports, producers and consumers, as one string to compare.</summary>

@@ -124,6 +124,12 @@ async function join(roomId, displayName) {
   statsTimer = setInterval(updateStats, 1000);
 }
 
+/** Notes what happened when (kept for the tests: window.ferry.timeline). */
+function mark(what) {
+  state.timeline = state.timeline || [];
+  if (state.timeline.length < 200) state.timeline.push({ at: Date.now(), what });
+}
+
 /** A protoo connection to the room at <url>, open. */
 async function connectSignaling(url, retry = { retries: 0 }) {
   const peer = new protooClient.Peer(new protooClient.WebSocketTransport(url, { retry }));
@@ -133,6 +139,7 @@ async function connectSignaling(url, retry = { retries: 0 }) {
   peer.on('close', () => {
     if (protoo !== peer) return;
     setStatus('disconnected');
+    mark('signaling closed');
     // Its node died (or the network dropped it): the session may go on elsewhere, so look for it there.
     if (state.joined && !state.leaving && state.nodeUrls) onNodeLost(peer).catch((error) => state.errors.push(`reconnect: ${error}`));
   });
@@ -178,6 +185,7 @@ async function onNodeLost(lost) {
       protoo = next;
       state.signalingUrl = url.origin;
       state.reconnects = (state.reconnects || 0) + 1;
+      mark(`signaling resumed at ${url.host}`);
       setStatus(`in room ${state.roomId}`);
       return;
     } catch {
@@ -285,6 +293,7 @@ function onNotification(notification) {
  * the browser switches, the old address relays. A page that ignores this keeps working through the relay.
  */
 async function onTransportMoved({ transportId, iceParameters, iceCandidates }) {
+  mark(`transportMoved ${transportId}`);
   // ?ignoreMoves=1 behaves as a client that does not know this notification (it stays on the relay), for the tests.
   if (ignoreMoves) return;
   const transport = [sendTransport, recvTransport].find((t) => t && t.id === transportId);
@@ -304,6 +313,35 @@ async function onTransportMoved({ transportId, iceParameters, iceCandidates }) {
   }
   state.moves = (state.moves || 0) + 1;
   state.restarts = (state.restarts || 0) + (restart ? 1 : 0);
+  watchSwitch(transport);
+}
+
+/** Marks in the timeline when the browser's selected candidate pair of <transport> changes (for the tests' figures). */
+async function watchSwitch(transport) {
+  const pairOf = async () => {
+    for (const s of (await transport.getStats()).values()) if (s.type === 'transport') return s.selectedCandidatePairId;
+    return undefined;
+  };
+  const before = await pairOf();
+  for (let i = 0; i < 100 && !transport.closed; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (await pairOf() !== before) { mark(`switched ${transport.id}`); break; }
+  }
+  if (transport.direction !== 'recv') return;
+  // What the receiving side sees next: packets again, then a decoded frame (the gap between is the wait for a key frame).
+  const video = async () => {
+    for (const s of (await transport.getStats()).values()) if (s.type === 'inbound-rtp' && s.kind === 'video') return s;
+    return undefined;
+  };
+  const start = await video();
+  let packets = false;
+  for (let i = 0; i < 200 && start && !transport.closed; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    const now = await video();
+    if (!now) return;
+    if (!packets && now.packetsReceived > start.packetsReceived) { packets = true; mark(`video packets (+${now.packetsReceived - start.packetsReceived}, keyFramesDecoded ${now.keyFramesDecoded}, pli ${now.pliCount})`); }
+    if (now.framesDecoded > start.framesDecoded) { mark(`video decoded (keyFramesDecoded ${now.keyFramesDecoded}, pli ${now.pliCount}, nack ${now.nackCount})`); return; }
+  }
 }
 
 /** A received (or sent) chat line: kept in window.ferry.chat and shown in the list. */

@@ -62,6 +62,20 @@ public sealed partial class KeyFrameRequestManager
         s.SendNow = true;
     }
 
+    /// <summary>
+    /// Forgets what was asked on <paramref name="ssrc"/> (a pending request and a delay window), so the next ask goes at
+    /// once: the path to the sender changed and the requests sent before went nowhere.
+    /// </summary>
+    public void Forget(uint ssrc)
+    {
+        ref var s = ref Find(ssrc, create: false);
+        if (Unsafe.IsNullRef(ref s)) return;
+        s.PendingUntil = TimeSpan.MaxValue;
+        s.RetryOnTimeout = false;
+        s.DelayUntil = TimeSpan.MaxValue;
+        s.AskedDuringDelay = false;
+    }
+
     /// <summary>A key frame arrived on <paramref name="ssrc"/>: nothing is pending any more.</summary>
     public void KeyFrameReceived(uint ssrc)
     {

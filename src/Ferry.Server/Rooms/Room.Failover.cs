@@ -12,6 +12,14 @@ namespace Ferry.Server.Rooms;
 /// </summary>
 public sealed partial class Room
 {
+    /// <summary>
+    /// The take-over's margins: the copy's age is measured from its arrival on this node, which a LAN delays by
+    /// milliseconds, so 50 ms of slack covers it; every millisecond more is a jump of the RTP timestamps that the far
+    /// end's jitter buffer waits out as a freeze. A video stream is assumed to send at least 300 packets a second
+    /// (about 3 Mbit/s) beside twice its measured rate.
+    /// </summary>
+    internal static readonly TakeoverMargins TakeoverMargins = TakeoverMargins.Default with { Slack = TimeSpan.FromMilliseconds(50), VideoPacketRate = 300 };
+
     /// <summary>True when a broadcaster (PlainTransports, which have no snapshot yet) is in the room.</summary>
     public bool HasBroadcasters => _peers.Values.Any(p => p.IsBroadcaster && !p.Closed);
 
@@ -57,6 +65,7 @@ public sealed partial class Room
             var imported = await router.TakeOverAsync(checkpoint, new TakeoverOptions
             {
                 CopyAge = age,
+                Margins = TakeoverMargins,
                 ListenInfos = settings.WebRtcListenInfos(forceTcp: false).Where(l => l.Protocol == Ferry.Protocols.Ortc.TransportProtocolName.Udp).ToList(),
             });
             // A transport the copy left out (not connected yet when copied) is gone with the dead node: its peer's

@@ -392,11 +392,17 @@ public sealed partial class Producer
         }
     }
 
-    internal void RequestKeyFrameForAll()
+    internal void RequestKeyFrameForAll(bool afresh = false)
     {
         if (Kind != MediaKind.Video || _paused || _closed) return;
         var now = Loop.Now;
-        foreach (var s in Streams) if (s.HasSsrc) RequestKeyFrame(s.Ssrc, now);
+        foreach (var s in Streams)
+        {
+            if (!s.HasSsrc) continue;
+            // The path to the sender changed (a take-over): earlier requests went nowhere, so none may hold this one back.
+            if (afresh) _keyFrames.Forget(s.Ssrc);
+            RequestKeyFrame(s.Ssrc, now);
+        }
     }
 
     private void RequestKeyFrame(uint ssrc, TimeSpan now)

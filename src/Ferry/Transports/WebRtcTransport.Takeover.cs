@@ -24,6 +24,7 @@ public sealed partial class WebRtcTransport
     private sealed class TakeoverState
     {
         public bool PathSeen;
+        public bool MediaSeen;
         public SctpTakeoverResync? Sctp;
     }
 
@@ -146,10 +147,22 @@ public sealed partial class WebRtcTransport
         Pump();
     }
 
-    private void RequestKeyFramesAfterTakeover()
+    private void RequestKeyFramesAfterTakeover(bool afresh = false)
     {
-        foreach (var producer in Producers) producer.RequestKeyFrameForAll();
-        foreach (var producer in Consumers.Select(c => c.Producer).OfType<Rtp.Producer>().Distinct()) producer.RequestKeyFrameForAll();
+        foreach (var producer in Producers) producer.RequestKeyFrameForAll(afresh);
+        foreach (var producer in Consumers.Select(c => c.Producer).OfType<Rtp.Producer>().Distinct()) producer.RequestKeyFrameForAll(afresh);
+    }
+
+    /// <summary>
+    /// The far end's first media after a take-over: it sends on its new path now, so a key frame it is asked for comes
+    /// here. Asked afresh: the requests made before (at the take-over, at its first check) reached it while it still
+    /// sent on its old path, and their pending second would hold this one back a second.
+    /// </summary>
+    private void OnTakeoverMedia()
+    {
+        if (_takeover is not { MediaSeen: false } takeover) return;
+        takeover.MediaSeen = true;
+        RequestKeyFramesAfterTakeover(afresh: true);
     }
 
     /// <summary>
@@ -160,7 +173,7 @@ public sealed partial class WebRtcTransport
     {
         if (_takeover is not { PathSeen: false } takeover || _ice.SelectedTuple != tuple) return;
         takeover.PathSeen = true;
-        RequestKeyFramesAfterTakeover();
+        RequestKeyFramesAfterTakeover(afresh: true);
     }
 
     /// <summary>

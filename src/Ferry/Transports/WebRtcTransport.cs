@@ -331,6 +331,7 @@ public sealed partial class WebRtcTransport : Transport
                 if (_srtpReceive is null) { RtpPacketsDropped++; return; }
                 if (UnprotectRtp(_srtpReceive, data, out var rtpLength) != SrtpResult.Ok) { SrtpFailures++; return; }
                 PumpIce();
+                if (_takeover is { MediaSeen: false }) OnTakeoverMedia();
                 ReceiveRtp(data[..rtpLength]);
                 break;
             case PacketKind.Rtcp:
