@@ -63,11 +63,30 @@ internal sealed partial class Peer
         ["srtpFailures"] = t.SrtpFailures,
         ["sctpResyncs"] = t.SctpResyncs,
         ["sctp"] = t.SctpCounters is { } c ? $"packetsSent {c.PacketsSent} packetsReceived {c.PacketsReceived} received {c.MessagesReceived} chunks {c.DataChunksReceived} dup {c.DuplicateChunks} windowDrops {c.ReceiveWindowDrops} invalid {c.InvalidStreamChunks} sent {c.MessagesSent} chunksSent {c.DataChunksSent} retx {c.Retransmissions} T3 {c.T3Expirations}" : null,
+        ["sctpDebug"] = SctpDebug(t),
         ["dtlsState"] = t.DtlsState.ToString(),
         ["sctpState"] = t.SctpState?.ToString(),
         ["iceState"] = t.IceState.ToString(),
         ["iceParameters"] = JsonSerializer.SerializeToNode(t.IceParameters, OrtcJson.Default.IceParameters),
     };
+
+    /// <summary>The association's inner state, for a failure message (reflection: the engine keeps it internal).</summary>
+    private static string? SctpDebug(WebRtcTransport t)
+    {
+        try
+        {
+            const System.Reflection.BindingFlags Flags = System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance;
+            var link = typeof(WebRtcTransport).GetField("_sctp", Flags)!.GetValue(t);
+            if (link is null) return null;
+            var endpoint = (Ferry.Protocols.Sctp.DataChannelEndpoint)link.GetType().GetProperty("Endpoint", Flags)!.GetValue(link)!;
+            var debug = typeof(Ferry.Protocols.Sctp.SctpAssociation).GetMethod("DebugState", Flags)!.Invoke(endpoint.Association, null);
+            return $"{debug} peerTag {endpoint.Association.LocalVerificationTag} finished {endpoint.Association.IsFinished} cumIn {typeof(Ferry.Protocols.Sctp.SctpAssociation).GetProperty("CumulativeTsnReceived", Flags)!.GetValue(endpoint.Association)}";
+        }
+        catch (Exception e)
+        {
+            return e.GetType().Name + ": " + e.Message;
+        }
+    }
 
     private WebRtcTransport WebRtcFor(JsonObject data) =>
         _transports.TryGetValue(RequiredString(data, "transportId"), out var t) && t is WebRtcTransport w ? w : throw new ArgumentException("unknown WebRTC transportId");

@@ -132,7 +132,7 @@ public sealed partial class WebRtcTransport
         RestoreCore(snapshot.Core);
         _takeover = new TakeoverState
         {
-            Sctp = snapshot.Sctp is { } sctp ? new SctpTakeoverResync(sctp.Channels.Select(c => c.Id), Loop.Now, copyAge, Loop.Now + sctpResyncWindow, sctpSettle) : null,
+            Sctp = snapshot.Sctp is not null ? new SctpTakeoverResync(Loop.Now, copyAge, Loop.Now + sctpResyncWindow, sctpSettle) : null,
         };
         ArmTimer();
     }

@@ -30,7 +30,7 @@ public sealed class TakeoverAcrossProcessesTests
         await RunAsync(carryForward: true, data: false);
 
     /// <summary>The data channel after each take-over. Fails today: the association taken over stops answering after its incoming resync (see docs/mobility.md, "Failover").</summary>
-    [Fact(Skip = "known failure: the SCTP association taken over does not resume (docs/mobility.md, Failover: what is left)")]
+    [Fact]
     public async Task A_router_killed_three_times_keeps_its_data_channel_in_order() =>
         await RunAsync(carryForward: true, data: true);
 
@@ -108,7 +108,9 @@ public sealed class TakeoverAcrossProcessesTests
                 {
                     var states = new List<string>();
                     foreach (var id in room.TransportIds) states.Add((await holder.RequestAsync("takeoverState", new JsonObject { ["transportId"] = id })).ToJsonString());
-                    Assert.Fail($"kill {kill}: the data channel did not resume (highest received {string.Join(", ", room.HighestMessageReceived)}, sent {string.Join(", ", resumeFrom)}); {room.SctpSummary}; taken over: {string.Join("; ", states)}");
+                    await Task.Delay(2000);
+                    foreach (var id in room.TransportIds) states.Add("2 s later: " + (await holder.RequestAsync("takeoverState", new JsonObject { ["transportId"] = id }))["sctp"]);
+                    Assert.Fail($"kill {kill}: the data channel did not resume (highest received {string.Join(", ", room.HighestMessageReceived)}, sent {string.Join(", ", resumeFrom)}); {room.SctpSummary}; taken over: {string.Join("; ", states)}\nstderr of the process that took over:\n{holder.StderrTail}");
                 }
                 kills.Add((sentAtCopy, resumeFrom));
             }
@@ -285,9 +287,15 @@ public sealed class TakeoverAcrossProcessesTests
                 }
                 if (!data) continue;
                 var messages = Messages(f).ToList();
-                for (var i = 1; i < messages.Count; i++) Assert.True(messages[i] > messages[i - 1], $"flow {fi}: message {messages[i]} after {messages[i - 1]} ({Runs(messages)})");
-                var missing = Enumerable.Range(0, f.MessagesSent).Except(messages).ToList();
                 var allowed = kills.SelectMany(k => Enumerable.Range(Math.Max(0, k.SentAtCopy[fi] - 10), k.SentAtResume[fi] - Math.Max(0, k.SentAtCopy[fi] - 10))).ToHashSet();
+                // In order, and once, but for a message of a kill's window right after itself: the dead process delivered it
+                // and died before acknowledging it, so its sender sent it again and the new process delivered it again.
+                for (var i = 1; i < messages.Count; i++)
+                {
+                    var repeat = messages[i] == messages[i - 1] && allowed.Contains(messages[i]) && (i < 2 || messages[i - 2] != messages[i]);
+                    Assert.True(messages[i] > messages[i - 1] || repeat, $"flow {fi}: message {messages[i]} after {messages[i - 1]} ({Runs(messages)})");
+                }
+                var missing = Enumerable.Range(0, f.MessagesSent).Except(messages).ToList();
                 Assert.True(missing.All(allowed.Contains), $"flow {fi}: messages missing outside the kills' windows: {Runs(missing.Where(m => !allowed.Contains(m)))} (all missing: {Runs(missing)})");
             }
         }

@@ -109,14 +109,18 @@ public sealed class TakeoverSctpTests
         }
     }
 
-    private static Wire Connected()
+    /// <summary>Connected, with the two channels opened by the far end (DCEP), or negotiated on both ends (as mediasoup-client does: no DCEP).</summary>
+    private static Wire Connected(bool negotiated)
     {
         var wire = new Wire();
         wire.Far.Endpoint.Association.Connect(wire.Now);
         wire.Run(TimeSpan.FromSeconds(2), () => wire.Ferry.Endpoint.Association.State == SctpState.Established && wire.Far.Endpoint.Association.State == SctpState.Established);
         Assert.Equal(SctpState.Established, wire.Ferry.Endpoint.Association.State);
-        Assert.NotNull(wire.Far.Endpoint.OpenChannel(wire.Now, new DataChannelOptions { Label = "ordered", Id = Ordered }));
-        Assert.NotNull(wire.Far.Endpoint.OpenChannel(wire.Now, new DataChannelOptions { Label = "unordered", Id = Unordered, Ordered = false }));
+        foreach (var end in negotiated ? new[] { wire.Far, wire.Ferry } : [wire.Far])
+        {
+            Assert.NotNull(end.Endpoint.OpenChannel(wire.Now, new DataChannelOptions { Label = "ordered", Id = Ordered, Negotiated = negotiated }));
+            Assert.NotNull(end.Endpoint.OpenChannel(wire.Now, new DataChannelOptions { Label = "unordered", Id = Unordered, Ordered = false, Negotiated = negotiated }));
+        }
         wire.Run(TimeSpan.FromMilliseconds(200));
         Assert.Equal(2, wire.Ferry.Endpoint.Channels.Count);
         Assert.True(wire.Far.Endpoint.Channels.Values.All(c => c.Acknowledged));
@@ -124,7 +128,7 @@ public sealed class TakeoverSctpTests
     }
 
     private static DataChannelEndpointState ThroughJson(DataChannelEndpointState state) =>
-        JsonSerializer.Deserialize<DataChannelEndpointState>(JsonSerializer.Serialize(state))!;
+        JsonSerializer.Deserialize<DataChannelEndpointState>(JsonSerializer.Serialize(state, SnapshotJson.Options), SnapshotJson.Options)!;
 
     /// <summary>
     /// Copies Ferry's side while messages flow, lets the doomed side go on for <paramref name="afterCopy"/>, kills it for
@@ -148,7 +152,7 @@ public sealed class TakeoverSctpTests
         wire.Ferry.Endpoint.Dispose();
         var carried = TakeoverCarryForward.ApplySctp(copy, wire.Now - copiedAt);
         wire.Ferry.Endpoint = DataChannelEndpoint.Import(ThroughJson(carried), wire.Now);
-        wire.Ferry.Resync = new SctpTakeoverResync(carried.Channels.Select(c => c.Id), wire.Now, wire.Now - copiedAt, wire.Now + TimeSpan.FromSeconds(30), new TakeoverOptions { ListenInfos = [], CopyAge = default }.SctpResyncSettle);
+        wire.Ferry.Resync = new SctpTakeoverResync(wire.Now, wire.Now - copiedAt, wire.Now + TimeSpan.FromSeconds(30), new TakeoverOptions { ListenInfos = [], CopyAge = default }.SctpResyncSettle);
         wire.Ferry.Dead = false;
         return (new Dictionary<ushort, int>(wire.Ferry.Sent), farAtKill, ferryAtCopy);
     }
@@ -161,12 +165,14 @@ public sealed class TakeoverSctpTests
     }
 
     [Theory]
-    [InlineData(300, 1500)]
-    [InlineData(0, 800)]
-    [InlineData(600, 3000)]
-    public void Both_directions_resume_once_and_in_order_after_a_take_over(int afterCopyMs, int outageMs)
+    [InlineData(300, 1500, false)]
+    [InlineData(0, 800, false)]
+    [InlineData(600, 3000, false)]
+    [InlineData(300, 1500, true)]
+    [InlineData(600, 3000, true)]
+    public void Both_directions_resume_once_and_in_order_after_a_take_over(int afterCopyMs, int outageMs, bool negotiated)
     {
-        var wire = Connected();
+        var wire = Connected(negotiated);
         var (ferryAtTakeover, farAtKill, ferryAtCopy) = TakeOver(wire, TimeSpan.FromMilliseconds(afterCopyMs), TimeSpan.FromMilliseconds(outageMs));
         wire.Run(TimeSpan.FromSeconds(3));
         wire.Sending = false;

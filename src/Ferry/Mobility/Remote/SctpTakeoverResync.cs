@@ -33,16 +33,20 @@ internal enum SctpResyncVerdict : byte
 /// or the far end had nothing outstanding), or too many are held. Then the cumulative TSN moves to just below the
 /// lowest TSN seen and each stream's next SSN to that of its lowest-TSN ordered chunk, and the held packets are fed in
 /// order. A stream whose first ordered chunk comes later is put in step then (without moving the TSN).
+/// Streams are found in the far end's DATA, not in the copy's channel list: mediasoup-client's channels are negotiated
+/// (no DCEP), so an endpoint lists none of them.
 /// </para>
-/// One per association taken over, on its transport's loop; it looks at packets only until every channel's stream is
-/// in step or <c>until</c> passed, then <see cref="Done"/>.
+/// One per association taken over, on its transport's loop; it looks at packets only until
+/// <c>until</c> passed, then <see cref="Done"/>.
 /// </summary>
 internal sealed class SctpTakeoverResync
 {
     private const int MaxHeld = 256;
 
-    // Incoming streams whose stream sequence number is not yet taken from the far end's data.
-    private readonly HashSet<ushort> _unsynced;
+    // Incoming streams whose stream sequence number was taken from the far end's data. Every other stream is watched:
+    // data channels opened by DCEP are not the only ones (mediasoup-client's are negotiated: no DCEP, so the
+    // endpoint lists no channel for them), and a stream the dead source first heard of after the copy needs it too.
+    private readonly HashSet<ushort> _synced = [];
     private readonly TimeSpan _until;
     private readonly TimeSpan _settle;
     private readonly TimeSpan _takenOverAt;
@@ -57,12 +61,11 @@ internal sealed class SctpTakeoverResync
     private List<byte[]>? _replay;
 
     /// <summary>
-    /// Watches the streams of <paramref name="channels"/> from the take-over at <paramref name="now"/> (the caller's clock)
-    /// until <paramref name="until"/>; the source died at most <paramref name="copyAge"/> before <paramref name="now"/>.
+    /// Watches every incoming stream from the take-over at <paramref name="now"/> (the caller's clock) until
+    /// <paramref name="until"/>; the source died at most <paramref name="copyAge"/> before <paramref name="now"/>.
     /// </summary>
-    public SctpTakeoverResync(IEnumerable<ushort> channels, TimeSpan now, TimeSpan copyAge, TimeSpan until, TimeSpan settle)
+    public SctpTakeoverResync(TimeSpan now, TimeSpan copyAge, TimeSpan until, TimeSpan settle)
     {
-        _unsynced = [.. channels];
         _takenOverAt = now;
         _copyAge = copyAge;
         _until = until;
@@ -110,7 +113,7 @@ internal sealed class SctpTakeoverResync
     {
         if (Done) return SctpResyncVerdict.Pass;
         if (!_tsnSynced) return InspectUnsynced(packet, now, owner, export);
-        if (now > _until || _unsynced.Count == 0)
+        if (now > _until)
         {
             Done = true;
             return SctpResyncVerdict.Pass;
@@ -199,7 +202,7 @@ internal sealed class SctpTakeoverResync
             var tsn = BinaryPrimitives.ReadUInt32BigEndian(chunk.Value);
             var streamId = BinaryPrimitives.ReadUInt16BigEndian(chunk.Value[4..]);
             // Ordered chunks of a stream already in step, or ones the cumulative TSN passed, say nothing.
-            if (!SerialGreater(tsn, cum) || !_unsynced.Contains(streamId)) continue;
+            if (!SerialGreater(tsn, cum) || _synced.Contains(streamId)) continue;
             ssns ??= [];
             tsnOf ??= [];
             if (!tsnOf.TryGetValue(streamId, out var seen) || SerialGreater(seen, tsn))
@@ -214,7 +217,7 @@ internal sealed class SctpTakeoverResync
     {
         // A plain-data step, as the copy was: the association is written out, set where the far end is, brought back.
         _resynced = TakeoverCarryForward.ResyncSctpReceive(state, firstTsn, ssns);
-        foreach (var id in ssns.Keys) _unsynced.Remove(id);
+        _synced.UnionWith(ssns.Keys);
         Resyncs++;
     }
 
