@@ -53,7 +53,7 @@ public sealed class ThreeNodeClusterFixture : IAsyncLifetime
 [Collection(BrowserCollection.Name)]
 public sealed class BrowserFailoverTests(ThreeNodeClusterFixture cluster, ITestOutputHelper output) : IClassFixture<ThreeNodeClusterFixture>
 {
-    private const int Kills = 3;
+    private const int Kills = 10;
 
     [Fact]
     public async Task When_the_node_of_a_call_is_killed_the_call_comes_back_on_another_node_with_the_same_ids()
@@ -143,13 +143,29 @@ public sealed class BrowserFailoverTests(ThreeNodeClusterFixture cluster, ITestO
         }
         await StopChatAsync(pages);
 
-        // Data channels do not resume after a take-over yet (the taken-over SCTP association does not acknowledge the
-        // far end's data: issue 15's note). The channel stays open on the page and nothing fails there.
-        foreach (var page in pages) Assert.Equal("open", await page.EvaluateAsync<string>("() => window.ferry.chatProducer?.readyState"));
+        // The chat works after the kills: every line sent now arrives once and in order (a line of a kill's window may
+        // have arrived twice, or not at all: docs/mobility.md, "Failover").
+        foreach (var page in pages)
+            await page.EvaluateAsync("() => { for (let i = 0; i < 20; i++) window.ferry.sendChat(`after ${i}`); }");
+        foreach (var (from, to) in new[] { (pair.PageA, pair.PageB), (pair.PageB, pair.PageA) })
+        {
+            try
+            {
+                await to.WaitForFunctionAsync("() => window.ferry.chat.filter(m => !m.mine && m.text.startsWith('after ')).length >= 20", null, new PageWaitForFunctionOptions { Timeout = 15000 });
+            }
+            catch (TimeoutException)
+            {
+                var lines = (await PageJsonAsync(to, "window.ferry.chat.filter(m => !m.mine).map(m => m.text)")).EnumerateArray().Select(e => e.GetString()).ToList();
+                throw new TimeoutException($"{(from == pair.PageA ? "A->B" : "B->A")}: received {lines.Count} lines, the last {string.Join(", ", lines.TakeLast(5))}");
+            }
+            var received = (await PageJsonAsync(to, "window.ferry.chat.filter(m => !m.mine && m.text.startsWith('after ')).map(m => m.text)")).EnumerateArray().Select(e => e.GetString()).ToList();
+            Assert.Equal(Enumerable.Range(0, 20).Select(i => $"after {i}"), received);
+        }
         foreach (var page in pages) Assert.Equal("[]", await page.EvaluateAsync<string>("() => JSON.stringify(window.ferry.errors)"));
         output.WriteLine($"detection ms: {string.Join(", ", detections.Select(d => d.ToString("F0")))}; media back ms: {string.Join(", ", mediaBack.Select(d => d.ToString("F0")))}");
-        output.WriteLine($"first frame decoded on both pages p50 {Percentile(firstFrames, 0.5):F0} ms, max {firstFrames.Max():F0} ms; " +
-            $"end of the longest stall p50 {Percentile(mediaBack, 0.5):F0} ms, max {mediaBack.Max():F0} ms; detection p50 {Percentile(detections, 0.5):F0} ms, max {detections.Max():F0} ms");
+        output.WriteLine($"{Kills} kills: first frame decoded on both pages p50 {Percentile(firstFrames, 0.5):F0} ms, p99 {Percentile(firstFrames, 0.99):F0} ms; " +
+            $"end of the longest stall p50 {Percentile(mediaBack, 0.5):F0} ms, p99 {Percentile(mediaBack, 0.99):F0} ms; " +
+            $"detection p50 {Percentile(detections, 0.5):F0} ms, p99 {Percentile(detections, 0.99):F0} ms");
     }
 
     /// <summary>The page's transports, producers and consumers, as one string to compare.</summary>
