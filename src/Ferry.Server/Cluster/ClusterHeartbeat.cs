@@ -26,6 +26,7 @@ internal sealed class ClusterHeartbeat(ClusterNode node, LocalNode local, IGrain
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
     private const int FullReportEvery = 10;
+    private static readonly TimeSpan DirectoryCallTimeout = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
 
     private readonly Dictionary<string, RoomPart> _sent = new(StringComparer.Ordinal);
@@ -124,12 +125,13 @@ internal sealed class ClusterHeartbeat(ClusterNode node, LocalNode local, IGrain
         }
         foreach (var gone in _sent.Keys.Where(id => !current.ContainsKey(id)))
             calls.Add(grains.GetGrain<IRoomGrain>(gone).ReportAsync(new RoomPart { RoomId = gone, NodeId = node.Id, ReportedAt = now, Routers = [], Peers = [] }));
-        await Task.WhenAll(calls);
+        // Read first, with its own bounds: a report to a room grain whose node just died may hang this beat.
         if (node.Clustered && await ReadDirectoryAsync(url))
         {
             // The peers learn the new list: where to reconnect if this node dies.
             foreach (var room in open) room.NotifyNodeUrls(directory.Urls);
         }
+        await Task.WhenAll(calls);
         // Only what reached the grains counts as sent: a failed beat is repeated whole.
         _sent.Clear();
         foreach (var (id, part) in current) _sent[id] = part;
@@ -142,7 +144,12 @@ internal sealed class ClusterHeartbeat(ClusterNode node, LocalNode local, IGrain
     private async Task<bool> ReadDirectoryAsync(string url)
     {
         var others = ClusterNode.ActiveNodeIds(membership).Where(id => id != node.Id).Order(StringComparer.Ordinal).ToList();
-        var reports = await Task.WhenAll(others.Select(id => grains.GetGrain<INodeGrain>(id).GetAsync()));
+        // A node that just died may still be listed active: its grain does not answer, and must not hold the list back.
+        var reports = await Task.WhenAll(others.Select(async id =>
+        {
+            try { return await grains.GetGrain<INodeGrain>(id).GetAsync().WaitAsync(DirectoryCallTimeout); }
+            catch (Exception e) when (e is TimeoutException or OrleansException or Orleans.Runtime.SiloUnavailableException) { return null; }
+        }));
         List<string> urls = [url, .. reports.Where(r => r is { State: "active" }).Select(r => r!.Url)];
         if (urls.SequenceEqual(directory.Urls)) return false;
         directory.Set(urls);
