@@ -16,7 +16,7 @@ internal static class Program
         if (args is ["load-client", ..]) return await LoadClientHost.RunAsync().ConfigureAwait(false);
         if (args.Length == 0 || args[0] is not ("all" or "smoke"))
         {
-            await Console.Error.WriteLineAsync("usage: Ferry.Bench all|smoke [--out FILE] [--only forwarding,srtp,capacity,memory,moves,join,pipes,transport-moves,remote-moves] [--n 50,100] [--transports plain,webrtc] [--modes plain,gcm,cm] [--rounds 3] [--quiet]").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("usage: Ferry.Bench all|smoke [--out FILE] [--only forwarding,srtp,capacity,memory,moves,join,pipes,transport-moves,remote-moves,checkpoint] [--n 50,100] [--transports plain,webrtc] [--modes plain,gcm,cm] [--rounds 3] [--quiet]").ConfigureAwait(false);
             return 2;
         }
         var results = await RunAsync(args).ConfigureAwait(false);
@@ -73,6 +73,7 @@ internal static class Program
         if (Wants("pipes")) await scenarios.PipesAsync(results).ConfigureAwait(false);
         if (Wants("transport-moves")) await scenarios.TransportMovesAsync(results).ConfigureAwait(false);
         if (Wants("remote-moves")) await scenarios.RemoteMovesAsync(results).ConfigureAwait(false);
+        if (Wants("remote-moves") || Wants("checkpoint")) await scenarios.CheckpointCostAsync().ConfigureAwait(false);
 
         results.Seconds = clock.Elapsed.TotalSeconds;
         progress.Done();
