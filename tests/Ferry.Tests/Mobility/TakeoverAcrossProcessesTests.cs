@@ -30,7 +30,7 @@ public sealed class TakeoverAcrossProcessesTests
     public async Task A_router_killed_three_times_comes_back_each_time_with_its_media_no_srtp_failure_and_no_handshake() =>
         await RunAsync(carryForward: true, data: false);
 
-    /// <summary>The data channel after each take-over. Fails today: the association taken over stops answering after its incoming resync (see docs/mobility.md, "Failover").</summary>
+    /// <summary>The data channel after each take-over: every message sent after each resume arrives, once and in order (see docs/mobility.md, "Failover").</summary>
     [Fact]
     public async Task A_router_killed_three_times_keeps_its_data_channel_in_order() =>
         await RunAsync(carryForward: true, data: true);
