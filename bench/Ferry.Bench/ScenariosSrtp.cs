@@ -75,8 +75,8 @@ internal sealed partial class Scenarios
             for (var c = 0; c < candidates.Count; c++)
             {
                 var spread = Spread.Of(times[c]);
-                results.SrtpCost.Add(new SrtpCostResult { Mode = profile.ToMediasoupName(), Implementation = candidates[c].Name, NsPerPacket = spread, OverFloor = spread.Median / floorMedian });
-                progress.Line($"srtp {profile.ToMediasoupName()} {candidates[c].Name}: {spread} ns/packet (x{spread.Median / floorMedian:F2})");
+                results.SrtpCost.Add(new SrtpCostResult { Mode = profile.ToMediasoupName(), Implementation = candidates[c].Name, NsPerPacket = spread, OverFloor = floorMedian > 0 ? spread.Median / floorMedian : 0 });
+                progress.Line($"srtp {profile.ToMediasoupName()} {candidates[c].Name}: {spread} ns/packet (x{(floorMedian > 0 ? spread.Median / floorMedian : 0):F2})");
                 candidates[c].Owner.Dispose();
             }
         }
