@@ -60,7 +60,7 @@ public sealed class BrowserFailoverTests(ThreeNodeClusterFixture cluster, ITestO
     {
         var room = "failover-" + Guid.NewGuid().ToString("N")[..6];
         var nodes = cluster.Nodes.ToList();
-        await using var pair = await BrowserPair.OpenAsync(nodes[0].Url, room, "&video=320x240&jitterBufferTarget=80", serverUrlB: nodes[1].Url);
+        await using var pair = await BrowserPair.OpenAsync(nodes[0].Url, room, "&video=320x240&jitterBufferTarget=80&timeline=1", serverUrlB: nodes[1].Url);
         var pages = new[] { pair.PageA, pair.PageB };
         await WaitForCallAsync(pages);
         var ids = new Dictionary<IPage, string>();

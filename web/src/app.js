@@ -25,6 +25,7 @@ const forceTcp = new URLSearchParams(location.search).get('forceTcp') === '1';
 const jitterBufferTarget = Number(new URLSearchParams(location.search).get('jitterBufferTarget')) || 0;
 const ignoreMoves = new URLSearchParams(location.search).get('ignoreMoves') === '1';
 const restartAlways = new URLSearchParams(location.search).get('restartIce') === '1';
+const watchTimeline = new URLSearchParams(location.search).get('timeline') === '1';
 // ?video=WIDTHxHEIGHT sets the camera's capture size (default 640x480).
 const [videoWidth, videoHeight] = (/^(\d+)x(\d+)$/.exec(new URLSearchParams(location.search).get('video') || '') || [null, '640', '480']).slice(1).map(Number);
 // ?simulcast=1 sends the camera as mediasoup-demo's app does by default: three VP8 streams at a quarter,
@@ -313,7 +314,8 @@ async function onTransportMoved({ transportId, iceParameters, iceCandidates }) {
   }
   state.moves = (state.moves || 0) + 1;
   state.restarts = (state.restarts || 0) + (restart ? 1 : 0);
-  watchSwitch(transport);
+  // ?timeline=1: note when the browser switches and the video comes back (the failover test's figures).
+  if (watchTimeline) watchSwitch(transport);
 }
 
 /** Marks in the timeline when the browser's selected candidate pair of <transport> changes (for the tests' figures). */

@@ -96,6 +96,8 @@ public sealed partial class Room
                 protocol = dataConsumer.Protocol,
                 appData = dataProducer.AppData,
             });
+            // Made by the server, not by a request: the standby's copy must learn it now.
+            Changed?.Invoke(this);
         }
         catch (Exception e) when (e is ProtooRequestException or TimeoutException or InvalidOperationException)
         {

@@ -200,6 +200,9 @@ public sealed partial class Room
             // The room may have moved while the client answered: the consumer is the one the peer's map holds now.
             var current = Latest(consumerPeer.Consumers, consumer.Id, consumer);
             await current.ResumeAsync();
+            // A consumer made and resumed by the server, not by a request: the standby's copy must learn it now, or a
+            // take-over within the next periodic copy would bring it back paused.
+            Changed?.Invoke(this);
             consumerPeer.Connection.Notify("consumerScore", new { consumerId = current.Id, score = current.Score });
         }
         catch (Exception e) when (e is ProtooRequestException or TimeoutException or InvalidOperationException)
